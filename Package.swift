@@ -1,0 +1,55 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Sentinel: adapt HuggingFace BERT checkpoints for encrypted input (SentinelLMs, AAAI 2024),
+/// inspect and convert checkpoint formats, and run the adapted encoder natively on a CPU.
+///
+/// C libraries (Debian -dev packages) are wrapped in small system-library targets found with
+/// pkg-config: libsodium (BLAKE2b, Argon2id, ChaCha20), json-c (ordered JSON with exact 64-bit
+/// integers), libzip (torch zip archives), OpenBLAS (cblas_sgemm).
+let package = Package(
+    name: "Sentinel",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "sentinel", targets: ["sentinel"]),
+        .library(name: "SentinelCore", targets: ["SentinelCore"]),
+        .library(name: "SentinelAdapt", targets: ["SentinelAdapt"]),
+        .library(name: "SentinelTorch", targets: ["SentinelTorch"]),
+        .library(name: "SentinelTokenizer", targets: ["SentinelTokenizer"]),
+        .library(name: "SentinelEncoder", targets: ["SentinelEncoder"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries.
+        .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
+        .systemLibrary(name: "CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
+        .systemLibrary(name: "CZip", pkgConfig: "libzip", providers: [.apt(["libzip-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+        // Tensor model, memory-mapped files, JSON, safetensors, HF model directories, atomic output.
+        .target(name: "SentinelCore", dependencies: ["CJSONC"]),
+        // PyTorch checkpoints: restricted pickle machine, zip and legacy containers, writer.
+        .target(name: "SentinelTorch", dependencies: ["SentinelCore", "CZip"]),
+        // Adaptation pipeline: Python-compatible MT19937, keyed BLAKE2b, permutation, glide, audit.
+        .target(name: "SentinelAdapt", dependencies: ["SentinelCore", "SentinelTorch", "CSodium"]),
+        // BERT BasicTokenizer + WordPiece, client-side encryption, datasets.
+        .target(name: "SentinelTokenizer", dependencies: ["SentinelCore", "SentinelAdapt"]),
+        // Native CPU BERT encoder (OpenBLAS sgemm), heads, metrics.
+        .target(name: "SentinelEncoder", dependencies: ["SentinelCore", "SentinelTorch", "SentinelTokenizer", "COpenBLAS"]),
+        // The command-line tool; stays thin.
+        .executableTarget(
+            name: "sentinel",
+            dependencies: [
+                "SentinelCore", "SentinelTorch", "SentinelAdapt", "SentinelTokenizer", "SentinelEncoder",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "SentinelCoreTests", dependencies: ["SentinelCore"]),
+        .testTarget(name: "SentinelAdaptTests", dependencies: ["SentinelAdapt", "SentinelCore"]),
+        .testTarget(name: "SentinelCLITests", dependencies: ["SentinelCore"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,50 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A read-only, memory-mapped file. Bytes are paged in on demand: opening a 100 GB file costs
+/// nothing until its bytes are touched.
+///
+/// The mapping lives as long as the object; ``bytes`` must not escape it.
+public final class MappedFile: @unchecked Sendable {
+    /// The path as given.
+    public let path: String
+    /// The whole file. Empty for a zero-length file.
+    public let bytes: UnsafeRawBufferPointer
+    private let base: UnsafeMutableRawPointer?
+
+    /// Maps `path` read-only.
+    /// - Throws: ``OutputError`` when the file cannot be opened, stat'ed or mapped (exit 74).
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw OutputError(path: path, operation: "open", errno: errno) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw OutputError(path: path, operation: "stat", errno: errno) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw OutputError(path: path, operation: "open (not a regular file)")
+        }
+        let size = Int(st.st_size)
+        if size == 0 {
+            base = nil
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
+        guard let p, p != MAP_FAILED else { throw OutputError(path: path, operation: "mmap", errno: errno) }
+        base = p
+        bytes = UnsafeRawBufferPointer(start: p, count: size)
+    }
+
+    /// Tells the kernel the whole file will be read in order (read-ahead).
+    public func adviseSequential() {
+        if let base { _ = madvise(base, bytes.count, MADV_SEQUENTIAL) }
+    }
+
+    deinit {
+        if let base { munmap(base, bytes.count) }
+    }
+}

@@ -1,0 +1,48 @@
+/// One named tensor as any weights format describes it: the common denominator that conversion,
+/// export and the encoder work with.
+public struct TensorEntry: Sendable, Equatable {
+    /// HuggingFace parameter name, e.g. `embeddings.word_embeddings.weight`.
+    public var name: String
+    public var dtype: DType
+    /// Dimensions, outermost first (`[]` for a 0-dim scalar).
+    public var shape: [Int]
+
+    public init(name: String, dtype: DType, shape: [Int]) {
+        self.name = name
+        self.dtype = dtype
+        self.shape = shape
+    }
+
+    /// Number of elements (1 for a scalar).
+    public var elementCount: Int { shape.reduce(1, *) }
+    /// Size of the contiguous row-major data in bytes.
+    public var byteCount: Int { Sentinel.byteCount(dtype: dtype, shape: shape) ?? 0 }
+}
+
+/// A read-only set of named tensors: one weights file (safetensors, torch zip, legacy torch) or a
+/// sharded checkpoint. Implementations memory-map their input and hand out views, not copies,
+/// wherever the stored layout is already contiguous little-endian.
+public protocol TensorArchive: AnyObject {
+    /// Path of the file (or index file) the archive was opened from.
+    var path: String { get }
+    /// Short format name for reports: `safetensors`, `pytorch-zip`, `pytorch-legacy`, `sharded-…`.
+    var formatName: String { get }
+    /// Every tensor, in file order.
+    var entries: [TensorEntry] { get }
+    /// Calls `body` with the tensor's contiguous, row-major, little-endian bytes
+    /// (`entry.byteCount` of them). The buffer must not escape `body`.
+    /// - Throws: ``InputError`` with code `.missing` for an unknown name, or a format error met while
+    ///   materialising the tensor.
+    func withBytes<R>(of name: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R
+}
+
+extension TensorArchive {
+    /// The entry named `name`, or `nil`.
+    public func entry(named name: String) -> TensorEntry? { entries.first { $0.name == name } }
+}
+
+/// Namespace for free functions that share names with members.
+public enum Sentinel {
+    /// See the global ``byteCount(dtype:shape:)``.
+    public static func byteCount(dtype: DType, shape: [Int]) -> Int? { SentinelCore.byteCount(dtype: dtype, shape: shape) }
+}

@@ -1,0 +1,1 @@
+public let sentinelVersion = "0.1.0"

@@ -1,0 +1,1 @@
+// SentinelEncoder (to come).

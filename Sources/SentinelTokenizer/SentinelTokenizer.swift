@@ -1,0 +1,1 @@
+// SentinelTokenizer (to come).

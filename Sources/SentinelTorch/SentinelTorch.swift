@@ -1,0 +1,1 @@
+// PyTorch checkpoint support lives here (issue 3).
