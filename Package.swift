@@ -47,9 +47,11 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "SentinelCoreTests", dependencies: ["SentinelCore"]),
-        .testTarget(name: "SentinelAdaptTests", dependencies: ["SentinelAdapt", "SentinelCore"]),
-        .testTarget(name: "SentinelCLITests", dependencies: ["SentinelCore"]),
+        // Fixture locations, the sample model and a process runner, shared by every test target.
+        .target(name: "SentinelTestSupport", dependencies: ["SentinelCore", "SentinelAdapt"]),
+        .testTarget(name: "SentinelCoreTests", dependencies: ["SentinelCore", "SentinelTestSupport"]),
+        .testTarget(name: "SentinelAdaptTests", dependencies: ["SentinelAdapt", "SentinelCore", "SentinelTestSupport"]),
+        .testTarget(name: "SentinelCLITests", dependencies: ["sentinel", "SentinelCore", "SentinelAdapt", "SentinelTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

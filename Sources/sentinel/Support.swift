@@ -99,3 +99,15 @@ struct ReportOptions: ParsableArguments {
     @Flag(help: "Show progress on stderr even when it is not a terminal.")
     var progress = false
 }
+
+/// `x` with `digits` decimals (no Foundation).
+func fixed(_ x: Double, _ digits: Int) -> String {
+    guard x.isFinite else { return "\(x)" }
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let v = (abs(x) * scale).rounded()
+    var s = String(Int64(v))
+    while s.count <= digits { s = "0" + s }
+    if digits > 0 { s.insert(".", at: s.index(s.endIndex, offsetBy: -digits)) }
+    return (x < 0 && v != 0 ? "-" : "") + s
+}
