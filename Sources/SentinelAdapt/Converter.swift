@@ -77,26 +77,35 @@ public enum SeedConverter {
         // Source digests for sentinel.json, on the second core while the rest runs.
         let sourceFiles = ([dir.weightsFileName] + dir.shardFileNames + ["config.json", "vocab.txt", "tokenizer.json",
                            "tokenizer_config.json", "special_tokens_map.json"]).filter(dir.has)
-        let digests = SourceDigests(directory: dir, files: sourceFiles)
+        let digests = BackgroundTask {
+            try sourceFiles.map { name in
+                let (sha, size) = try SHA256Stream.hex(file: dir.file(name))
+                return (name, sha, size)
+            }
+        }
 
         progress("reading vocabulary")
         guard dir.has("vocab.txt") else { throw InputError(.missing, file: dir.file("vocab.txt"), "the model directory has no vocab.txt") }
         let vocab = try Vocabulary(contentsOf: dir.file("vocab.txt"))
         let specialTokens = try dir.specialTokens()
         let specialIDs = Set(specialTokens.compactMap { vocab.ids[$0] })
-        var tokenizerJSON: JSONValue? = nil
-        if dir.has("tokenizer.json") {
-            let t = try ModelDirectory.readJSON(dir.file("tokenizer.json"))
-            try checkTokenizerVocab(t, matches: vocab, path: dir.file("tokenizer.json"))
-            tokenizerJSON = t
-        }
 
         progress("hashing \(vocab.count) tokens")
         let hashed = hashVocabulary(vocab.tokens, special: specialIDs, hasher: hasher)
         let seed = SeedScheme.seed(forKey: passkey)
         let mapping = SeedScheme.mapping(vocabSize: vocab.count, specialIDs: specialIDs, seed: seed, shuffle: options.shuffle)
-        var adaptedTokens = [String](repeating: "", count: vocab.count)
-        for (old, new) in mapping.enumerated() { adaptedTokens[new] = hashed[old] }
+        var adaptedTokensByID = [String](repeating: "", count: vocab.count)
+        for (old, new) in mapping.enumerated() { adaptedTokensByID[new] = hashed[old] }
+        let adaptedTokens = adaptedTokensByID
+        // tokenizer.json (about 1.5 MB of JSON) is rewritten on the other core while the weights are written.
+        let tokenizerText = BackgroundTask { () -> String? in
+            guard dir.has("tokenizer.json") else { return nil }
+            let original = try ModelDirectory.readJSON(dir.file("tokenizer.json"))
+            try checkTokenizerVocab(original, matches: vocab, path: dir.file("tokenizer.json"))
+            let adaptedVocab = JSONValue.object(adaptedTokens.enumerated().map { ($0.element, .int(Int64($0.offset))) })
+            let model = (original["model"] ?? .object([])).setting("vocab", to: adaptedVocab)
+            return original.setting("model", to: model).serialized(.pretty)
+        }
         var global = PythonRandom(seed: seed)
         let passes = SeedScheme.glidePasses(options.glideSteps, generator: &global)
 
@@ -148,16 +157,15 @@ public enum SeedConverter {
             try out.write("model.safetensors") { try SafeTensorsWriter.stream(items, metadata: metadata, to: $0) }
         }
 
+        progress("writing vocabulary and tokenizer files")
         try out.write("vocab.txt", text: adaptedTokens.joined(separator: "\n"))
-        if let tokenizerJSON {
-            let adaptedVocab = JSONValue.object(adaptedTokens.enumerated().map { ($0.element, .int(Int64($0.offset))) })
-            let model = (tokenizerJSON["model"] ?? .object([])).setting("vocab", to: adaptedVocab)
-            try out.write("tokenizer.json", text: tokenizerJSON.setting("model", to: model).serialized(.pretty))
-        }
+        if let text = try tokenizerText.wait() { try out.write("tokenizer.json", text: text) }
         for name in ["config.json", "tokenizer_config.json", "special_tokens_map.json"] where dir.has(name) {
             let f = try MappedFile(path: dir.file(name))
             try out.write(name) { try $0.write(f.bytes) }
         }
+        progress("waiting for source digests")
+        let sourceDigests = try digests.wait()
         let manifest = JSONValue.object([
             ("scheme", .string("seed")),
             ("scheme_version", .int(Int64(SeedScheme.version))),
@@ -166,12 +174,13 @@ public enum SeedConverter {
             ("embedding_dtype", .string(outDType.rawValue)),
             ("digest", .object([("algorithm", .string("blake2b")), ("digest_size", .int(16)), ("encoding", .string("hex"))])),
             ("kdf", .null),
-            ("source", .object([("files", .object(try digests.wait().map { name, sha, size in
+            ("source", .object([("files", .object(sourceDigests.map { name, sha, size in
                 (name, .object([("sha256", .string(sha)), ("bytes", .int(Int64(size)))]))
             }))])),
             ("tool", .object([("name", .string("sentinel")), ("version", .string(sentinelVersion))])),
         ])
         try out.write("sentinel.json", text: manifest.serialized(.pretty) + "\n")
+        progress("committing \(output)")
         try out.commit()
         return ConversionReport(output: output, scheme: "seed", vocabSize: vocab.count, changedTensors: [embedding.name],
                                 embeddingDType: outDType, ignoredFiles: dir.unknownFileNames, warnings: warnings,
@@ -206,29 +215,22 @@ public enum SeedConverter {
     }
 }
 
-/// SHA-256 of the source files, computed on a background thread.
-final class SourceDigests: @unchecked Sendable {
-    private var result: Result<[(String, String, Int)], Error> = .success([])
+/// A computation started on a background thread; ``wait()`` returns its result or rethrows its error.
+final class BackgroundTask<T>: @unchecked Sendable {
+    private var result: Result<T, Error>?
     private let group = DispatchGroup()
 
-    init(directory: ModelDirectory, files: [String]) {
+    init(_ body: @escaping () throws -> T) {
         group.enter()
         DispatchQueue.global().async { [self] in
-            defer { group.leave() }
-            do {
-                result = .success(try files.map { name in
-                    let f = try MappedFile(path: directory.file(name))
-                    return (name, SHA256Stream.hex(f.bytes), f.bytes.count)
-                })
-            } catch {
-                result = .failure(error)
-            }
+            result = Result(catching: body)
+            group.leave()
         }
     }
 
-    func wait() throws -> [(String, String, Int)] {
+    func wait() throws -> T {
         group.wait()
-        return try result.get()
+        return try result!.get()
     }
 }
 

@@ -1,4 +1,8 @@
 internal import CSodium
+import SentinelCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Keyed BLAKE2b token digests: `blake2b(token.utf8, key: passkey.utf8, digest_size: 16).hexdigest()`.
 ///
@@ -79,33 +83,5 @@ public struct TokenHasher: Sendable {
     public func hexDigest(_ token: String) -> String {
         var copy = token
         return copy.withUTF8 { hexDigest(UnsafeRawBufferPointer($0)) }
-    }
-}
-
-/// SHA-256 over streamed bytes (libsodium `crypto_hash_sha256`), for the source digests in `sentinel.json`.
-public struct SHA256Stream {
-    private var state = crypto_hash_sha256_state()
-
-    public init() {
-        crypto_hash_sha256_init(&state)
-    }
-
-    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
-        guard bytes.count > 0 else { return }
-        crypto_hash_sha256_update(&state, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count))
-    }
-
-    /// The digest as 64 lowercase hex characters.
-    public mutating func finalize() -> String {
-        var out = [UInt8](repeating: 0, count: 32)
-        crypto_hash_sha256_final(&state, &out)
-        return out.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
-    }
-
-    /// SHA-256 of a whole buffer.
-    public static func hex(_ bytes: UnsafeRawBufferPointer) -> String {
-        var s = SHA256Stream()
-        s.update(bytes)
-        return s.finalize()
     }
 }

@@ -34,7 +34,7 @@ struct Convert: ParsableCommand {
     @Option(help: "Weights format to write: safetensors.")
     var format: String = "safetensors"
 
-    @Option(help: "dtype of the adapted word embeddings: keep (the input's), F32, or F64 (what the reference writes).")
+    @Option(name: .customLong("embedding-dtype"), help: "dtype of the adapted word embeddings: keep (the input's), F32, or F64 (what the reference writes).")
     var embeddingDType: ConversionOptions.EmbeddingDType = .keep
 
     @Flag(help: "Replace OUT_DIR if it exists.")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SentinelAdapt
 import SentinelCore
 #if canImport(Glibc)
 import Glibc
@@ -54,13 +55,15 @@ enum FileHandleStderr {
 /// Progress lines on stderr: shown when stderr is a terminal, or always with `--progress`.
 struct Progress {
     let enabled: Bool
+    let start = monotonicSeconds()
 
     init(forced: Bool) {
         enabled = forced || isatty(2) != 0
     }
 
+    /// Prints `text` with the seconds elapsed since the command started.
     func step(_ text: String) {
-        if enabled { FileHandleStderr.write("[sentinel] " + text + "\n") }
+        if enabled { FileHandleStderr.write("[sentinel \(fixed(monotonicSeconds() - start, 3)) s] " + text + "\n") }
     }
 }
 
