@@ -130,3 +130,22 @@ final class SafeTensorsFixtureTests: XCTestCase {
         }
     }
 }
+
+/// Sentinel's own vectors in `Formats/safetensors-vectors` (edge cases beyond the shared fixtures).
+final class SafeTensorsVectorTests: XCTestCase {
+    func testConformanceVectors() throws {
+        let dir = Fixtures.packageRoot + "/Formats/safetensors-vectors/"
+        let cases = try XCTUnwrap(try ModelDirectory.readJSON(dir + "expected.json")["cases"]?.arrayValue)
+        XCTAssertEqual(cases.count, 12)
+        for c in cases {
+            let file = try XCTUnwrap(c["file"]?.stringValue), expected = try XCTUnwrap(c["expected"]?.stringValue)
+            do {
+                let st = try SafeTensorsFile(path: dir + file)
+                XCTAssertEqual(expected, "valid", "\(file) was accepted")
+                XCTAssertEqual(st.tensors.count, 1)
+            } catch let e as InputError {
+                XCTAssertEqual(e.code.rawValue, expected, "\(file): \(e)")
+            }
+        }
+    }
+}
