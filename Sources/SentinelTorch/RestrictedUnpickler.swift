@@ -33,7 +33,7 @@ public struct PickleLimits: Sendable {
 /// Reference: CPython `Lib/pickle.py` and `Lib/pickletools.py` (opcode semantics),
 /// `torch/_weights_only_unpickler.py` (allow-list), `torch/_utils.py` (rebuild functions).
 public struct RestrictedUnpickler {
-    /// Persistent ids of the legacy format carry a sixth item (view metadata, `None` in practice).
+    /// Path of the file, for errors.
     public var file: String
     /// Record name used in errors (`archive/data.pkl`), or `nil` for a plain file.
     public var record: String?

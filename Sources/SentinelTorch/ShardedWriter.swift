@@ -40,6 +40,8 @@ public enum ShardedWriter {
         var shards: [[Int]] = []
         var shardOf: [String: Int] = [:]
         var current = 0
+        // safetensors has no shared storage: a tie is only kept (and its bytes counted once) in the pytorch format.
+        let ties = format == .pytorch ? ties : [:]
         for (i, item) in items.enumerated() {
             if let target = ties[item.entry.name], let s = shardOf[target] {
                 shards[s].append(i)

@@ -81,7 +81,8 @@ public final class TorchCheckpoint: TensorArchive, @unchecked Sendable {
     let zipReader: ZipReader?
     private let index: [String: Int]
 
-    public var entries: [TensorEntry] { items.compactMap(\.entry) }
+    /// The tensors as ``TensorEntry`` values, in pickle order (C128 tensors left out, see ``unrepresentable``).
+    public let entries: [TensorEntry]
 
     /// Opens and validates a checkpoint.
     /// - Throws: ``InputError`` (exit 65): `.unsafe` for a global outside the allow-list, `.truncated`
@@ -209,6 +210,7 @@ public final class TorchCheckpoint: TensorArchive, @unchecked Sendable {
             if index[item.name] == nil { index[item.name] = i }
         }
         self.items = flat.items
+        self.entries = flat.items.compactMap(\.entry)
         self.values = flat.values
         self.index = index
         self.unrepresentable = flat.items.filter { $0.tensor.dtype.dtype == nil }.map(\.name)
