@@ -27,7 +27,7 @@ extension PickleValue {
 func floatJSON(_ d: Double) -> JSONValue {
     if d.isNaN { return .string("nan") }
     if d.isInfinite { return .string(d > 0 ? "inf" : "-inf") }
-    return .double(d, text: nil)
+    return .double(d, text: d.description) // shortest round-trip spelling, as Python's repr
 }
 
 func hex(_ b: [UInt8]) -> String {
@@ -147,5 +147,43 @@ extension TorchCheckpoint {
             ("format", .string(formatName)), ("path", .string(path)), ("container", .object(container)),
             ("tensors", .array(tensors)), ("non_tensor_entries", .array(values)), ("root", typedTree()),
         ])
+    }
+}
+
+extension TorchCheckpoint {
+    /// The same facts as ``describe()`` as text for `sentinel inspect` without `--json`: a header line,
+    /// one line per tensor (name, dtype, shape, storage key and record, storage offset, strides in
+    /// elements, sharing), then the non-tensor entries as `path = JSON`.
+    public func describeText() -> String {
+        var lines: [String] = []
+        var head = "\(formatName) \(path): \(items.count) tensors, \(storages.count) storages"
+        if let recordPrefix { head += ", top folder '\(recordPrefix)'" }
+        if let v = records.first(where: { $0.name == "version" })?.text { head += ", version \(v.filter { $0 != "\n" })" }
+        head += ", \(isBigEndian ? "big" : "little")-endian storages, pickle protocol \(pickleProtocol.map(String.init) ?? "0/1")"
+        lines.append(head)
+        let nameWidth = min(60, items.map(\.name.count).max() ?? 0)
+        for item in items {
+            let t = item.tensor
+            let (record, dataOffset) = storageRecord(t.storage)
+            var line = item.name + String(repeating: " ", count: max(0, nameWidth - item.name.count))
+            line += "  \(t.dtype.rawValue)  \(t.shape)  storage '\(t.storage.key)'"
+            if let record { line += " (\(record))" } else if let dataOffset { line += " (file byte \(dataOffset))" }
+            line += " offset \(t.storageOffset) strides \(t.strides)"
+            if !t.isContiguous { line += " non-contiguous" }
+            let same = items.filter { $0.tensor === t && $0.name != item.name }.map(\.name)
+            let shares = items.filter { $0.tensor.storage.key == t.storage.key && $0.tensor !== t }.map(\.name)
+            if !same.isEmpty { line += "; same tensor as " + same.joined(separator: ", ") }
+            if !shares.isEmpty { line += "; shares storage with " + shares.joined(separator: ", ") }
+            if t.isParameter { line += "; Parameter" }
+            if t.requiresGrad { line += "; requires_grad" }
+            if t.dtype.dtype == nil { line += "; no safetensors dtype" }
+            lines.append(line)
+        }
+        if !values.isEmpty {
+            lines.append("non-tensor entries:")
+            let names = tensorNames
+            for v in values { lines.append("  " + v.path.joined(separator: "/") + " = " + v.value.plainJSON(tensorNames: names).serialized(.compact)) }
+        }
+        return lines.joined(separator: "\n")
     }
 }

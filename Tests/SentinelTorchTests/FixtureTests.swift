@@ -126,6 +126,22 @@ final class FixtureTests: XCTestCase {
         }
     }
 
+    /// The text `inspect` prints names storage keys, sharing, strides and the non-tensor entries.
+    func testDescribeText() throws {
+        let t03 = try TorchCheckpoint(path: Paths.torchFixtures + "/t03_tied_weights.pt").describeText()
+        XCTAssertTrue(t03.hasPrefix("pytorch-zip "), t03)
+        XCTAssertTrue(t03.contains("encoder.embed_tokens.weight  F32  [10, 4]  storage '0' (archive/data/0) offset 0 strides [4, 1]; "
+                                   + "same tensor as decoder.embed_tokens.weight"), t03)
+        XCTAssertTrue(t03.contains("view_b                       F32  [4, 4]  storage '1' (archive/data/1) offset 8 strides [4, 1]; "
+                                   + "shares storage with view_a"), t03)
+        let t06 = try TorchCheckpoint(path: Paths.torchFixtures + "/t06_nested_checkpoint.pt").describeText()
+        XCTAssertTrue(t06.contains("\n  epoch = 3\n  lr = 5e-05\n  name = \"x\"\n  flags = [true,null]\n  hist = [1.5,2.5]"), t06)
+        let t07 = try TorchCheckpoint(path: Paths.torchFixtures + "/t07_legacy_format.pt").describeText()
+        XCTAssertTrue(t07.contains("storage '94893966300640' (file byte 3286)"), t07)
+        let t04 = try TorchCheckpoint(path: Paths.torchFixtures + "/t04_noncontiguous_views.pt").describeText()
+        XCTAssertTrue(t04.contains("transposed  ") && t04.contains("strides [1, 4] non-contiguous"), t04)
+    }
+
     // MARK: Hostile and broken files
 
     func testOSSystemGlobalIsRefusedNamingModuleAndName() throws {
