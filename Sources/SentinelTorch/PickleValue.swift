@@ -60,6 +60,9 @@ public indirect enum PickleValue {
 /// A Python list under construction.
 public final class PickleList {
     public internal(set) var items: [PickleValue]
+    /// Nesting height (1 + the deepest item) and whether it sits inside another object (then frozen).
+    var height = 0
+    var sealed = false
     init(_ items: [PickleValue] = []) { self.items = items }
 }
 
@@ -71,6 +74,9 @@ public final class PickleDict {
     public let isOrdered: Bool
     /// Instance attributes set by a pickle `BUILD` (`_metadata` of a `state_dict()`), in order.
     public internal(set) var attributes: [(name: String, value: PickleValue)] = []
+    /// Nesting height (1 + the deepest item) and whether it sits inside another object (then frozen).
+    var height = 0
+    var sealed = false
     private var index: [HashKey: Int] = [:]
 
     init(ordered: Bool) { isOrdered = ordered }

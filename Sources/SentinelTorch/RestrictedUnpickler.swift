@@ -70,8 +70,10 @@ public struct RestrictedUnpickler {
         var pos = start
         let n = bytes.count
         var stack: [PickleValue] = []
+        // Nesting height of each stack value (0 for scalars; lists and dicts carry their own, see `height`).
+        var heights: [Int] = []
         var marks: [Int] = []
-        var memo: [Int: PickleValue] = [:]
+        var memo: [Int: (PickleValue, Int)] = [:]
         var opcodes = 0
         var allocated = 0
         protocolVersion = nil
@@ -104,29 +106,71 @@ public struct RestrictedUnpickler {
             pos = end + 1
             return s
         }
-        func push(_ v: PickleValue, _ at: Int) throws {
+        // Nesting is bounded while the object is built (so that no later recursion, not even the
+        // release of the object, can run out of stack). A list or dict may not be changed once it is
+        // inside another container (real pickles never do; cycles and depth tricks need it), so the
+        // height recorded when it is inserted stays true.
+        func height(_ v: PickleValue, _ recorded: Int) -> Int {
+            switch v {
+            case let .list(l): l.height
+            case let .dict(d): d.height
+            default: recorded
+            }
+        }
+        func checkHeight(_ h: Int, _ at: Int) throws {
+            if h > limits.maxNesting {
+                throw fail(.outOfRange, at, "the pickled object is nested more than \(limits.maxNesting) levels deep")
+            }
+        }
+        func seal(_ v: PickleValue) {
+            switch v {
+            case let .list(l): l.sealed = true
+            case let .dict(d): d.sealed = true
+            default: break
+            }
+        }
+        func mutable(_ v: PickleValue, _ at: Int) throws {
+            let sealed: Bool
+            switch v {
+            case let .list(l): sealed = l.sealed
+            case let .dict(d): sealed = d.sealed
+            default: sealed = false
+            }
+            if sealed {
+                throw fail(.invalidStructure, at, "the pickle changes a \(v.typeName) after placing it inside another object "
+                           + "(how reference cycles and nesting tricks are built); refused")
+            }
+        }
+        func push(_ v: PickleValue, _ at: Int, height h: Int = 0) throws {
             if stack.count >= limits.maxStackDepth {
                 throw fail(.outOfRange, at, "the pickle stack grows past the limit of \(limits.maxStackDepth) values")
             }
+            try checkHeight(h, at)
             stack.append(v)
+            heights.append(h)
         }
-        func pop(_ at: Int) throws -> PickleValue {
-            guard let v = stack.popLast(), stack.count >= (marks.last ?? 0) else {
+        func popH(_ at: Int) throws -> (PickleValue, Int) {
+            guard stack.count > (marks.last ?? 0), let v = stack.popLast(), let h = heights.popLast() else {
                 throw fail(.invalidStructure, at, "the pickle pops from an empty stack")
             }
-            return v
+            return (v, height(v, h))
         }
+        func pop(_ at: Int) throws -> PickleValue { try popH(at).0 }
         func top(_ at: Int) throws -> PickleValue {
             guard let v = stack.last, stack.count > (marks.last ?? 0) else {
                 throw fail(.invalidStructure, at, "the pickle reads the top of an empty stack")
             }
             return v
         }
-        func popMark(_ at: Int) throws -> [PickleValue] {
+        /// Pops back to the last MARK: the values and the greatest of their heights.
+        func popMark(_ at: Int) throws -> ([PickleValue], Int) {
             guard let m = marks.popLast() else { throw fail(.invalidStructure, at, "the pickle closes a MARK that was never opened") }
             let items = Array(stack[m...])
+            var h = 0
+            for (v, r) in zip(items, heights[m...]) { h = max(h, height(v, r)) }
             stack.removeSubrange(m...)
-            return items
+            heights.removeSubrange(m...)
+            return (items, h)
         }
         func account(_ elements: Int, _ at: Int) throws {
             allocated += 16 * elements
@@ -139,11 +183,12 @@ public struct RestrictedUnpickler {
             if memo[index] == nil && memo.count >= limits.maxMemoEntries {
                 throw fail(.outOfRange, at, "the pickle memo grows past the limit of \(limits.maxMemoEntries) entries")
             }
-            memo[index] = try top(at)
+            let v = try top(at)
+            memo[index] = (v, heights[heights.count - 1])
         }
         func memoGet(_ index: Int, _ at: Int) throws {
-            guard let v = memo[index] else { throw fail(.invalidStructure, at, "memo index \(index) was never stored") }
-            try push(v, at)
+            guard let (v, h) = memo[index] else { throw fail(.invalidStructure, at, "memo index \(index) was never stored") }
+            try push(v, at, height: height(v, h))
         }
         func text(_ raw: UnsafeRawBufferPointer, _ at: Int) throws -> String {
             guard let s = String(validating: raw, as: UTF8.self) else {
@@ -196,7 +241,9 @@ public struct RestrictedUnpickler {
                 marks.append(stack.count)
             case 0x30: _ = try pop(at) // POP
             case 0x31: _ = try popMark(at) // POP_MARK
-            case 0x32: try push(try top(at), at) // DUP
+            case 0x32: // DUP
+                let v = try top(at)
+                try push(v, at, height: height(v, heights[heights.count - 1]))
 
             // Constants.
             case 0x4E: try push(.none, at) // NONE
@@ -263,60 +310,84 @@ public struct RestrictedUnpickler {
 
             // Containers.
             case 0x29: try push(.tuple([]), at) // EMPTY_TUPLE
-            case 0x74: // TUPLE
-                let items = try popMark(at)
+            case 0x74, 0x91: // TUPLE, FROZENSET (kept as a tuple of members)
+                let (items, h) = try popMark(at)
                 try account(items.count, at)
-                try push(.tuple(items), at)
+                items.forEach(seal)
+                try push(.tuple(items), at, height: h + 1)
             case 0x85, 0x86, 0x87: // TUPLE1, TUPLE2, TUPLE3
                 let k = Int(op) - 0x84
                 guard stack.count - (marks.last ?? 0) >= k else { throw fail(.invalidStructure, at, "TUPLE\(k) with fewer than \(k) values on the stack") }
-                let items = Array(stack.suffix(k))
-                stack.removeLast(k)
+                var items: [PickleValue] = []
+                var h = 0
+                for _ in 0..<k { let (v, vh) = try popH(at); items.append(v); h = max(h, vh) }
+                items.reverse()
                 try account(k, at)
-                try push(.tuple(items), at)
-            case 0x5D: try push(.list(PickleList()), at) // EMPTY_LIST
+                items.forEach(seal)
+                try push(.tuple(items), at, height: h + 1)
+            case 0x5D, 0x8F: try push(.list(PickleList()), at) // EMPTY_LIST, EMPTY_SET (a set is kept as a list of members)
             case 0x6C: // LIST
-                let items = try popMark(at)
+                let (items, h) = try popMark(at)
                 try account(items.count, at)
-                try push(.list(PickleList(items)), at)
+                items.forEach(seal)
+                let l = PickleList(items)
+                l.height = h + 1
+                try push(.list(l), at)
             case 0x7D: try push(.dict(PickleDict(ordered: false)), at) // EMPTY_DICT
             case 0x64: // DICT
-                let items = try popMark(at)
+                let (items, h) = try popMark(at)
                 guard items.count % 2 == 0 else { throw fail(.invalidStructure, at, "DICT with an odd number of values") }
                 try account(items.count, at)
+                items.forEach(seal)
                 let d = PickleDict(ordered: false)
                 for i in stride(from: 0, to: items.count, by: 2) where !d.set(items[i], items[i + 1]) {
                     throw fail(.invalidStructure, at, "unhashable dict key of type \(items[i].typeName)")
                 }
+                d.height = h + 1
                 try push(.dict(d), at)
-            case 0x8F: try push(.list(PickleList()), at) // EMPTY_SET (kept as a list of members)
             case 0x61: // APPEND
-                let v = try pop(at)
-                guard case let .list(l) = try top(at) else { throw fail(.invalidStructure, at, "APPEND to a \(try top(at).typeName)") }
+                let (v, h) = try popH(at)
+                let target = try top(at)
+                guard case let .list(l) = target else { throw fail(.invalidStructure, at, "APPEND to a \(target.typeName)") }
+                seal(v) // first, so that appending a list to itself is refused as well
+                try mutable(target, at)
                 try account(1, at)
+                try checkHeight(h + 1, at)
                 l.items.append(v)
+                l.height = max(l.height, h + 1)
             case 0x65, 0x90: // APPENDS, ADDITEMS
-                let items = try popMark(at)
-                guard case let .list(l) = try top(at) else { throw fail(.invalidStructure, at, "APPENDS to a \(try top(at).typeName)") }
+                let (items, h) = try popMark(at)
+                let target = try top(at)
+                guard case let .list(l) = target else { throw fail(.invalidStructure, at, "APPENDS to a \(target.typeName)") }
+                items.forEach(seal)
+                try mutable(target, at)
                 try account(items.count, at)
+                try checkHeight(h + 1, at)
                 l.items.append(contentsOf: items)
-            case 0x91: // FROZENSET
-                let items = try popMark(at)
-                try account(items.count, at)
-                try push(.tuple(items), at)
+                l.height = max(l.height, items.isEmpty ? 0 : h + 1)
             case 0x73: // SETITEM
-                let v = try pop(at), k = try pop(at)
-                guard case let .dict(d) = try top(at) else { throw fail(.invalidStructure, at, "SETITEM on a \(try top(at).typeName)") }
+                let (v, vh) = try popH(at), (k, kh) = try popH(at)
+                let target = try top(at)
+                guard case let .dict(d) = target else { throw fail(.invalidStructure, at, "SETITEM on a \(target.typeName)") }
+                seal(k); seal(v)
+                try mutable(target, at)
                 try account(2, at)
+                try checkHeight(max(vh, kh) + 1, at)
                 guard d.set(k, v) else { throw fail(.invalidStructure, at, "unhashable dict key of type \(k.typeName)") }
+                d.height = max(d.height, max(vh, kh) + 1)
             case 0x75: // SETITEMS
-                let items = try popMark(at)
+                let (items, h) = try popMark(at)
                 guard items.count % 2 == 0 else { throw fail(.invalidStructure, at, "SETITEMS with an odd number of values") }
-                guard case let .dict(d) = try top(at) else { throw fail(.invalidStructure, at, "SETITEMS on a \(try top(at).typeName)") }
+                let target = try top(at)
+                guard case let .dict(d) = target else { throw fail(.invalidStructure, at, "SETITEMS on a \(target.typeName)") }
+                items.forEach(seal)
+                try mutable(target, at)
                 try account(items.count, at)
+                try checkHeight(h + 1, at)
                 for i in stride(from: 0, to: items.count, by: 2) where !d.set(items[i], items[i + 1]) {
                     throw fail(.invalidStructure, at, "unhashable dict key of type \(items[i].typeName)")
                 }
+                d.height = max(d.height, items.isEmpty ? 0 : h + 1)
 
             // Memo.
             case 0x71: try memoPut(try u8(), at) // BINPUT
@@ -344,16 +415,23 @@ public struct RestrictedUnpickler {
                 }
                 try push(try global(module, name, at), at)
             case 0x52: // REDUCE
-                let args = try pop(at), callee = try pop(at)
+                let (args, h) = try popH(at), callee = try pop(at)
                 guard case let .tuple(a) = args else { throw fail(.invalidStructure, at, "REDUCE arguments are a \(args.typeName), not a tuple") }
-                try push(try apply(callee, a, at), at)
+                let result = try apply(callee, a, at)
+                if case let .dict(d) = result { d.height = h }
+                try push(result, at, height: h)
             case 0x81: // NEWOBJ
                 let args = try pop(at), cls = try pop(at)
                 guard case let .tuple(a) = args else { throw fail(.invalidStructure, at, "NEWOBJ arguments are not a tuple") }
                 try push(try newObject(cls, a, at), at)
             case 0x62: // BUILD
-                let state = try pop(at)
-                try build(try top(at), state, at)
+                let (state, h) = try popH(at)
+                let target = try top(at)
+                seal(state)
+                try mutable(target, at)
+                try checkHeight(h + 1, at)
+                try build(target, state, at)
+                if case let .dict(d) = target { d.height = max(d.height, h + 1) }
             case 0x51: // BINPERSID
                 let pid = try pop(at)
                 try push(try persistentLoad(pid, at), at)

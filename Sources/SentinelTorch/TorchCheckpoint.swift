@@ -46,6 +46,9 @@ public final class TorchCheckpoint: TensorArchive, @unchecked Sendable {
         public var maxExpandedTensorBytes = 1 << 30
         /// Nesting of the pickled object.
         public var maxNesting = 200
+        /// Values in the pickled object counted as a tree (an object reached twice counts twice): bounds
+        /// the work of walking and describing a small pickle that shares sub-objects exponentially.
+        public var maxTreeValues = 5_000_000
         public init() {}
         public static let `default` = Limits()
     }
@@ -201,6 +204,8 @@ public final class TorchCheckpoint: TensorArchive, @unchecked Sendable {
 
         // Name the tensors and find the tensor-free values.
         var flat = Flattener(file: path, maxNesting: limits.maxNesting)
+        var budget = limits.maxTreeValues
+        try flat.count(root, budget: &budget, depth: 0)
         try flat.walk(root, path: [], record: true, depth: 0)
         var index: [String: Int] = [:]
         for (i, item) in flat.items.enumerated() {
@@ -376,6 +381,25 @@ struct Flattener {
         case let .list(l): ObjectIdentifier(l)
         case let .dict(d): ObjectIdentifier(d)
         default: nil
+        }
+    }
+
+    /// Counts the values of the object as a tree (attributes included), failing past `budget`.
+    func count(_ v: PickleValue, budget: inout Int, depth: Int) throws {
+        budget -= 1
+        guard budget >= 0 else {
+            throw InputError(.outOfRange, file: file, "the pickled object expands to too many values through shared references")
+        }
+        guard depth <= maxNesting else {
+            throw InputError(.outOfRange, file: file, "the pickled object is nested more than \(maxNesting) levels deep")
+        }
+        switch v {
+        case let .tuple(t): for e in t { try count(e, budget: &budget, depth: depth + 1) }
+        case let .list(l): for e in l.items { try count(e, budget: &budget, depth: depth + 1) }
+        case let .dict(d):
+            for (k, e) in d.items { try count(k, budget: &budget, depth: depth + 1); try count(e, budget: &budget, depth: depth + 1) }
+            for (_, e) in d.attributes { try count(e, budget: &budget, depth: depth + 1) }
+        default: break
         }
     }
 

@@ -260,7 +260,7 @@ final class BuiltArchiveTests: XCTestCase {
         try makeZip(dir + "/cycle.pt", prefix: "archive", pickle: p.protocol4(), storages: [])
         let cycle = inputError { _ = try TorchCheckpoint(path: dir + "/cycle.pt") }
         XCTAssertEqual(cycle?.code, .invalidStructure)
-        XCTAssertTrue(cycle?.message.contains("reference cycle") ?? false, cycle?.description ?? "")
+        XCTAssertTrue(cycle?.message.contains("changes a list after placing it inside another object") ?? false, cycle?.description ?? "")
         // 500 nested tuples.
         var q = PickleBytes()
         q.op(0x7D); q.str("a"); q.op(0x29)
@@ -270,6 +270,40 @@ final class BuiltArchiveTests: XCTestCase {
         let deep = inputError { _ = try TorchCheckpoint(path: dir + "/deep.pt") }
         XCTAssertEqual(deep?.code, .outOfRange)
         XCTAssertTrue(deep?.message.contains("nested more than 200 levels") ?? false, deep?.description ?? "")
+    }
+
+    /// Depth built by changing a list after it was nested (each new list goes into the previous one)
+    /// is refused, as is a million-deep tuple (refused at depth 201, before anything recurses).
+    func testNestingTricksAreRefusedWithoutRecursion() throws {
+        var p = PickleBytes()
+        p.op(0x5D, 0x94) // L0, memo 0
+        for i in 0..<300 {
+            p.op(0x5D, 0x94) // L(i+1), memo i+1
+            p.op(0x68, UInt8(i % 256)) // BINGET L(i) (wraps; any earlier list will do)
+            p.op(0x68, UInt8((i + 1) % 256), 0x61) // BINGET L(i+1), APPEND into L(i)
+            p.op(0x30, 0x30) // POP, POP
+        }
+        let e = inputError { _ = try load(p.protocol4()) }
+        XCTAssertEqual(e?.code, .invalidStructure)
+        var deep: [UInt8] = [0x80, 0x04, 0x29]
+        deep += [UInt8](repeating: 0x85, count: 1_000_000)
+        deep.append(0x2E)
+        let d = inputError { _ = try load(deep) }
+        XCTAssertEqual(d?.code, .outOfRange)
+        XCTAssertTrue(d?.message.contains("nested more than 200 levels") ?? false, d?.description ?? "")
+    }
+
+    /// t(k+1) = (t(k), t(k)) a hundred times: 200 bytes of pickle, 2^100 values as a tree. Refused.
+    func testExponentialSharingIsRefused() throws {
+        let dir = try Paths.temporaryDirectory(self)
+        var p = PickleBytes()
+        p.op(0x7D); p.str("a"); p.str("x")
+        for _ in 0..<100 { p.op(0x32, 0x86) } // DUP, TUPLE2
+        p.op(0x73)
+        try makeZip(dir + "/dag.pt", prefix: "archive", pickle: p.protocol4(), storages: [])
+        let e = inputError { _ = try TorchCheckpoint(path: dir + "/dag.pt") }
+        XCTAssertEqual(e?.code, .outOfRange)
+        XCTAssertTrue(e?.message.contains("too many values through shared references") ?? false, e?.description ?? "")
     }
 
     // MARK: Files that are not checkpoints
