@@ -30,7 +30,8 @@ public final class ShardedArchive: TensorArchive, @unchecked Sendable {
             throw InputError(.headerTooLarge, file: indexPath, "index file of \(f.bytes.count) bytes (limit \(Self.maxIndexBytes))")
         }
         let json: JSONValue
-        do { json = try JSONValue.parse(f.bytes) } catch let e as JSONValue.ParseError {
+        // The mapping must outlive the parse (ARC may release `f` after its last use).
+        do { json = try withExtendedLifetime(f) { try JSONValue.parse(f.bytes) } } catch let e as JSONValue.ParseError {
             throw InputError(.notJSON, file: indexPath, offset: e.offset, "not valid JSON: \(e.reason)")
         }
         metadata = json["metadata"]

@@ -16,7 +16,7 @@ public enum TensorFormat: String, Sendable {
     ///   partial download is reported as `.unknownFormat`), `.unknownFormat`; ``OutputError`` if unreadable.
     public static func detect(path: String) throws -> TensorFormat {
         let f = try MappedFile(path: path)
-        return try detect(f.bytes, path: path)
+        return try withExtendedLifetime(f) { try detect(f.bytes, path: path) }
     }
 
     static func detect(_ b: UnsafeRawBufferPointer, path: String) throws -> TensorFormat {

@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import SentinelCore
 @testable import SentinelTorch
@@ -306,12 +307,53 @@ final class BuiltArchiveTests: XCTestCase {
         XCTAssertTrue(e?.message.contains("too many values through shared references") ?? false, e?.description ?? "")
     }
 
+    /// A checkpoint re-zipped with deflate (e.g. by a zip tool) is read through libzip (CRC-checked), and a
+    /// damaged deflated record is refused. Uses python3's zipfile to make the archive (python3 is already
+    /// needed by Samples/fetch-minilm.sh).
+    func testDeflatedRecordsAreReadThroughLibzip() throws {
+        let dir = try Paths.temporaryDirectory(self)
+        let src = Paths.torchFixtures + "/t04_noncontiguous_views.pt", out = dir + "/deflated.pt"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", """
+            import sys, zipfile
+            src, dst = sys.argv[1], sys.argv[2]
+            with zipfile.ZipFile(src) as a, zipfile.ZipFile(dst, 'w', zipfile.ZIP_DEFLATED) as b:
+                for i in a.infolist():
+                    b.writestr(i.filename, a.read(i.filename))
+            """, src, out]
+        try p.run()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        let c = try TorchCheckpoint(path: out)
+        let reader = try XCTUnwrap(c.zipReader)
+        XCTAssertTrue(reader.entries.contains { $0.method == 8 && $0.dataOffset == nil })
+        let expected = try loadJSON(src + ".expected.json")
+        for t in expected["tensors"]!.arrayValue! {
+            let name = t["key"]!.stringValue!
+            XCTAssertEqual(try c.withBytes(of: name) { SHA256.hex($0) }, t["sha256"]?.stringValue, name)
+        }
+        // Flip one byte inside the deflated data of the largest storage record: libzip's CRC or inflate check fails.
+        let mapped = try MappedFile(path: out)
+        var bytes = withExtendedLifetime(mapped) { Array(mapped.bytes) }
+        let e = try XCTUnwrap(reader.entries.filter { $0.name.contains("/data/") }.max { $0.compressedSize < $1.compressedSize })
+        let local = try XCTUnwrap(withExtendedLifetime(mapped) { ZipReader.localHeaderOffsets(mapped.bytes) })[Int(e.index)]
+        let nameLen = Int(bytes[local + 26]) | Int(bytes[local + 27]) << 8, extraLen = Int(bytes[local + 28]) | Int(bytes[local + 29]) << 8
+        bytes[local + 30 + nameLen + extraLen + e.compressedSize / 2] ^= 0x55
+        try AtomicFile.write(to: dir + "/bad.pt") { out in try bytes.withUnsafeBytes { try out.write($0) } }
+        let bad = try TorchCheckpoint(path: dir + "/bad.pt")
+        let owner = try XCTUnwrap(bad.items.first { bad.storageRecord($0.tensor.storage).record == e.name })
+        let err = inputError { _ = try bad.withBytes(of: owner.name) { $0.count } }
+        XCTAssertEqual(err?.code, .invalidStructure)
+        XCTAssertEqual(err?.key, e.name)
+    }
+
     // MARK: Files that are not checkpoints
 
     func testTruncatedDownloadLFSPointerAndEmptyFile() throws {
         let dir = try Paths.temporaryDirectory(self)
         let t01 = try MappedFile(path: Paths.torchFixtures + "/t01_simple_state_dict.pt")
-        let cut = Array(t01.bytes.prefix(t01.bytes.count * 6 / 10))
+        let cut = withExtendedLifetime(t01) { Array(t01.bytes.prefix(t01.bytes.count * 6 / 10)) }
         try AtomicFile.write(to: dir + "/cut.pt") { out in try cut.withUnsafeBytes { try out.write($0) } }
         let e = inputError { _ = try openTensorArchive(path: dir + "/cut.pt") }
         XCTAssertEqual(e?.code, .truncated)

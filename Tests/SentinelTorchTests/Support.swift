@@ -42,7 +42,7 @@ struct FetchFailed: Error { var status: Int32 }
 
 func loadJSON(_ path: String) throws -> JSONValue {
     let f = try MappedFile(path: path)
-    return try JSONValue.parse(f.bytes)
+    return try withExtendedLifetime(f) { try JSONValue.parse(f.bytes) }
 }
 
 /// SHA-256 (FIPS 180-4), test-only: the expected digests in the fixtures are sha256 hex strings.

@@ -122,10 +122,12 @@ final class WriterTests: XCTestCase {
         try SafeTensorsWriter.write(torch.entries.map { SafeTensorsWriter.Item.copy($0, from: torch) }, to: dir + "/back.safetensors")
         let back = try SafeTensorsFile(path: dir + "/back.safetensors")
         XCTAssertEqual(back.entries, original.entries)
-        let a = original.file.bytes, b = back.file.bytes
-        XCTAssertTrue(UnsafeRawBufferPointer(rebasing: a[original.dataStart...]).elementsEqual(UnsafeRawBufferPointer(rebasing: b[back.dataStart...])),
-                      "tensor data differs after the round trip")
-        XCTAssertTrue(a.elementsEqual(b), "whole file differs")
+        withExtendedLifetime((original, back)) {
+            let a = original.file.bytes, b = back.file.bytes
+            XCTAssertTrue(UnsafeRawBufferPointer(rebasing: a[original.dataStart...]).elementsEqual(UnsafeRawBufferPointer(rebasing: b[back.dataStart...])),
+                          "tensor data differs after the round trip")
+            XCTAssertTrue(a.elementsEqual(b), "whole file differs")
+        }
     }
 
     private func fileSize(_ path: String) throws -> Int { try MappedFile(path: path).bytes.count }
