@@ -8,7 +8,9 @@ import SentinelCore
 struct TorchZipWriter {
     static let alignment = 64
     let out: FileWriter
-    private var central: [(name: [UInt8], crc: UInt32, size: Int, offset: Int)] = []
+    /// Write ZIP64 fields for every record, as if each were over 4 GiB (to test that path on small files).
+    var forceZip64 = false
+    private var central: [(name: [UInt8], crc: UInt32, size: Int, offset: Int, zip64: Bool)] = []
 
     init(out: FileWriter) { self.out = out }
 
@@ -20,7 +22,7 @@ struct TorchZipWriter {
     mutating func add(_ name: String, size: Int, produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         let nameBytes = Array(name.utf8)
         let offset = out.offset
-        let zip64 = size >= 0xFFFF_FFFF
+        let zip64 = size >= 0xFFFF_FFFF || forceZip64
         var h: [UInt8] = []
         Self.put32(&h, 0x0403_4B50)
         Self.put16(&h, zip64 ? 45 : 0) // version needed
@@ -55,7 +57,7 @@ struct TorchZipWriter {
         Self.put32(&d, crc.value)
         if zip64 { Self.put64(&d, UInt64(size)); Self.put64(&d, UInt64(size)) } else { Self.put32(&d, UInt32(size)); Self.put32(&d, UInt32(size)) }
         try d.withUnsafeBytes { try out.write($0) }
-        central.append((nameBytes, crc.value, size, offset))
+        central.append((nameBytes, crc.value, size, offset, zip64))
     }
 
     /// Adds a record from bytes in memory.
@@ -68,7 +70,7 @@ struct TorchZipWriter {
         let cdStart = out.offset
         var c: [UInt8] = []
         for e in central {
-            let bigSize = e.size >= 0xFFFF_FFFF, bigOffset = e.offset >= 0xFFFF_FFFF
+            let bigSize = e.size >= 0xFFFF_FFFF || e.zip64, bigOffset = e.offset >= 0xFFFF_FFFF || (forceZip64 && e.offset > 0)
             var extra: [UInt8] = []
             if bigSize || bigOffset {
                 Self.put16(&extra, 0x0001)

@@ -348,6 +348,52 @@ final class BuiltArchiveTests: XCTestCase {
         XCTAssertEqual(err?.key, e.name)
     }
 
+    /// ZIP64 records (sizes and local header offsets in the ZIP64 extra field, 64-bit data descriptors), as
+    /// torch writes them past 4 GiB: libzip accepts them and the reader still finds every record in place.
+    func testZIP64RecordsAreViewedInPlace() throws {
+        let dir = try Paths.temporaryDirectory(self)
+        let source = try TorchCheckpoint(path: Paths.torchFixtures + "/t01_simple_state_dict.pt")
+        let items = source.entries.map { SafeTensorsWriter.Item.copy($0, from: source) }
+        try AtomicFile.write(to: dir + "/z64.pt") { out in
+            let (pkl, _) = try TorchWriter.pickle(items, ties: [:], file: out.path)
+            var z = TorchZipWriter(out: out)
+            z.forceZip64 = true
+            try z.add("archive/data.pkl", bytes: pkl)
+            for (i, item) in items.enumerated() {
+                try z.add("archive/data/\(i)", size: item.entry.byteCount) { sink in try item.produce(sink) }
+            }
+            try z.finish()
+        }
+        // An independent reader (python3's zipfile) agrees: CRCs good, ZIP64 extra (0x0001) on the records past byte 0.
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", """
+            import sys, zipfile
+            z = zipfile.ZipFile(sys.argv[1])
+            assert z.testzip() is None
+            infos = z.infolist()
+            assert all(i.extra[:2] == b'\\x01\\x00' for i in infos[1:]), [i.extra for i in infos]
+            print(len(infos))
+            """, dir + "/z64.pt"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        XCTAssertEqual(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self), "\(items.count + 1)\n")
+        let c = try TorchCheckpoint(path: dir + "/z64.pt")
+        let reader = try XCTUnwrap(c.zipReader)
+        for e in reader.entries {
+            let off = try XCTUnwrap(e.dataOffset, e.name)
+            XCTAssertEqual(off % 64, 0, e.name)
+        }
+        let expected = try loadJSON(Paths.torchFixtures + "/t01_simple_state_dict.pt.expected.json")
+        for t in expected["tensors"]!.arrayValue! {
+            let name = t["key"]!.stringValue!
+            XCTAssertEqual(try c.withBytes(of: name) { SHA256.hex($0) }, t["sha256"]?.stringValue, name)
+        }
+    }
+
     // MARK: Files that are not checkpoints
 
     func testTruncatedDownloadLFSPointerAndEmptyFile() throws {
