@@ -14,10 +14,12 @@ public enum WeightsFormat: String, CaseIterable, Sendable {
     }
 
     /// Writes one file of this format atomically. `ties` are kept by the pytorch format (one object);
-    /// safetensors stores every name with its own copy of the bytes.
-    public func write(_ items: [SafeTensorsWriter.Item], ties: [String: String] = [:], to path: String) throws {
+    /// safetensors stores every name with its own copy of the bytes. `metadata` is the safetensors
+    /// `__metadata__` (ignored by the pytorch format).
+    public func write(_ items: [SafeTensorsWriter.Item], ties: [String: String] = [:],
+                      metadata: [(String, String)]? = [("format", "pt")], to path: String) throws {
         switch self {
-        case .safetensors: try SafeTensorsWriter.write(items, to: path)
+        case .safetensors: try SafeTensorsWriter.write(items, metadata: metadata, to: path)
         case .pytorch: try TorchWriter.write(items, ties: ties, to: path)
         }
     }
@@ -36,7 +38,7 @@ public enum ShardedWriter {
     /// - Throws: ``InputError``/``OutputError`` from the writers.
     @discardableResult
     public static func write(_ items: [SafeTensorsWriter.Item], ties: [String: String] = [:], format: WeightsFormat,
-                             maxShardBytes: Int, directory: String) throws -> [String] {
+                             metadata: [(String, String)]? = [("format", "pt")], maxShardBytes: Int, directory: String) throws -> [String] {
         var shards: [[Int]] = []
         var shardOf: [String: Int] = [:]
         var current = 0
@@ -58,7 +60,7 @@ public enum ShardedWriter {
             current += size
         }
         if shards.count <= 1 {
-            try format.write(items, ties: ties, to: directory + "/" + format.fileName)
+            try format.write(items, ties: ties, metadata: metadata, to: directory + "/" + format.fileName)
             return [format.fileName]
         }
         var names: [String] = []
@@ -67,7 +69,7 @@ public enum ShardedWriter {
             let name = format.shardName(k + 1, of: shards.count)
             let shardItems = members.map { items[$0] }
             let memberNames = Set(shardItems.map(\.entry.name))
-            try format.write(shardItems, ties: ties.filter { memberNames.contains($0.key) }, to: directory + "/" + name)
+            try format.write(shardItems, ties: ties.filter { memberNames.contains($0.key) }, metadata: metadata, to: directory + "/" + name)
             names.append(name)
             for item in shardItems { weightMap.append((item.entry.name, .string(name))) }
         }

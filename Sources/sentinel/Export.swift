@@ -61,8 +61,13 @@ struct Export: ParsableCommand {
             let format = WeightsFormat(rawValue: format)!
             progress.step("reading \(input)")
             let archive = try openTensorArchive(path: input)
+            // Every byte is read once, in order: ask the kernel to read ahead.
+            (archive as? SafeTensorsFile)?.file.adviseSequential()
+            (archive as? TorchCheckpoint)?.file.adviseSequential()
             let items = archive.entries.map { SafeTensorsWriter.Item.copy($0, from: archive) }
             let ties = (archive as? TorchCheckpoint)?.ties ?? [:]
+            // A safetensors input keeps its own __metadata__; anything else gets {"format": "pt"}.
+            let metadata = (archive as? SafeTensorsFile).map { $0.metadata } ?? [("format", "pt")]
             var files: [String]
             if let maxShardSize {
                 var st = stat()
@@ -70,11 +75,11 @@ struct Export: ParsableCommand {
                     guard mkdir(output, 0o755) == 0 else { throw OutputError(path: output, operation: "create directory", errno: errno) }
                 }
                 progress.step("writing \(format.rawValue) shards to \(output)")
-                files = try ShardedWriter.write(items, ties: ties, format: format, maxShardBytes: Self.parseSize(maxShardSize)!,
+                files = try ShardedWriter.write(items, ties: ties, format: format, metadata: metadata, maxShardBytes: Self.parseSize(maxShardSize)!,
                                                 directory: output).map { output + "/" + $0 }
             } else {
                 progress.step("writing \(output)")
-                try format.write(items, ties: ties, to: output)
+                try format.write(items, ties: ties, metadata: metadata, to: output)
                 files = [output]
             }
             let bytes = archive.entries.reduce(0) { $0 + $1.byteCount }

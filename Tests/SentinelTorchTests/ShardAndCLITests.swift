@@ -87,6 +87,34 @@ final class ShardAndCLITests: XCTestCase {
         }
     }
 
+    /// Every safetensors dtype torch can store survives safetensors → pytorch → safetensors byte for byte
+    /// (every tensor's bytes); F4 is refused by the torch writer; a safetensors input keeps its metadata.
+    func testExportSafetensorsFixturesThroughPytorch() throws {
+        let dir = try Paths.temporaryDirectory(self)
+        let st = Paths.shared + "/fixtures/safetensors"
+        var r = try run(["export", st + "/s01_all_dtypes.safetensors", "--output", dir + "/s01.bin", "--format", "pytorch"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        r = try run(["export", dir + "/s01.bin", "--output", dir + "/s01.safetensors", "--format", "safetensors"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let a = try MappedFile(path: st + "/s01_all_dtypes.safetensors"), b = try MappedFile(path: dir + "/s01.safetensors")
+        // s01 has no __metadata__; the pytorch copy cannot carry one, so the way back writes {"format": "pt"}.
+        let original = try SafeTensorsFile(file: a), back = try SafeTensorsFile(file: b)
+        XCTAssertEqual(back.entries, original.entries)
+        for e in original.entries {
+            XCTAssertEqual(try back.withBytes(of: e.name) { Array($0) }, try original.withBytes(of: e.name) { Array($0) }, e.name)
+        }
+        XCTAssertEqual(back.metadata?.map { "\($0.0)=\($0.1)" }, ["format=pt"])
+
+        r = try run(["export", st + "/s01b_exotic_dtypes.safetensors", "--output", dir + "/s01b.bin", "--format", "pytorch", "--json"])
+        XCTAssertEqual(r.status, 65)
+        XCTAssertEqual(try JSONValue.parse(r.stdout)["error"]?["key"]?.stringValue, "f4")
+
+        r = try run(["export", st + "/s02_metadata.safetensors", "--output", dir + "/s02.safetensors", "--format", "safetensors"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let m = try SafeTensorsFile(path: dir + "/s02.safetensors").metadata, m0 = try SafeTensorsFile(path: st + "/s02_metadata.safetensors").metadata
+        XCTAssertEqual(m?.map { "\($0.0)=\($0.1)" }, m0?.map { "\($0.0)=\($0.1)" })
+    }
+
     func testExportTorchToSafetensorsAndBack() throws {
         let dir = try Paths.temporaryDirectory(self)
         let src = Paths.torchFixtures + "/t07_legacy_format.pt"
