@@ -85,26 +85,24 @@ public enum ShardedWriter {
     }
 }
 
-/// Renames old LayerNorm parameter names (`….LayerNorm.gamma`/`.beta`, and `…_norm.gamma` alike) to
-/// `weight`/`bias`, as transformers' `_fix_key` does when loading old BERT checkpoints
-/// (`modeling_utils.py`: "gamma" → "weight", "beta" → "bias" in parameter names).
-///
-/// Only the last name component is renamed, and only when it is exactly `gamma` or `beta`.
+/// Renames old LayerNorm parameter names `….LayerNorm.gamma` / `….LayerNorm.beta` to `….LayerNorm.weight` /
+/// `….LayerNorm.bias`, as transformers does when it loads old (TF-converted) BERT checkpoints
+/// (`modeling_utils.py`, `_fix_state_dict_key_on_load`: keys ending in `LayerNorm.gamma`/`LayerNorm.beta`).
+/// Other names containing `gamma` or `beta` are left alone.
 /// - Returns: the new names in order and the renames made (`old → new`), for the conversion report.
 /// - Throws: ``InputError`` `.duplicateTensor` when a renamed key collides with an existing one.
 public func renameLegacyLayerNormKeys(_ names: [String], file: String = "<weights>") throws -> (names: [String], renamed: [(from: String, to: String)]) {
     var out: [String] = []
     var renamed: [(String, String)] = []
     for n in names {
-        var parts = n.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-        if let last = parts.last, last == "gamma" || last == "beta" {
-            parts[parts.count - 1] = last == "gamma" ? "weight" : "bias"
-            let new = parts.joined(separator: ".")
-            renamed.append((n, new))
-            out.append(new)
-        } else {
-            out.append(n)
+        var new = n
+        if n.hasSuffix("LayerNorm.gamma") {
+            new = String(n.dropLast("gamma".count)) + "weight"
+        } else if n.hasSuffix("LayerNorm.beta") {
+            new = String(n.dropLast("beta".count)) + "bias"
         }
+        if new != n { renamed.append((n, new)) }
+        out.append(new)
     }
     var seen = Set<String>()
     for n in out where !seen.insert(n).inserted {

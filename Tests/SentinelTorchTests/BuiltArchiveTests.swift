@@ -157,7 +157,7 @@ final class BuiltArchiveTests: XCTestCase {
         file += s.b
         var m = PickleBytes()
         m.op(0x80, 0x02, 0x7D, 0x28)
-        m.binunicode("layer.gamma")
+        m.binunicode("layer.LayerNorm.gamma")
         m.global("torch._utils", "_rebuild_tensor_v2")
         m.op(0x28, 0x28); m.binunicode("storage"); m.global("torch", "DoubleStorage"); m.binunicode("140000"); m.binunicode("cpu"); m.int(3); m.op(0x4E, 0x74)
         m.op(0x51); m.int(1); m.tuple([2]); m.tuple([1]); m.op(0x89); m.global("collections", "OrderedDict"); m.op(0x29, 0x52, 0x74, 0x52)
@@ -172,13 +172,13 @@ final class BuiltArchiveTests: XCTestCase {
         try AtomicFile.write(to: path) { out in try file.withUnsafeBytes { try out.write($0) } }
         let archive = try openTensorArchive(path: path)
         XCTAssertEqual(archive.formatName, "pytorch-legacy")
-        XCTAssertEqual(archive.entries, [TensorEntry(name: "layer.gamma", dtype: .F64, shape: [2])])
-        XCTAssertEqual(try values(archive, "layer.gamma", as: Double.self), [-2.0, 0.1])
+        XCTAssertEqual(archive.entries, [TensorEntry(name: "layer.LayerNorm.gamma", dtype: .F64, shape: [2])])
+        XCTAssertEqual(try values(archive, "layer.LayerNorm.gamma", as: Double.self), [-2.0, 0.1])
         // Old LayerNorm names are mapped, and the report lists them.
         let (_, renamed) = try renameLegacyLayerNormKeys(archive.entries.map(\.name))
         let renamedArchive = RenamedArchive(archive, renames: renamed)
-        XCTAssertEqual(renamedArchive.entries.map(\.name), ["layer.weight"])
-        XCTAssertEqual(try values(renamedArchive, "layer.weight", as: Double.self), [-2.0, 0.1])
+        XCTAssertEqual(renamedArchive.entries.map(\.name), ["layer.LayerNorm.weight"])
+        XCTAssertEqual(try values(renamedArchive, "layer.LayerNorm.weight", as: Double.self), [-2.0, 0.1])
         // Cut inside the last storage: a truncation, named as such.
         let cut = dir + "/cut.bin"
         try AtomicFile.write(to: cut) { out in try Array(file.dropLast(4)).withUnsafeBytes { try out.write($0) } }
@@ -189,11 +189,14 @@ final class BuiltArchiveTests: XCTestCase {
 
     func testRenameLegacyLayerNormKeys() throws {
         let (names, renamed) = try renameLegacyLayerNormKeys([
-            "bert.embeddings.LayerNorm.gamma", "bert.embeddings.LayerNorm.beta", "cls.predictions.bias", "gamma_scale", "x.gamma.y",
+            "bert.embeddings.LayerNorm.gamma", "bert.encoder.layer.0.output.LayerNorm.beta", "cls.predictions.bias", "gamma_scale",
+            "x.gamma", "cls.predictions.transform.LayerNorm.weight",
         ])
-        XCTAssertEqual(names, ["bert.embeddings.LayerNorm.weight", "bert.embeddings.LayerNorm.bias", "cls.predictions.bias", "gamma_scale", "x.gamma.y"])
-        XCTAssertEqual(renamed.map(\.from), ["bert.embeddings.LayerNorm.gamma", "bert.embeddings.LayerNorm.beta"])
-        XCTAssertEqual(inputError { _ = try renameLegacyLayerNormKeys(["a.gamma", "a.weight"]) }?.code, .duplicateTensor)
+        XCTAssertEqual(names, ["bert.embeddings.LayerNorm.weight", "bert.encoder.layer.0.output.LayerNorm.bias", "cls.predictions.bias",
+                               "gamma_scale", "x.gamma", "cls.predictions.transform.LayerNorm.weight"])
+        XCTAssertEqual(renamed.map(\.from), ["bert.embeddings.LayerNorm.gamma", "bert.encoder.layer.0.output.LayerNorm.beta"])
+        XCTAssertEqual(renamed.map(\.to), ["bert.embeddings.LayerNorm.weight", "bert.encoder.layer.0.output.LayerNorm.bias"])
+        XCTAssertEqual(inputError { _ = try renameLegacyLayerNormKeys(["a.LayerNorm.gamma", "a.LayerNorm.weight"]) }?.code, .duplicateTensor)
     }
 
     // MARK: Hostile pickles (the machine alone)
