@@ -141,6 +141,19 @@ public struct RestrictedUnpickler {
                            + "(how reference cycles and nesting tricks are built); refused")
             }
         }
+        /// Checks before putting `items` (greatest height `h`) into the list or dict `target`.
+        func prepareInsert(_ items: [PickleValue], _ h: Int, into target: PickleValue, _ at: Int) throws {
+            items.forEach(seal) // first, so that putting a container into itself is refused as well
+            try mutable(target, at)
+            try account(items.count, at)
+            if !items.isEmpty { try checkHeight(h + 1, at) }
+        }
+        /// `d[k] = v` for the pairs of `items`.
+        func setPairs(_ d: PickleDict, _ items: [PickleValue], _ at: Int) throws {
+            for i in stride(from: 0, to: items.count, by: 2) where !d.set(items[i], items[i + 1]) {
+                throw fail(.invalidStructure, at, "unhashable dict key of type \(items[i].typeName)")
+            }
+        }
         func push(_ v: PickleValue, _ at: Int, height h: Int = 0) throws {
             if stack.count >= limits.maxStackDepth {
                 throw fail(.outOfRange, at, "the pickle stack grows past the limit of \(limits.maxStackDepth) values")
@@ -340,53 +353,37 @@ public struct RestrictedUnpickler {
                 try account(items.count, at)
                 items.forEach(seal)
                 let d = PickleDict(ordered: false)
-                for i in stride(from: 0, to: items.count, by: 2) where !d.set(items[i], items[i + 1]) {
-                    throw fail(.invalidStructure, at, "unhashable dict key of type \(items[i].typeName)")
-                }
+                try setPairs(d, items, at)
                 d.height = h + 1
                 try push(.dict(d), at)
             case 0x61: // APPEND
                 let (v, h) = try popH(at)
                 let target = try top(at)
                 guard case let .list(l) = target else { throw fail(.invalidStructure, at, "APPEND to a \(target.typeName)") }
-                seal(v) // first, so that appending a list to itself is refused as well
-                try mutable(target, at)
-                try account(1, at)
-                try checkHeight(h + 1, at)
+                try prepareInsert([v], h, into: target, at)
                 l.items.append(v)
                 l.height = max(l.height, h + 1)
             case 0x65, 0x90: // APPENDS, ADDITEMS
                 let (items, h) = try popMark(at)
                 let target = try top(at)
                 guard case let .list(l) = target else { throw fail(.invalidStructure, at, "APPENDS to a \(target.typeName)") }
-                items.forEach(seal)
-                try mutable(target, at)
-                try account(items.count, at)
-                try checkHeight(h + 1, at)
+                try prepareInsert(items, h, into: target, at)
                 l.items.append(contentsOf: items)
                 l.height = max(l.height, items.isEmpty ? 0 : h + 1)
             case 0x73: // SETITEM
                 let (v, vh) = try popH(at), (k, kh) = try popH(at)
                 let target = try top(at)
                 guard case let .dict(d) = target else { throw fail(.invalidStructure, at, "SETITEM on a \(target.typeName)") }
-                seal(k); seal(v)
-                try mutable(target, at)
-                try account(2, at)
-                try checkHeight(max(vh, kh) + 1, at)
-                guard d.set(k, v) else { throw fail(.invalidStructure, at, "unhashable dict key of type \(k.typeName)") }
+                try prepareInsert([k, v], max(vh, kh), into: target, at)
+                try setPairs(d, [k, v], at)
                 d.height = max(d.height, max(vh, kh) + 1)
             case 0x75: // SETITEMS
                 let (items, h) = try popMark(at)
                 guard items.count % 2 == 0 else { throw fail(.invalidStructure, at, "SETITEMS with an odd number of values") }
                 let target = try top(at)
                 guard case let .dict(d) = target else { throw fail(.invalidStructure, at, "SETITEMS on a \(target.typeName)") }
-                items.forEach(seal)
-                try mutable(target, at)
-                try account(items.count, at)
-                try checkHeight(h + 1, at)
-                for i in stride(from: 0, to: items.count, by: 2) where !d.set(items[i], items[i + 1]) {
-                    throw fail(.invalidStructure, at, "unhashable dict key of type \(items[i].typeName)")
-                }
+                try prepareInsert(items, h, into: target, at)
+                try setPairs(d, items, at)
                 d.height = max(d.height, items.isEmpty ? 0 : h + 1)
 
             // Memo.

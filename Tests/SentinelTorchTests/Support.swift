@@ -40,6 +40,16 @@ enum Paths {
 
 struct FetchFailed: Error { var status: Int32 }
 
+/// Asserts that every tensor listed in a torch fixture's `.expected.json` has, in `archive`, the fixture's
+/// sha256 of its contiguous little-endian bytes.
+func assertFixtureDigests(_ archive: TensorArchive, _ fixture: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    let expected = try loadJSON(Paths.torchFixtures + "/" + fixture + ".expected.json")
+    for t in expected["tensors"]?.arrayValue ?? [] {
+        let name = t["key"]?.stringValue ?? ""
+        XCTAssertEqual(try archive.withBytes(of: name) { SHA256.hex($0) }, t["sha256"]?.stringValue, name, file: file, line: line)
+    }
+}
+
 func loadJSON(_ path: String) throws -> JSONValue {
     let f = try MappedFile(path: path)
     return try withExtendedLifetime(f) { try JSONValue.parse(f.bytes) }
