@@ -55,6 +55,7 @@ let package = Package(
         .testTarget(name: "SentinelCoreTests", dependencies: ["SentinelCore", "SentinelTestSupport"]),
         .testTarget(name: "SentinelAdaptTests", dependencies: ["SentinelAdapt", "SentinelCore", "SentinelTestSupport"]),
         .testTarget(name: "SentinelCLITests", dependencies: ["sentinel", "SentinelCore", "SentinelAdapt", "SentinelTestSupport"]),
+        .testTarget(name: "SentinelTorchTests", dependencies: ["SentinelTorch", "SentinelCore", "SentinelTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

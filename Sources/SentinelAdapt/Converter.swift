@@ -1,5 +1,6 @@
 import Dispatch
 import SentinelCore
+import SentinelTorch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -21,12 +22,20 @@ public struct ConversionOptions: Sendable {
     public var embeddingDType: EmbeddingDType
     /// Replace an existing output directory.
     public var replace: Bool
+    /// Weights format to write.
+    public var format: WeightsFormat
+    /// Largest shard in bytes of tensor data; `nil` keeps the input's layout (one file, or shards no larger
+    /// than the input's largest shard).
+    public var maxShardBytes: Int?
 
-    public init(shuffle: Bool = false, glideSteps: Int = 2, embeddingDType: EmbeddingDType = .keep, replace: Bool = false) {
+    public init(shuffle: Bool = false, glideSteps: Int = 2, embeddingDType: EmbeddingDType = .keep, replace: Bool = false,
+                format: WeightsFormat = .safetensors, maxShardBytes: Int? = nil) {
         self.shuffle = shuffle
         self.glideSteps = glideSteps
         self.embeddingDType = embeddingDType
         self.replace = replace
+        self.format = format
+        self.maxShardBytes = maxShardBytes
     }
 }
 
@@ -43,16 +52,12 @@ public struct ConversionReport: Sendable {
     public var ignoredFiles: [String]
     /// Things the user should know (e.g. other vocabulary-sized tensors left unpermuted).
     public var warnings: [String]
+    /// Old LayerNorm names mapped to the current ones (`gamma` → `weight`, `beta` → `bias`).
+    public var renamedTensors: [(from: String, to: String)]
+    /// Weights files written (shards, then the index, if sharded).
+    public var weightFiles: [String]
     /// Wall time in seconds.
     public var seconds: Double
-}
-
-/// Opens the weights of a model directory (or a weights file) as a ``TensorArchive``.
-///
-/// Replaced by the format-sniffing opener of SentinelTorch once torch files are supported; for now
-/// safetensors only.
-public func openWeights(path: String) throws -> TensorArchive {
-    try SafeTensorsFile(path: path)
 }
 
 /// The seed-scheme converter: reproduces `llm_converter.py` (SentinelLMs, AAAI 2024) exactly, with
@@ -110,7 +115,10 @@ public enum SeedConverter {
         let passes = SeedScheme.glidePasses(options.glideSteps, generator: &global)
 
         progress("opening weights \(dir.weightsFileName)")
-        let archive = try openWeights(path: dir.weightsPath)
+        let opened = try openTensorArchive(path: dir.weightsPath)
+        let (_, renamed) = try renameLegacyLayerNormKeys(opened.entries.map(\.name), file: opened.path)
+        let archive: TensorArchive = renamed.isEmpty ? opened : RenamedArchive(opened, renames: renamed)
+        let ties = (opened as? TorchCheckpoint)?.ties ?? [:]
         let entries = archive.entries
         let embeddingNames = entries.map(\.name).filter { $0 == wordEmbeddingsName || $0.hasSuffix("." + wordEmbeddingsName) }
         guard embeddingNames.count == 1, let embedding = archive.entry(named: embeddingNames[0]) else {
@@ -137,6 +145,7 @@ public enum SeedConverter {
         progress("writing \(output)")
         let out = try AtomicDirectory(path: output, replace: options.replace)
         let adaptedEntry = TensorEntry(name: embedding.name, dtype: outDType, shape: embedding.shape)
+        var weightFiles: [String] = []
         try archive.withBytes(of: embedding.name) { source in
             let transform = EmbeddingTransform(source: source, dtype: embedding.dtype, rows: vocab.count, hidden: hidden,
                                                passes: passes, mapping: mapping)
@@ -155,7 +164,19 @@ public enum SeedConverter {
                 }
             }
             let metadata = (archive as? SafeTensorsFile)?.metadata ?? [("format", "pt")]
-            try out.write("model.safetensors") { try SafeTensorsWriter.stream(items, metadata: metadata, to: $0) }
+            let inputShardBytes = (opened as? ShardedArchive).map { sharded in
+                sharded.shards.map { $0.entries.reduce(0) { $0 + $1.byteCount } }.max() ?? 0
+            }
+            if let maxShard = options.maxShardBytes ?? inputShardBytes {
+                weightFiles = try ShardedWriter.write(items, ties: ties, format: options.format, metadata: metadata,
+                                                      maxShardBytes: maxShard, directory: out.temporaryPath)
+            } else if options.format == .pytorch {
+                try out.write(WeightsFormat.pytorch.fileName) { try TorchWriter.stream(items, ties: ties, recordPrefix: "pytorch_model", to: $0) }
+                weightFiles = [WeightsFormat.pytorch.fileName]
+            } else {
+                try out.write(WeightsFormat.safetensors.fileName) { try SafeTensorsWriter.stream(items, metadata: metadata, to: $0) }
+                weightFiles = [WeightsFormat.safetensors.fileName]
+            }
         }
 
         progress("writing vocabulary and tokenizer files")
@@ -163,7 +184,7 @@ public enum SeedConverter {
         if let text = try tokenizerText.wait() { try out.write("tokenizer.json", text: text) }
         for name in ["config.json", "tokenizer_config.json", "special_tokens_map.json"] where dir.has(name) {
             let f = try MappedFile(path: dir.file(name))
-            try out.write(name) { try $0.write(f.bytes) }
+            try withExtendedLifetime(f) { try out.write(name) { try $0.write(f.bytes) } }
         }
         progress("waiting for source digests")
         let sourceDigests = try digests.wait()
@@ -185,7 +206,7 @@ public enum SeedConverter {
         try out.commit()
         return ConversionReport(output: output, scheme: "seed", vocabSize: vocab.count, changedTensors: [embedding.name],
                                 embeddingDType: outDType, ignoredFiles: dir.unknownFileNames, warnings: warnings,
-                                seconds: monotonicSeconds() - start)
+                                renamedTensors: renamed, weightFiles: weightFiles, seconds: monotonicSeconds() - start)
     }
 
     /// Digests every non-special token (specials keep their text), using both cores.

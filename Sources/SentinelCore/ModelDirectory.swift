@@ -80,7 +80,7 @@ public struct ModelDirectory: Sendable {
     /// - Throws: ``InputError`` `.notJSON` with the byte offset, ``OutputError`` if unreadable.
     public static func readJSON(_ path: String) throws -> JSONValue {
         let f = try MappedFile(path: path)
-        do { return try JSONValue.parse(f.bytes) } catch let e as JSONValue.ParseError {
+        do { return try withExtendedLifetime(f) { try JSONValue.parse(f.bytes) } } catch let e as JSONValue.ParseError {
             throw InputError(.notJSON, file: path, offset: e.offset, e.reason)
         }
     }
@@ -157,6 +157,7 @@ public struct Vocabulary: Sendable {
             line += 1
         }
         if start < b.count { try take(b.count) }
+        withExtendedLifetime(f) {}
         guard !tokens.isEmpty else { throw InputError(.missing, file: path, "the vocabulary is empty") }
         self.init(tokens: tokens)
     }

@@ -85,8 +85,7 @@ public enum Fixtures {
 
     /// SHA-256 of a file's bytes, lowercase hex.
     public static func sha256(file path: String) throws -> String {
-        let f = try MappedFile(path: path)
-        return SHA256Stream.hex(f.bytes)
+        try SHA256Stream.hex(file: path).0
     }
 }
 

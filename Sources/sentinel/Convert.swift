@@ -1,6 +1,7 @@
 import ArgumentParser
 import SentinelAdapt
 import SentinelCore
+import SentinelTorch
 
 extension ConversionOptions.EmbeddingDType: ExpressibleByArgument {}
 
@@ -9,7 +10,8 @@ struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Adapt a HuggingFace BERT model directory for encrypted input.",
         discussion: """
-        Writes OUT_DIR atomically: model.safetensors, config.json, vocab.txt, tokenizer.json, tokenizer_config.json, \
+        Reads safetensors, pytorch_model.bin (zip or legacy) and sharded *.index.json checkpoints. \
+        Writes OUT_DIR atomically: model.safetensors (or pytorch_model.bin, or shards and an index), config.json, vocab.txt, tokenizer.json, tokenizer_config.json, \
         special_tokens_map.json and sentinel.json. Nothing appears at OUT_DIR until every file is complete.
 
         The scheme 'seed' reproduces the SentinelLMs authors' converter bit for bit (vocab.txt, tokenizer vocabulary, \
@@ -34,8 +36,13 @@ struct Convert: ParsableCommand {
     @Option(help: "Number of glide passes (the reference's --embedding_rescaling_factor).")
     var glideSteps: Int = 2
 
-    @Option(help: "Weights format to write: safetensors.")
+    @Option(help: "Weights format to write: safetensors or pytorch (pytorch_model.bin).")
     var format: String = "safetensors"
+
+    @Option(name: .customLong("max-shard-size"),
+            help: ArgumentHelp("Split the weights into shards of at most this size (e.g. 500MB, 2GiB). Default: the input's layout.",
+                               valueName: "size"))
+    var maxShardSize: String?
 
     @Option(name: .customLong("embedding-dtype"), help: "dtype of the adapted word embeddings: keep (the input's), F32, or F64 (what the reference writes).")
     var embeddingDType: ConversionOptions.EmbeddingDType = .keep
@@ -48,7 +55,10 @@ struct Convert: ParsableCommand {
 
     func validate() throws {
         guard scheme == "seed" else { throw ValidationError("unknown --scheme '\(scheme)' (supported: seed)") }
-        guard format == "safetensors" else { throw ValidationError("unknown --format '\(format)' (supported: safetensors)") }
+        guard WeightsFormat(rawValue: format) != nil else { throw ValidationError("unknown --format '\(format)' (supported: safetensors, pytorch)") }
+        if let maxShardSize, parseByteSize(maxShardSize) == nil {
+            throw ValidationError("--max-shard-size '\(maxShardSize)' is not a size (examples: 500MB, 2GiB, 1000000)")
+        }
         guard (0...1000).contains(glideSteps) else { throw ValidationError("--glide-steps must be between 0 and 1000") }
     }
 
@@ -56,7 +66,8 @@ struct Convert: ParsableCommand {
         let passkey = try key.passkey()
         let progress = Progress(forced: report.progress)
         try reportingErrors(json: report.json) {
-            let options = ConversionOptions(shuffle: shuffle, glideSteps: glideSteps, embeddingDType: embeddingDType, replace: force)
+            let options = ConversionOptions(shuffle: shuffle, glideSteps: glideSteps, embeddingDType: embeddingDType, replace: force,
+                                            format: WeightsFormat(rawValue: format)!, maxShardBytes: maxShardSize.flatMap(parseByteSize))
             let r: ConversionReport
             do {
                 r = try SeedConverter.convert(model: modelDir, output: output, passkey: passkey, options: options,
@@ -75,6 +86,8 @@ struct Convert: ParsableCommand {
                     ("glide_steps", .int(Int64(glideSteps))),
                     ("ignored_files", .array(r.ignoredFiles.map { .string($0) })),
                     ("warnings", .array(r.warnings.map { .string($0) })),
+                    ("renamed_tensors", .object(r.renamedTensors.map { ($0.from, .string($0.to)) })),
+                    ("weight_files", .array(r.weightFiles.map { .string($0) })),
                     ("seconds", .double(r.seconds, text: nil)),
                 ]).serialized(.pretty))
             } else {
@@ -82,6 +95,8 @@ struct Convert: ParsableCommand {
                 print("changed: \(r.changedTensors.joined(separator: ", ")) (written as \(r.embeddingDType.rawValue))")
                 if !r.ignoredFiles.isEmpty { print("not carried over: \(r.ignoredFiles.joined(separator: ", "))") }
                 for w in r.warnings { print("warning: \(w)") }
+                for (from, to) in r.renamedTensors { print("renamed \(from) -> \(to)") }
+                print("weights: \(r.weightFiles.joined(separator: ", "))")
                 print("\(fixed(r.seconds, 3)) s")
             }
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import SentinelAdapt
 import SentinelCore
+import SentinelTorch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -36,7 +37,20 @@ struct Inspect: ParsableCommand {
                 dir = d
                 weightsPath = d.weightsPath
             }
-            let archive = try openWeights(path: weightsPath)
+            if try TensorFormat.detect(path: weightsPath) != .safetensors, tensor == nil, !stats {
+                // Torch files: storage keys, offsets, strides, shared storages and non-tensor entries.
+                let torch = try TorchCheckpoint(path: weightsPath)
+                if report.json {
+                    var desc = torch.describe().objectValue ?? []
+                    if let dir { desc += try directorySummary(dir) }
+                    print(JSONValue.object(desc).serialized(.pretty))
+                } else {
+                    print(torch.describeText(), terminator: "")
+                    if let dir { printText(JSONValue.object(try directorySummary(dir)), tensorsOnly: false) }
+                }
+                return
+            }
+            let archive = try openTensorArchive(path: weightsPath)
             var entries = archive.entries
             if let tensor {
                 guard let e = archive.entry(named: tensor) else {
@@ -105,8 +119,8 @@ struct Inspect: ParsableCommand {
         return out
     }
 
-    private func printText(_ doc: JSONValue) {
-        print("\(path): \(doc["format"]?.stringValue ?? "?"), \(doc["tensor_count"]?.intValue ?? 0) tensors")
+    private func printText(_ doc: JSONValue, tensorsOnly: Bool = true) {
+        if tensorsOnly { print("\(path): \(doc["format"]?.stringValue ?? "?"), \(doc["tensor_count"]?.intValue ?? 0) tensors") }
         if let meta = doc["metadata"]?.objectValue, !meta.isEmpty {
             print("metadata: " + meta.map { "\($0.0)=\($0.1.stringValue ?? "")" }.joined(separator: ", "))
         }

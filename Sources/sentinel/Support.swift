@@ -80,7 +80,7 @@ struct KeyOptions: ParsableArguments {
     func passkey() throws -> String {
         if let keyFile {
             let f = try MappedFile(path: keyFile)
-            var text = String(decoding: f.bytes, as: UTF8.self)
+            var text = withExtendedLifetime(f) { String(decoding: f.bytes, as: UTF8.self) }
             if let nl = text.firstIndex(where: { $0 == "\n" || $0 == "\r\n" }) { text = String(text[..<nl]) }
             if text.hasSuffix("\r") { text.removeLast() }
             guard !text.isEmpty else { throw ValidationError("the key file \(keyFile) has an empty first line") }
@@ -113,4 +113,17 @@ func fixed(_ x: Double, _ digits: Int) -> String {
     while s.count <= digits { s = "0" + s }
     if digits > 0 { s.insert(".", at: s.index(s.endIndex, offsetBy: -digits)) }
     return (x < 0 && v != 0 ? "-" : "") + s
+}
+
+/// Parses a size: `5GB` (10^9), `2GiB` (2^30), `500MB`, `100KB`, or a byte count. `nil` if it is not one.
+func parseByteSize(_ s: String) -> Int? {
+    let units: [(String, Int)] = [("KIB", 1 << 10), ("MIB", 1 << 20), ("GIB", 1 << 30), ("TIB", 1 << 40),
+                                  ("KB", 1_000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("TB", 1_000_000_000_000), ("B", 1)]
+    let u = s.uppercased().filter { $0 != " " }
+    for (suffix, factor) in units where u.hasSuffix(suffix) {
+        guard let v = Double(u.dropLast(suffix.count)), v > 0 else { return nil }
+        return Int(v * Double(factor))
+    }
+    guard let v = Int(u), v > 0 else { return nil }
+    return v
 }

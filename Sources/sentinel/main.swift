@@ -16,6 +16,7 @@ struct SentinelCommand: ParsableCommand {
             // Each subcommand registers itself here, one line each.
             Convert.self,
             Inspect.self,
+            Export.self,
         ]
     )
 }

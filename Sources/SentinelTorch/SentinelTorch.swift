@@ -1,1 +1,0 @@
-// PyTorch checkpoint support lives here (issue 3).
