@@ -36,7 +36,12 @@ public enum NERCorpus {
     ///   `invalid_structure` for a line with the wrong column count (message names the line; offset is the
     ///   line's first byte); ``OutputError`` when the file can't be read.
     public static func read(path: String, columns: Int? = nil) throws -> [NERSentence] {
-        let file = try TextFile(path: path)
+        try read(TextFile(path: path), columns: columns)
+    }
+
+    /// Reads all sentences of an already opened file (e.g. standard input).
+    public static func read(_ file: TextFile, columns: Int? = nil) throws -> [NERSentence] {
+        let path = file.path
         var sentences: [NERSentence] = []
         var current = NERSentence(words: [], labels: [], line: 0)
         var expected = columns
@@ -148,7 +153,12 @@ public enum GLUETSV {
     ///   (a header without known column names), `invalid_structure` (a row whose field count differs
     ///   from the header's, with the line number and byte offset); ``OutputError``.
     public static func read(path: String) throws -> [TextExample] {
-        let file = try TextFile(path: path)
+        try read(TextFile(path: path))
+    }
+
+    /// Reads every row of an already opened file (e.g. standard input).
+    public static func read(_ file: TextFile) throws -> [TextExample] {
+        let path = file.path
         var header: [String]?
         var columns: (text: Int, pair: Int?, label: Int) = (0, nil, 0)
         var rows: [TextExample] = []

@@ -11,11 +11,12 @@ import SentinelCore
 public final class Encryptor: Sendable {
     /// The original model's tokenizer.
     public let tokenizer: BertTokenizer
-    /// 32 lowercase hex ASCII bytes per vocabulary id, `[vocab, 32]`; special ids hold their token text's
-    /// place in ``specialText`` instead.
-    private let hex: [UInt8]
-    /// Text written for special ids (their token, e.g. `[UNK]`).
-    private let specialText: [Int32: String]
+    /// The encrypted text of every id, back to back: 32 lowercase hex ASCII bytes for a hashed id, the
+    /// token itself for a special id. Id `i` is `text[start[i]..<start[i + 1]]`.
+    private let text: [UInt8]
+    private let start: [Int32]
+    private let special: [Bool]
+    private let hasher: KeyedDigest
 
     /// The number of hex characters of a digest (16 bytes).
     public static let digestHexLength = 32
@@ -32,39 +33,57 @@ public final class Encryptor: Sendable {
         self.tokenizer = tokenizer
         let hasher = try KeyedDigest(key: key)
         let tokens = tokenizer.vocabulary.tokens
-        var hex = [UInt8](repeating: 0, count: tokens.count * Self.digestHexLength)
-        var special: [Int32: String] = [:]
-        for id in tokenizer.specialIDs { special[id] = tokenizer.tokens([id])[0] }
-        hex.withUnsafeMutableBufferPointer { out in
-            for (id, token) in tokens.enumerated() where !tokenizer.specialIDs.contains(Int32(id)) {
-                hasher.hexDigest(of: token, into: out.baseAddress! + id * Self.digestHexLength)
+        var text = [UInt8]()
+        text.reserveCapacity(tokens.count * Self.digestHexLength)
+        var start = [Int32]()
+        start.reserveCapacity(tokens.count + 1)
+        var special = [Bool](repeating: false, count: tokens.count)
+        var digest = [UInt8](repeating: 0, count: Self.digestHexLength)
+        for (id, token) in tokens.enumerated() {
+            start.append(Int32(text.count))
+            if tokenizer.specialIDs.contains(Int32(id)) {
+                special[id] = true
+                text.append(contentsOf: token.utf8)
+            } else {
+                digest.withUnsafeMutableBufferPointer { hasher.hexDigest(of: token, into: $0.baseAddress!) }
+                text.append(contentsOf: digest)
             }
         }
-        self.hex = hex
-        self.specialText = special
+        start.append(Int32(text.count))
+        self.text = text
+        self.start = start
+        self.special = special
+        self.hasher = hasher
+    }
+
+    /// The digest of any token text (in the vocabulary or not): 32 lowercase hex characters.
+    public func digest(ofToken token: String) -> String {
+        var out = [UInt8](repeating: 0, count: Self.digestHexLength)
+        out.withUnsafeMutableBufferPointer { hasher.hexDigest(of: token, into: $0.baseAddress!) }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// The text that stands for vocabulary id `id` in encrypted output: its digest (32 lowercase hex
-    /// characters), or the token itself for a special id.
+    /// characters), or the token itself for a special id. Ids outside the vocabulary (added tokens that are
+    /// not in it) give their added token's text.
     public func encryptedToken(id: Int32) -> String {
-        if let s = specialText[id] { return s }
-        let start = Int(id) * Self.digestHexLength
-        return String(decoding: hex[start..<start + Self.digestHexLength], as: UTF8.self)
+        guard id >= 0 && Int(id) < special.count else { return tokenizer.tokens([id])[0] }
+        return String(decoding: text[Int(start[Int(id)])..<Int(start[Int(id) + 1])], as: UTF8.self)
     }
 
     /// Appends the encrypted token of `id` (digest or special token text) to `out` as UTF-8 bytes.
     @inline(__always)
     public func appendEncryptedToken(id: Int32, to out: inout [UInt8]) {
-        if let s = specialText[id] {
-            out.append(contentsOf: s.utf8)
-        } else {
-            let start = Int(id) * Self.digestHexLength
-            hex.withUnsafeBufferPointer { out.append(contentsOf: $0[start..<start + Self.digestHexLength]) }
+        guard id >= 0 && Int(id) < special.count else { out.append(contentsOf: tokenizer.tokens([id])[0].utf8); return }
+        text.withUnsafeBufferPointer { t in
+            start.withUnsafeBufferPointer { s in
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: t[Int(s[Int(id)])..<Int(s[Int(id) + 1])]))
+            }
         }
     }
 
     /// Whether `id` is written as a digest (false for special tokens).
-    public func isHashed(id: Int32) -> Bool { specialText[id] == nil }
+    public func isHashed(id: Int32) -> Bool { id >= 0 && Int(id) < special.count && !special[Int(id)] }
 
     /// The digests of the wordpieces of `text`, without `[CLS]`/`[SEP]` (the adapted side adds them);
     /// special tokens in the text and `[UNK]` pieces appear as themselves.

@@ -5,7 +5,7 @@
 // 16-byte digest, key = UTF-8 bytes of the passkey (0–64 bytes), lowercase hex.
 import CSodium
 
-struct KeyedDigest {
+struct KeyedDigest: Sendable {
     private let key: [UInt8]
 
     /// - Throws: ``KeyError`` when the passkey is over 64 UTF-8 bytes (BLAKE2b's key limit).

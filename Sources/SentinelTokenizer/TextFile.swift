@@ -5,42 +5,66 @@ import SentinelCore
 ///
 /// Used for vocab.txt and the dataset readers. Invalid UTF-8 is an ``InputError`` (`not_text`) naming
 /// the file, the line and the byte offset of the first bad byte.
-final class TextFile: @unchecked Sendable {
-    let path: String
-    let mapped: MappedFile
-    var bytes: UnsafeRawBufferPointer { mapped.bytes }
+public final class TextFile: @unchecked Sendable {
+    /// The path as given (or `<stdin>`).
+    public let path: String
+    private let mapped: MappedFile?
+    private let owned: UnsafeMutableRawBufferPointer?
+    /// The whole file.
+    public let bytes: UnsafeRawBufferPointer
 
     /// One line without its terminator (`\n`; a `\r` before it is removed too).
-    struct Line {
+    public struct Line {
         /// 1-based line number.
-        var number: Int
+        public var number: Int
         /// Byte offset of the line's first byte in the file.
-        var offset: Int
-        var bytes: UnsafeRawBufferPointer
-        var text: String { String(decoding: bytes, as: UTF8.self) }
-        var isBlank: Bool { bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0B || $0 == 0x0C } }
+        public var offset: Int
+        public var bytes: UnsafeRawBufferPointer
+        public var text: String { String(decoding: bytes, as: UTF8.self) }
+        /// Only spaces, tabs, CR, VT, FF (or nothing).
+        public var isBlank: Bool { bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0B || $0 == 0x0C } }
     }
 
     /// Maps and validates `path`.
     /// - Parameter allowEmpty: when false, a zero-length file is an ``InputError`` (`file_too_small`).
     /// - Throws: ``OutputError`` when the file can't be read; ``InputError`` for an empty file or invalid UTF-8.
-    init(path: String, allowEmpty: Bool = false) throws {
+    public init(path: String, allowEmpty: Bool = false) throws {
         self.path = path
-        mapped = try MappedFile(path: path)
+        let mapped = try MappedFile(path: path)
         mapped.adviseSequential()
-        if mapped.bytes.isEmpty && !allowEmpty {
+        self.mapped = mapped
+        owned = nil
+        bytes = mapped.bytes
+        try validate(allowEmpty: allowEmpty)
+    }
+
+    /// Validates bytes read elsewhere (standard input); `name` is used in errors.
+    public init(name: String, bytes source: [UInt8], allowEmpty: Bool = false) throws {
+        path = name
+        mapped = nil
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(source.count, 1), alignment: 8)
+        source.withUnsafeBytes { buffer.copyMemory(from: $0) }
+        owned = buffer
+        bytes = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<source.count])
+        try validate(allowEmpty: allowEmpty)
+    }
+
+    deinit { owned?.deallocate() }
+
+    private func validate(allowEmpty: Bool) throws {
+        if bytes.isEmpty && !allowEmpty {
             throw InputError(.fileTooSmall, file: path, offset: 0, "line 1: the file is empty")
         }
-        if let bad = UTF8Validation.firstInvalidByte(mapped.bytes) {
-            let line = 1 + mapped.bytes[..<bad].reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+        if let bad = UTF8Validation.firstInvalidByte(bytes) {
+            let line = 1 + bytes[..<bad].reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
             throw InputError(.notText, file: path, offset: bad,
-                             "line \(line): invalid UTF-8 (byte 0x\(String(mapped.bytes[bad], radix: 16)))")
+                             "line \(line): invalid UTF-8 (byte 0x\(String(bytes[bad], radix: 16)))")
         }
     }
 
     /// Calls `body` for every line. A final line without a newline counts; a trailing newline does not
     /// start another line.
-    func forEachLine(_ body: (Line) throws -> Void) rethrows {
+    public func forEachLine(_ body: (Line) throws -> Void) rethrows {
         let b = bytes
         var start = 0
         var number = 1

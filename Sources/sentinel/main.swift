@@ -14,6 +14,9 @@ struct SentinelCommand: ParsableCommand {
         version: sentinelVersion,
         subcommands: [
             // Each subcommand registers itself here, one line each.
+            Encrypt.self,
+            Vocab.self,
+            BenchTokenize.self,
         ]
     )
 }
