@@ -8,19 +8,6 @@ import XCTest
 final class EncryptionTests: XCTestCase {
     let fixture = Paths.shared("fixtures/seed-converter/minilm-llm123-f2-shuffle")
 
-    /// The sentence text, rebuilt from the fixture's wordpieces (`##` pieces join the previous one).
-    func text(of wordpieces: [String]) -> String {
-        var text = ""
-        for piece in wordpieces {
-            if piece.hasPrefix("##") {
-                text += piece.dropFirst(2)
-            } else {
-                text += (text.isEmpty ? "" : " ") + piece
-            }
-        }
-        return text
-    }
-
     func testFiveReferenceSentencesGiveTheAdaptedIDs() throws {
         let reference = try readJSON(fixture + "/reference.json")
         XCTAssertEqual(reference["run"]?["key"]?.stringValue, "llm123")
@@ -34,7 +21,7 @@ final class EncryptionTests: XCTestCase {
             let hashes = try XCTUnwrap(s["hashes"]?.arrayValue).compactMap(\.stringValue)
             let adaptedIDs = try XCTUnwrap(s["adapted_ids"]?.arrayValue).compactMap(\.int64Value).map(Int32.init)
             let originalIDs = try XCTUnwrap(s["original_ids"]?.arrayValue).compactMap(\.int64Value).map(Int32.init)
-            let text = text(of: wordpieces)
+            let text = textOf(wordpieces: wordpieces)
             XCTAssertEqual(encryptor.tokenizer.tokenize(text), wordpieces, text)
             XCTAssertEqual(encryptor.tokenizer.encode(text).inputIDs, originalIDs, text)
             let digests = encryptor.encrypt(text: text)

@@ -55,3 +55,17 @@ func jsonLines(_ path: String) throws -> [JSONValue] {
 }
 
 struct FetchFailed: Error { var status: Int32 }
+
+/// A sentence's text rebuilt from its wordpieces (`##` pieces join the previous one), for fixtures that
+/// store only the pieces (seed-converter reference.json).
+func textOf(wordpieces: [String]) -> String {
+    var text = ""
+    for piece in wordpieces {
+        if piece.hasPrefix("##") {
+            text += piece.dropFirst(2)
+        } else {
+            text += (text.isEmpty ? "" : " ") + piece
+        }
+    }
+    return text
+}
