@@ -1,3 +1,4 @@
+import SentinelAdapt
 import SentinelCore
 
 /// Client-side encryption of text for an adapted model (scheme `seed`, `../shared/docs/SCHEME.md`):
@@ -16,37 +17,47 @@ public final class Encryptor: Sendable {
     private let text: [UInt8]
     private let start: [Int32]
     private let special: [Bool]
-    private let hasher: KeyedDigest
+    private let hasher: TokenHasher
 
     /// The number of hex characters of a digest (16 bytes).
     public static let digestHexLength = 32
 
     /// Loads the tokenizer of the original model directory and hashes its vocabulary with `key`.
-    /// - Throws: ``InputError`` from ``BertTokenizer/load(directory:)``; ``KeyError`` when the key is over 64 bytes.
+    ///
+    /// The tokens left unhashed are the converter's: ``ModelDirectory/specialTokens()`` when the directory
+    /// is a full model directory (it has weights), else the tokenizer's special tokens.
+    /// - Throws: ``InputError`` from ``BertTokenizer/load(directory:)``; `TokenHasher.Error` when the key is
+    ///   over 64 bytes.
     public convenience init(modelDirectory: String, key: String) throws {
-        try self.init(tokenizer: try BertTokenizer.load(directory: modelDirectory), key: key)
+        let tokenizer = try BertTokenizer.load(directory: modelDirectory)
+        var special: [String]?
+        if let dir = try? ModelDirectory(path: modelDirectory) { special = try dir.specialTokens() }
+        try self.init(tokenizer: tokenizer, key: key, specialTokens: special)
     }
 
     /// Hashes the vocabulary of `tokenizer` with `key`.
-    /// - Throws: ``KeyError`` when the key is over 64 bytes.
-    public init(tokenizer: BertTokenizer, key: String) throws {
+    /// - Parameter specialTokens: the tokens never hashed; nil takes ``BertTokenizer/specialIDs``.
+    /// - Throws: `TokenHasher.Error` when the key is over 64 bytes.
+    public init(tokenizer: BertTokenizer, key: String, specialTokens: [String]? = nil) throws {
         self.tokenizer = tokenizer
-        let hasher = try KeyedDigest(key: key)
+        let hasher = try TokenHasher(passkey: key)
+        var specialIDs = tokenizer.specialIDs
+        if let specialTokens {
+            specialIDs = Set(specialTokens.compactMap { tokenizer.vocabulary.id(of: $0) })
+        }
         let tokens = tokenizer.vocabulary.tokens
         var text = [UInt8]()
         text.reserveCapacity(tokens.count * Self.digestHexLength)
         var start = [Int32]()
         start.reserveCapacity(tokens.count + 1)
         var special = [Bool](repeating: false, count: tokens.count)
-        var digest = [UInt8](repeating: 0, count: Self.digestHexLength)
         for (id, token) in tokens.enumerated() {
             start.append(Int32(text.count))
-            if tokenizer.specialIDs.contains(Int32(id)) {
+            if specialIDs.contains(Int32(id)) {
                 special[id] = true
                 text.append(contentsOf: token.utf8)
             } else {
-                digest.withUnsafeMutableBufferPointer { hasher.hexDigest(of: token, into: $0.baseAddress!) }
-                text.append(contentsOf: digest)
+                text.append(contentsOf: hasher.hexDigest(token).utf8)
             }
         }
         start.append(Int32(text.count))
@@ -58,9 +69,7 @@ public final class Encryptor: Sendable {
 
     /// The digest of any token text (in the vocabulary or not): 32 lowercase hex characters.
     public func digest(ofToken token: String) -> String {
-        var out = [UInt8](repeating: 0, count: Self.digestHexLength)
-        out.withUnsafeMutableBufferPointer { hasher.hexDigest(of: token, into: $0.baseAddress!) }
-        return String(decoding: out, as: UTF8.self)
+        hasher.hexDigest(token)
     }
 
     /// The text that stands for vocabulary id `id` in encrypted output: its digest (32 lowercase hex
@@ -118,12 +127,6 @@ extension BertTokenizer {
             if out.count == before { out.append(unknownID, 0, Int32(word.utf8.count), Int32(index)) }
         }
     }
-}
-
-/// The passkey can't be used (it is never printed).
-public struct KeyError: Error, CustomStringConvertible, Equatable, Sendable {
-    public var message: String
-    public var description: String { message }
 }
 
 /// The adapted model's side of the scheme: its `vocab.txt` lists digests (and the special tokens) in

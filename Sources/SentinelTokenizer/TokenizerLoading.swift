@@ -112,16 +112,7 @@ func fileExists(_ path: String) -> Bool {
     return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
 }
 
-/// Parses a JSON file (capped at 256 MiB).
-/// - Throws: ``InputError`` (`not_json` with the byte offset, `out_of_range` when too large); ``OutputError``.
+/// Parses a JSON file (``ModelDirectory/readJSON(_:)``).
 func readJSON(_ path: String) throws -> JSONValue {
-    let file = try MappedFile(path: path)
-    guard file.bytes.count <= 256 << 20 else {
-        throw InputError(.outOfRange, file: path, "\(file.bytes.count) bytes is over the 256 MiB cap for a JSON file")
-    }
-    do {
-        return try JSONValue.parse(file.bytes)
-    } catch let e as JSONValue.ParseError {
-        throw InputError(.notJSON, file: path, offset: e.offset, e.reason)
-    }
+    try ModelDirectory.readJSON(path)
 }

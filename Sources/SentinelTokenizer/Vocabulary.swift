@@ -37,22 +37,11 @@ public struct WordPieceVocabulary: Sendable {
     /// The id of `token`, or nil.
     public func id(of token: String) -> Int32? { whole.lookup(token) }
 
-    /// Reads `vocab.txt`: one token per line, id = line number, trailing whitespace of each line removed
-    /// (as HF `WordPiece::read_file` does with `trim_end`). A final line without a newline counts.
-    /// - Throws: ``InputError`` for an empty file (`file_too_small`) or invalid UTF-8 (`not_text`, with the
-    ///   line and byte offset); ``OutputError`` when the file can't be read.
+    /// Reads `vocab.txt` with SentinelCore's ``Vocabulary`` reader (id = line number, as HF's `load_vocab`).
+    /// - Throws: ``InputError`` (`missing` for an empty file, `not_text` naming the line of invalid UTF-8);
+    ///   ``OutputError`` when the file can't be read.
     public static func read(vocabTxt path: String, continuingSubwordPrefix: String = "##") throws -> WordPieceVocabulary {
-        let file = try TextFile(path: path)
-        var tokens: [String] = []
-        tokens.reserveCapacity(file.bytes.count / 8)
-        file.forEachLine { line in
-            var text = line.text
-            while let last = text.unicodeScalars.last, BertCharacters.isWhitespace(last) {
-                text.unicodeScalars.removeLast()
-            }
-            tokens.append(text)
-        }
-        return WordPieceVocabulary(tokens: tokens, continuingSubwordPrefix: continuingSubwordPrefix)
+        WordPieceVocabulary(tokens: try Vocabulary(contentsOf: path).tokens, continuingSubwordPrefix: continuingSubwordPrefix)
     }
 
     /// Reads `model.vocab` of a parsed `tokenizer.json` (an object token → id). Ids must cover 0..<n once each.

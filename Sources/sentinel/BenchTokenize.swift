@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dispatch
+import SentinelAdapt
 import SentinelCore
 import SentinelTokenizer
 
@@ -41,7 +42,7 @@ struct BenchTokenize: ParsableCommand {
             let loadSeconds = seconds(clock.now - t0)
             t0 = clock.now
             let encryptor: Encryptor
-            do { encryptor = try Encryptor(tokenizer: tokenizer, key: passkey) } catch let e as KeyError { throw ValidationError(e.message) }
+            do { encryptor = try Encryptor(tokenizer: tokenizer, key: passkey) } catch let e as TokenHasher.Error { throw ValidationError(e.description) }
             let hashSeconds = seconds(clock.now - t0)
             let texts = try NERCorpus.read(path: data).map { $0.words.joined(separator: " ") }
             let bytes = texts.reduce(0) { $0 + $1.utf8.count }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SentinelAdapt
 import SentinelCore
 import SentinelTokenizer
 #if canImport(Glibc)
@@ -55,8 +56,8 @@ struct Encrypt: ParsableCommand {
             let encryptor: Encryptor
             do {
                 encryptor = try Encryptor(modelDirectory: modelDirectory, key: passkey)
-            } catch let e as KeyError {
-                throw ValidationError(e.message)
+            } catch let e as TokenHasher.Error {
+                throw ValidationError(e.description)
             }
             progress.step("tokenizer loaded, vocabulary hashed (\(encryptor.tokenizer.vocabulary.count) entries)")
             let file = try readInput(input)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SentinelAdapt
 import SentinelCore
 #if canImport(Glibc)
 import Glibc
@@ -54,13 +55,15 @@ enum FileHandleStderr {
 /// Progress lines on stderr: shown when stderr is a terminal, or always with `--progress`.
 struct Progress {
     let enabled: Bool
+    let start = monotonicSeconds()
 
     init(forced: Bool) {
         enabled = forced || isatty(2) != 0
     }
 
+    /// Prints `text` with the seconds elapsed since the command started.
     func step(_ text: String) {
-        if enabled { FileHandleStderr.write("[sentinel] " + text + "\n") }
+        if enabled { FileHandleStderr.write("[sentinel \(fixed(monotonicSeconds() - start, 3)) s] " + text + "\n") }
     }
 }
 
@@ -98,4 +101,16 @@ struct ReportOptions: ParsableArguments {
 
     @Flag(help: "Show progress on stderr even when it is not a terminal.")
     var progress = false
+}
+
+/// `x` with `digits` decimals (no Foundation).
+func fixed(_ x: Double, _ digits: Int) -> String {
+    guard x.isFinite else { return "\(x)" }
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let v = (abs(x) * scale).rounded()
+    var s = String(Int64(v))
+    while s.count <= digits { s = "0" + s }
+    if digits > 0 { s.insert(".", at: s.index(s.endIndex, offsetBy: -digits)) }
+    return (x < 0 && v != 0 ? "-" : "") + s
 }

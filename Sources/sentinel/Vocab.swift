@@ -1,4 +1,5 @@
 import ArgumentParser
+import SentinelAdapt
 import SentinelCore
 import SentinelTokenizer
 #if canImport(Glibc)
@@ -80,8 +81,8 @@ struct Vocab: ParsableCommand {
             if let original, hasKey {
                 do {
                     encryptor = try Encryptor(modelDirectory: original, key: try key.passkey())
-                } catch let e as KeyError {
-                    throw ValidationError(e.message)
+                } catch let e as TokenHasher.Error {
+                    throw ValidationError(e.description)
                 }
             } else if token != nil {
                 throw ValidationError("--token needs the passkey (SENTINEL_KEY or --key-file)")

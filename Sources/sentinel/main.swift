@@ -14,6 +14,8 @@ struct SentinelCommand: ParsableCommand {
         version: sentinelVersion,
         subcommands: [
             // Each subcommand registers itself here, one line each.
+            Convert.self,
+            Inspect.self,
             Encrypt.self,
             Vocab.self,
             BenchTokenize.self,

@@ -1,50 +1,24 @@
 import Foundation
 import SentinelCore
+import SentinelTestSupport
 @testable import SentinelTokenizer
 import XCTest
 
 /// End-to-end: the built `sentinel` binary's `encrypt` and `vocab` subcommands (exit codes, outputs,
 /// the passkey never printed).
 final class EncryptCLITests: XCTestCase {
-    let fixture = Paths.shared("fixtures/seed-converter/minilm-llm123-f2-shuffle")
+    let fixture = shared("fixtures/seed-converter/minilm-llm123-f2-shuffle")
 
-    /// The `sentinel` executable next to the test bundle (swift build builds it with the tests).
-    func binary() throws -> String {
-        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
-        for candidate in [dir + "/sentinel", Paths.root + "/.build/debug/sentinel"]
-        where FileManager.default.isExecutableFile(atPath: candidate) {
-            return candidate
-        }
-        XCTFail("no sentinel binary next to \(dir); run swift build first")
-        throw CocoaError(.fileNoSuchFile)
-    }
-
-    func run(_ arguments: [String], stdin: String = "", key: String? = "llm123") throws -> (status: Int32, stdout: String, stderr: String) {
+    func run(_ arguments: [String], stdin: String = "", key: String? = "llm123") throws -> RunResult {
         try run(arguments, stdinBytes: Data(stdin.utf8), key: key)
     }
 
-    func run(_ arguments: [String], stdinBytes: Data, key: String? = "llm123") throws -> (status: Int32, stdout: String, stderr: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try binary())
-        p.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env["SENTINEL_KEY"] = key
-        p.environment = env
-        let input = Pipe(), output = Pipe(), error = Pipe()
-        p.standardInput = input
-        p.standardOutput = output
-        p.standardError = error
-        try p.run()
-        input.fileHandleForWriting.write(stdinBytes)
-        try input.fileHandleForWriting.close()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = error.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+    func run(_ arguments: [String], stdinBytes: Data, key: String? = "llm123") throws -> RunResult {
+        try Fixtures.sentinel(arguments, environment: ["SENTINEL_KEY": key], stdin: stdinBytes)
     }
 
     func testEncryptTextGivesTheReferenceHashes() throws {
-        let model = try Paths.miniLM()
+        let model = try Fixtures.miniLM()
         let sentences = try XCTUnwrap(try readJSON(fixture + "/reference.json")["sentences"]?.arrayValue)
         let texts = sentences.map { s in textOf(wordpieces: s["wordpieces"]!.arrayValue!.compactMap(\.stringValue)) }
         let r = try run(["encrypt", model], stdin: texts.joined(separator: "\n") + "\n")
@@ -55,8 +29,8 @@ final class EncryptCLITests: XCTestCase {
     }
 
     func testEncryptCoNLLWritesJSONLinesWithWordIDsAndLabels() throws {
-        let model = try Paths.miniLM()
-        let dir = try Paths.temporaryDirectory()
+        let model = try Fixtures.miniLM()
+        let dir = try Fixtures.temporaryDirectory()
         let input = dir + "/in.conll", output = dir + "/out.jsonl"
         try "-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\nseashells NNS I-NP O\n\nPeter NNP B-NP B-PER\n"
             .write(toFile: input, atomically: true, encoding: .utf8)
@@ -66,7 +40,7 @@ final class EncryptCLITests: XCTestCase {
         XCTAssertEqual(summary["records"]?.intValue, 2)
         let rows = try jsonLines(output)
         XCTAssertEqual(rows.count, 2)
-        let encryptor = try Encryptor(tokenizer: try Paths.tokenizer.get(), key: "llm123")
+        let encryptor = try Encryptor(tokenizer: try miniLMTokenizer.get(), key: "llm123")
         let expected = encryptor.encrypt(words: ["EU", "rejects", "seashells"])
         XCTAssertEqual(rows[0]["tokens"]?.arrayValue?.compactMap(\.stringValue), expected.tokens)
         XCTAssertEqual(rows[0]["word_ids"]?.arrayValue?.compactMap(\.intValue), expected.wordIDs)
@@ -76,7 +50,7 @@ final class EncryptCLITests: XCTestCase {
     }
 
     func testEncryptErrorsAndExitCodes() throws {
-        let model = try Paths.miniLM()
+        let model = try Fixtures.miniLM()
         let bad = try run(["encrypt", model, "--format", "conll"], stdin: "EU NNP B-NP B-ORG\nrejects VBZ O\n")
         XCTAssertEqual(bad.status, 65)
         XCTAssertTrue(bad.stderr.contains("<stdin>") && bad.stderr.contains("line 2"), bad.stderr)
@@ -92,7 +66,7 @@ final class EncryptCLITests: XCTestCase {
     }
 
     func testVocabLinksTokenDigestAndIDs() throws {
-        let model = try Paths.miniLM()
+        let model = try Fixtures.miniLM()
         let first = try XCTUnwrap(try readJSON(fixture + "/reference.json")["sentences"]?.arrayValue?.first)
         let r = try run(["vocab", fixture, "--original", model, "--token", "the", "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)

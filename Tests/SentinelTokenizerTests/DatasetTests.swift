@@ -1,15 +1,16 @@
 import Foundation
 import SentinelCore
+import SentinelTestSupport
 @testable import SentinelTokenizer
 import XCTest
 
 /// The real data in ../shared/data (counts from its README) and malformed inputs.
 final class DatasetTests: XCTestCase {
     func testCoNLL2003SplitsLoadAndEveryWordKeepsOneLabel() throws {
-        let tokenizer = try Paths.tokenizer.get()
+        let tokenizer = try miniLMTokenizer.get()
         let expected = [("train.txt", 14041, 203_621), ("valid.txt", 3250, 51_362), ("test.txt", 3453, 46_435)]
         for (name, sentenceCount, wordCount) in expected {
-            let sentences = try NERCorpus.read(path: Paths.shared("data/conll2003/" + name), columns: 4)
+            let sentences = try NERCorpus.read(path: shared("data/conll2003/" + name), columns: 4)
             XCTAssertEqual(sentences.count, sentenceCount, name)
             XCTAssertEqual(sentences.reduce(0) { $0 + $1.words.count }, wordCount, name)
             let names = NERCorpus.labelNames(sentences)
@@ -28,35 +29,35 @@ final class DatasetTests: XCTestCase {
     }
 
     func testWNUTTwitterNERSeparatorLinesHoldATab() throws {
-        let sentences = try NERCorpus.read(path: Paths.shared("data/wnut16-twitter/ner.txt"), columns: 2)
+        let sentences = try NERCorpus.read(path: shared("data/wnut16-twitter/ner.txt"), columns: 2)
         XCTAssertEqual(sentences.count, 2394)
         XCTAssertEqual(sentences.reduce(0) { $0 + $1.words.count }, 46_469)
         XCTAssertEqual(NERCorpus.labelNames(sentences).count, 21)
-        let original = try NERCorpus.read(path: Paths.shared("data/wnut16-twitter/original/train"))
+        let original = try NERCorpus.read(path: shared("data/wnut16-twitter/original/train"))
         XCTAssertEqual(original.count, 2394)
     }
 
     func testGLUESizes() throws {
-        let sst2Train = try GLUETSV.read(path: Paths.shared("data/glue/SST-2/train.tsv"))
+        let sst2Train = try GLUETSV.read(path: shared("data/glue/SST-2/train.tsv"))
         XCTAssertEqual(sst2Train.count, 67_349)
         XCTAssertEqual(sst2Train.filter { $0.label == "0" }.count, 29_780)
         XCTAssertNil(sst2Train[0].pair)
-        XCTAssertEqual(try GLUETSV.read(path: Paths.shared("data/glue/SST-2/dev.tsv")).count, 872)
-        let rte = try GLUETSV.read(path: Paths.shared("data/glue/RTE/train.tsv"))
+        XCTAssertEqual(try GLUETSV.read(path: shared("data/glue/SST-2/dev.tsv")).count, 872)
+        let rte = try GLUETSV.read(path: shared("data/glue/RTE/train.tsv"))
         XCTAssertEqual(rte.count, 2490)
         XCTAssertEqual(rte.filter { $0.label == "entailment" }.count, 1249)
         XCTAssertNotNil(rte[0].pair)
-        XCTAssertEqual(try GLUETSV.read(path: Paths.shared("data/glue/RTE/dev.tsv")).count, 277)
-        let mrpc = try GLUETSV.read(path: Paths.shared("data/glue/MRPC/train.reconstructed.tsv"))
+        XCTAssertEqual(try GLUETSV.read(path: shared("data/glue/RTE/dev.tsv")).count, 277)
+        let mrpc = try GLUETSV.read(path: shared("data/glue/MRPC/train.reconstructed.tsv"))
         XCTAssertEqual(mrpc.count, 3668)
         XCTAssertEqual(mrpc.filter { $0.label == "1" }.count, 2474)
-        XCTAssertEqual(try GLUETSV.read(path: Paths.shared("data/glue/MRPC/dev.tsv")).count, 408)
+        XCTAssertEqual(try GLUETSV.read(path: shared("data/glue/MRPC/dev.tsv")).count, 408)
     }
 
     // MARK: Bad input
 
     func write(_ bytes: [UInt8], _ name: String) throws -> String {
-        let path = try Paths.temporaryDirectory() + "/" + name
+        let path = try Fixtures.temporaryDirectory() + "/" + name
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         return path
     }
@@ -87,7 +88,11 @@ final class DatasetTests: XCTestCase {
         // Every cut-off or overlong sequence is caught.
         for bad: [UInt8] in [[0xE2, 0x82], [0xC0, 0xAF], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xFF], [0x80]] {
             let p = try write(Array("ok\n".utf8) + bad, "cut.txt")
-            assertInputError(try WordPieceVocabulary.read(vocabTxt: p), .notText, file: p, line: 2, offset: 3)
+            assertInputError(try NERCorpus.read(path: p), .notText, file: p, line: 2, offset: 3)
+            XCTAssertThrowsError(try WordPieceVocabulary.read(vocabTxt: p)) { error in
+                XCTAssertEqual((error as? InputError)?.code, .notText)
+                XCTAssertEqual((error as? InputError)?.key, "line 2")
+            }
         }
     }
 
@@ -95,7 +100,10 @@ final class DatasetTests: XCTestCase {
         let path = try write([], "empty.txt")
         assertInputError(try NERCorpus.read(path: path), .fileTooSmall, file: path, line: 1, offset: 0)
         assertInputError(try GLUETSV.read(path: path), .fileTooSmall, file: path, line: 1, offset: 0)
-        assertInputError(try WordPieceVocabulary.read(vocabTxt: path), .fileTooSmall, file: path, line: 1, offset: 0)
+        XCTAssertThrowsError(try WordPieceVocabulary.read(vocabTxt: path)) { error in
+            XCTAssertEqual((error as? InputError)?.code, .missing)
+            XCTAssertEqual((error as? InputError)?.file, path)
+        }
         let blank = try write(Array("\n\t\n\n".utf8), "blank.txt")
         assertInputError(try NERCorpus.read(path: blank), .missing, file: blank, line: 1, offset: 0)
     }
@@ -109,7 +117,7 @@ final class DatasetTests: XCTestCase {
     }
 
     func testVocabularyWithoutUnknownToken() throws {
-        let dir = try Paths.temporaryDirectory()
+        let dir = try Fixtures.temporaryDirectory()
         try "[PAD]\n[CLS]\n[SEP]\nhello\n".write(toFile: dir + "/vocab.txt", atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try BertTokenizer.load(directory: dir)) { error in
             guard let e = error as? InputError else { return XCTFail("\(error)") }

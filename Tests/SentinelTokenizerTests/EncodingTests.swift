@@ -1,4 +1,5 @@
 import SentinelCore
+import SentinelTestSupport
 @testable import SentinelTokenizer
 import XCTest
 
@@ -7,13 +8,13 @@ import XCTest
 final class EncodingTests: XCTestCase {
     /// Fixture rows by text.
     func fixture(_ text: String) throws -> [Int32] {
-        let rows = try jsonLines(Paths.shared("fixtures/tokenizer/wordpiece_cases.jsonl"))
+        let rows = try jsonLines(shared("fixtures/tokenizer/wordpiece_cases.jsonl"))
         let row = try XCTUnwrap(rows.first { $0["text"]?.stringValue == text }, "fixture has \(text)")
         return try XCTUnwrap(row["ids"]?.arrayValue).compactMap(\.int64Value).map(Int32.init)
     }
 
     func testSingleAndPairTemplates() throws {
-        let t = try Paths.tokenizer.get()
+        let t = try miniLMTokenizer.get()
         let a = "She sells seashells by the seashore.", b = "Hello, world!"
         let ia = try fixture(a), ib = try fixture(b)
         let single = t.encode(a)
@@ -28,7 +29,7 @@ final class EncodingTests: XCTestCase {
     }
 
     func testOffsetsPointIntoTheOriginalText() throws {
-        let t = try Paths.tokenizer.get()
+        let t = try miniLMTokenizer.get()
         let text = "She sells SEASHELLS, naïve café — 東京!"
         let e = t.encode(text)
         let bytes = Array(text.utf8)
@@ -51,7 +52,7 @@ final class EncodingTests: XCTestCase {
     }
 
     func testTruncationAndPadding() throws {
-        let t = try Paths.tokenizer.get()
+        let t = try miniLMTokenizer.get()
         let a = "The weather today is sunny with a chance of rain in the evening.", b = "Hello, world!"
         let ia = try fixture(a), ib = try fixture(b)  // 14 and 4 pieces
         XCTAssertEqual([ia.count, ib.count], [14, 4])
@@ -76,7 +77,7 @@ final class EncodingTests: XCTestCase {
     }
 
     func testPreSplitWordsKeepTheirIndex() throws {
-        let t = try Paths.tokenizer.get()
+        let t = try miniLMTokenizer.get()
         let e = t.encode(words: ["Seashells", "\u{200B}", "EU"])
         // The zero-width space normalizes to nothing: plain encode drops it, pieces(ofWords:) gives it [UNK].
         XCTAssertEqual(e.wordIDs, [nil, 0, 0, 0, 2, nil])

@@ -1,4 +1,6 @@
+import SentinelAdapt
 import SentinelCore
+import SentinelTestSupport
 @testable import SentinelTokenizer
 import XCTest
 
@@ -6,14 +8,14 @@ import XCTest
 /// llm123. Its vocab.txt IS the adapted vocabulary (line number = adapted id); reference.json's
 /// `sentences[]` hold the original wordpieces, their hashes and the adapted ids.
 final class EncryptionTests: XCTestCase {
-    let fixture = Paths.shared("fixtures/seed-converter/minilm-llm123-f2-shuffle")
+    let fixture = shared("fixtures/seed-converter/minilm-llm123-f2-shuffle")
 
     func testFiveReferenceSentencesGiveTheAdaptedIDs() throws {
         let reference = try readJSON(fixture + "/reference.json")
         XCTAssertEqual(reference["run"]?["key"]?.stringValue, "llm123")
         let sentences = try XCTUnwrap(reference["sentences"]?.arrayValue)
         XCTAssertEqual(sentences.count, 5)
-        let encryptor = try Encryptor(tokenizer: try Paths.tokenizer.get(), key: "llm123")
+        let encryptor = try Encryptor(tokenizer: try miniLMTokenizer.get(), key: "llm123")
         let adapted = try AdaptedVocabulary(path: fixture)
         XCTAssertEqual(adapted.vocabulary.count, 30522)
         for s in sentences {
@@ -34,7 +36,7 @@ final class EncryptionTests: XCTestCase {
     }
 
     func testSpecialTokensAndUnknownDigestsArePassedThrough() throws {
-        let encryptor = try Encryptor(tokenizer: try Paths.tokenizer.get(), key: "llm123")
+        let encryptor = try Encryptor(tokenizer: try miniLMTokenizer.get(), key: "llm123")
         let adapted = try AdaptedVocabulary(path: fixture)
         // [MASK] in the text is a special token: not hashed; "ＡＢＣ１２３" is one [UNK] piece.
         let out = encryptor.encrypt(text: "the [MASK] ＡＢＣ１２３")
@@ -42,7 +44,7 @@ final class EncryptionTests: XCTestCase {
         XCTAssertEqual(Array(out[1...]), ["[MASK]", "[UNK]"])
         XCTAssertEqual(adapted.inputIDs(out, addSpecialTokens: false).suffix(2), [103, 100])
         // A digest made with another key is not in the adapted vocabulary → [UNK].
-        let other = try Encryptor(tokenizer: try Paths.tokenizer.get(), key: "nlp2023")
+        let other = try Encryptor(tokenizer: try miniLMTokenizer.get(), key: "nlp2023")
         XCTAssertNotEqual(other.encrypt(text: "the")[0], out[0])
         XCTAssertEqual(adapted.inputIDs(other.encrypt(text: "the"), addSpecialTokens: false), [adapted.unknownID])
         // "the" is the first wordpiece of reference sentence 1.
@@ -52,10 +54,10 @@ final class EncryptionTests: XCTestCase {
     }
 
     func testKeysOverSixtyFourBytesAreRejected() throws {
-        XCTAssertThrowsError(try Encryptor(tokenizer: try Paths.tokenizer.get(), key: String(repeating: "k", count: 65))) { error in
-            XCTAssertTrue(error is KeyError)
+        XCTAssertThrowsError(try Encryptor(tokenizer: try miniLMTokenizer.get(), key: String(repeating: "k", count: 65))) { error in
+            XCTAssertTrue(error is TokenHasher.Error)
             XCTAssertFalse(String(describing: error).contains("kkkk"), "the key must not appear in errors")
         }
-        XCTAssertNoThrow(try Encryptor(tokenizer: try Paths.tokenizer.get(), key: String(repeating: "k", count: 64)))
+        XCTAssertNoThrow(try Encryptor(tokenizer: try miniLMTokenizer.get(), key: String(repeating: "k", count: 64)))
     }
 }

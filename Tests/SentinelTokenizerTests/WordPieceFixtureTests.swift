@@ -1,4 +1,5 @@
 import SentinelCore
+import SentinelTestSupport
 @testable import SentinelTokenizer
 import XCTest
 
@@ -6,8 +7,8 @@ import XCTest
 /// all-MiniLM-L6-v2 vocabulary, for every string of the fixture.
 final class WordPieceFixtureTests: XCTestCase {
     func testEveryFixtureStringMatchesTheFastTokenizer() throws {
-        let tokenizer = try Paths.tokenizer.get()
-        let cases = try jsonLines(Paths.shared("fixtures/tokenizer/wordpiece_cases.jsonl"))
+        let tokenizer = try miniLMTokenizer.get()
+        let cases = try jsonLines(shared("fixtures/tokenizer/wordpiece_cases.jsonl"))
         XCTAssertEqual(cases.count, 352)
         var failures = 0
         for (line, c) in cases.enumerated() {
@@ -26,8 +27,8 @@ final class WordPieceFixtureTests: XCTestCase {
 
     /// Where slow and fast Python tokenizers differ, we give the fast output.
     func testSlowFastDifferencesFollowTheFastTokenizer() throws {
-        let tokenizer = try Paths.tokenizer.get()
-        let cases = try jsonLines(Paths.shared("fixtures/tokenizer/slow_fast_differences.jsonl"))
+        let tokenizer = try miniLMTokenizer.get()
+        let cases = try jsonLines(shared("fixtures/tokenizer/slow_fast_differences.jsonl"))
         XCTAssertFalse(cases.isEmpty)
         for c in cases {
             let text = try XCTUnwrap(c["text"]?.stringValue)

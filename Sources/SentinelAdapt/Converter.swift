@@ -1,0 +1,242 @@
+import Dispatch
+import SentinelCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `sentinel convert` is asked to do.
+public struct ConversionOptions: Sendable {
+    /// Which dtype the adapted `embeddings.word_embeddings.weight` is written in.
+    public enum EmbeddingDType: String, Sendable, CaseIterable {
+        /// The input's dtype (the reference writes F64; keeping the input's dtype keeps the model's size).
+        case keep
+        case F32
+        case F64
+    }
+
+    /// Step 4 of the scheme (id shuffle and row permutation).
+    public var shuffle: Bool
+    /// Step 5: number of glide passes (the authors' `--embedding_rescaling_factor`).
+    public var glideSteps: Int
+    public var embeddingDType: EmbeddingDType
+    /// Replace an existing output directory.
+    public var replace: Bool
+
+    public init(shuffle: Bool = false, glideSteps: Int = 2, embeddingDType: EmbeddingDType = .keep, replace: Bool = false) {
+        self.shuffle = shuffle
+        self.glideSteps = glideSteps
+        self.embeddingDType = embeddingDType
+        self.replace = replace
+    }
+}
+
+/// What a conversion did.
+public struct ConversionReport: Sendable {
+    public var output: String
+    public var scheme: String
+    public var vocabSize: Int
+    /// Names of tensors whose values changed (only the word embeddings for the seed scheme).
+    public var changedTensors: [String]
+    /// dtype written for the word embeddings.
+    public var embeddingDType: DType
+    /// Input files that were not carried over (unknown to Sentinel).
+    public var ignoredFiles: [String]
+    /// Things the user should know (e.g. other vocabulary-sized tensors left unpermuted).
+    public var warnings: [String]
+    /// Wall time in seconds.
+    public var seconds: Double
+}
+
+/// Opens the weights of a model directory (or a weights file) as a ``TensorArchive``.
+///
+/// Replaced by the format-sniffing opener of SentinelTorch once torch files are supported; for now
+/// safetensors only.
+public func openWeights(path: String) throws -> TensorArchive {
+    try SafeTensorsFile(path: path)
+}
+
+/// The seed-scheme converter: reproduces `llm_converter.py` (SentinelLMs, AAAI 2024) exactly, with
+/// Sentinel's own I/O (memory-mapped input, streamed and atomic output). Spec: `../shared/docs/SCHEME.md`.
+public enum SeedConverter {
+    /// Name of the embedding parameter the scheme changes (HF `BertEmbeddings`).
+    public static let wordEmbeddingsName = "embeddings.word_embeddings.weight"
+
+    /// Converts the model directory `model` into the adapted directory `output`.
+    ///
+    /// - Parameters:
+    ///   - passkey: the user's key; used for the digests (UTF-8, ≤ 64 bytes) and the seed. Never written.
+    ///   - progress: called with short step descriptions.
+    /// - Throws: ``InputError`` (bad model directory or weights), ``OutputError`` (I/O), `TokenHasher.Error`.
+    ///   On any error nothing is left at `output`.
+    public static func convert(model: String, output: String, passkey: String, options: ConversionOptions,
+                               progress: (String) -> Void = { _ in }) throws -> ConversionReport {
+        let start = monotonicSeconds()
+        let dir = try ModelDirectory(path: model)
+        let hasher = try TokenHasher(passkey: passkey)
+
+        // Source digests for sentinel.json, on the second core while the rest runs.
+        let sourceFiles = ([dir.weightsFileName] + dir.shardFileNames + ["config.json", "vocab.txt", "tokenizer.json",
+                           "tokenizer_config.json", "special_tokens_map.json"]).filter(dir.has)
+        let digests = BackgroundTask {
+            try sourceFiles.map { name in
+                let (sha, size) = try SHA256Stream.hex(file: dir.file(name))
+                return (name, sha, size)
+            }
+        }
+
+        progress("reading vocabulary")
+        guard dir.has("vocab.txt") else { throw InputError(.missing, file: dir.file("vocab.txt"), "the model directory has no vocab.txt") }
+        let vocab = try Vocabulary(contentsOf: dir.file("vocab.txt"))
+        let specialTokens = try dir.specialTokens()
+        let specialIDs = Set(specialTokens.compactMap { vocab.ids[$0] })
+
+        progress("hashing \(vocab.count) tokens")
+        let hashed = hashVocabulary(vocab.tokens, special: specialIDs, hasher: hasher)
+        let seed = SeedScheme.seed(forKey: passkey)
+        let mapping = SeedScheme.mapping(vocabSize: vocab.count, specialIDs: specialIDs, seed: seed, shuffle: options.shuffle)
+        var adaptedTokensByID = [String](repeating: "", count: vocab.count)
+        for (old, new) in mapping.enumerated() { adaptedTokensByID[new] = hashed[old] }
+        let adaptedTokens = adaptedTokensByID
+        // tokenizer.json (about 1.5 MB of JSON) is rewritten on the other core while the weights are written.
+        let tokenizerText = BackgroundTask { () -> String? in
+            guard dir.has("tokenizer.json") else { return nil }
+            let original = try ModelDirectory.readJSON(dir.file("tokenizer.json"))
+            try checkTokenizerVocab(original, matches: vocab, path: dir.file("tokenizer.json"))
+            let adaptedVocab = JSONValue.object(adaptedTokens.enumerated().map { ($0.element, .int(Int64($0.offset))) })
+            let model = (original["model"] ?? .object([])).setting("vocab", to: adaptedVocab)
+            return original.setting("model", to: model).serialized(.pretty)
+        }
+        var global = PythonRandom(seed: seed)
+        let passes = SeedScheme.glidePasses(options.glideSteps, generator: &global)
+
+        progress("opening weights \(dir.weightsFileName)")
+        let archive = try openWeights(path: dir.weightsPath)
+        let entries = archive.entries
+        let embeddingNames = entries.map(\.name).filter { $0 == wordEmbeddingsName || $0.hasSuffix("." + wordEmbeddingsName) }
+        guard embeddingNames.count == 1, let embedding = archive.entry(named: embeddingNames[0]) else {
+            throw InputError(embeddingNames.isEmpty ? .missing : .invalidStructure, file: archive.path, key: wordEmbeddingsName,
+                             embeddingNames.isEmpty ? "no word-embedding tensor" : "several word-embedding tensors: \(embeddingNames)")
+        }
+        guard embedding.shape.count == 2, embedding.shape[0] == vocab.count,
+              EmbeddingTransform.supportedDTypes.contains(embedding.dtype)
+        else {
+            throw InputError(.invalidStructure, file: archive.path, key: embedding.name,
+                             "expected [\(vocab.count), hidden] of F16, BF16, F32 or F64 (vocab.txt has \(vocab.count) tokens); found \(embedding.dtype) \(embedding.shape)")
+        }
+        let hidden = embedding.shape[1]
+        let outDType: DType = switch options.embeddingDType {
+        case .keep: embedding.dtype
+        case .F32: .F32
+        case .F64: .F64
+        }
+        var warnings: [String] = []
+        for e in entries where e.name != embedding.name && e.shape.first == vocab.count && e.shape.count <= 2 {
+            warnings.append("\(e.name) \(e.shape) is vocabulary-sized but the seed scheme leaves it unchanged (as the reference converter does)")
+        }
+
+        progress("writing \(output)")
+        let out = try AtomicDirectory(path: output, replace: options.replace)
+        let adaptedEntry = TensorEntry(name: embedding.name, dtype: outDType, shape: embedding.shape)
+        try archive.withBytes(of: embedding.name) { source in
+            let transform = EmbeddingTransform(source: source, dtype: embedding.dtype, rows: vocab.count, hidden: hidden,
+                                               passes: passes, mapping: mapping)
+            let items = entries.map { e -> SafeTensorsWriter.Item in
+                guard e.name == embedding.name else { return .copy(e, from: archive) }
+                return SafeTensorsWriter.Item(entry: adaptedEntry) { sink in
+                    let chunkRows = 2048
+                    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkRows * hidden * outDType.byteWidth!, alignment: 64)
+                    defer { buffer.deallocate() }
+                    for lo in stride(from: 0, to: vocab.count, by: chunkRows) {
+                        let range = lo..<min(lo + chunkRows, vocab.count)
+                        transform.produce(rows: range, as: outDType, into: buffer)
+                        try sink(UnsafeRawBufferPointer(rebasing: buffer[0..<(range.count * hidden * outDType.byteWidth!)]))
+                    }
+                }
+            }
+            let metadata = (archive as? SafeTensorsFile)?.metadata ?? [("format", "pt")]
+            try out.write("model.safetensors") { try SafeTensorsWriter.stream(items, metadata: metadata, to: $0) }
+        }
+
+        progress("writing vocabulary and tokenizer files")
+        try out.write("vocab.txt", text: adaptedTokens.joined(separator: "\n"))
+        if let text = try tokenizerText.wait() { try out.write("tokenizer.json", text: text) }
+        for name in ["config.json", "tokenizer_config.json", "special_tokens_map.json"] where dir.has(name) {
+            let f = try MappedFile(path: dir.file(name))
+            try out.write(name) { try $0.write(f.bytes) }
+        }
+        progress("waiting for source digests")
+        let sourceDigests = try digests.wait()
+        let manifest = JSONValue.object([
+            ("scheme", .string("seed")),
+            ("scheme_version", .int(Int64(SeedScheme.version))),
+            ("shuffle", .bool(options.shuffle)),
+            ("glide_steps", .int(Int64(options.glideSteps))),
+            ("embedding_dtype", .string(outDType.rawValue)),
+            ("digest", .object([("algorithm", .string("blake2b")), ("digest_size", .int(16)), ("encoding", .string("hex"))])),
+            ("kdf", .null),
+            ("source", .object([("files", .object(sourceDigests.map { name, sha, size in
+                (name, .object([("sha256", .string(sha)), ("bytes", .int(Int64(size)))]))
+            }))])),
+            ("tool", .object([("name", .string("sentinel")), ("version", .string(sentinelVersion))])),
+        ])
+        try out.write("sentinel.json", text: manifest.serialized(.pretty) + "\n")
+        progress("committing \(output)")
+        try out.commit()
+        return ConversionReport(output: output, scheme: "seed", vocabSize: vocab.count, changedTensors: [embedding.name],
+                                embeddingDType: outDType, ignoredFiles: dir.unknownFileNames, warnings: warnings,
+                                seconds: monotonicSeconds() - start)
+    }
+
+    /// Digests every non-special token (specials keep their text), using both cores.
+    public static func hashVocabulary(_ tokens: [String], special: Set<Int>, hasher: TokenHasher) -> [String] {
+        var out = [String](repeating: "", count: tokens.count)
+        out.withUnsafeMutableBufferPointer { buf in
+            let base = buf.baseAddress!
+            DispatchQueue.concurrentPerform(iterations: 2) { w in
+                for i in stride(from: w, to: tokens.count, by: 2) {
+                    (base + i).pointee = special.contains(i) ? tokens[i] : hasher.hexDigest(tokens[i])
+                }
+            }
+        }
+        return out
+    }
+
+    /// `tokenizer.json`'s `model.vocab`, when present, must agree with `vocab.txt`.
+    static func checkTokenizerVocab(_ tokenizer: JSONValue, matches vocab: Vocabulary, path: String) throws {
+        guard let map = tokenizer["model"]?["vocab"]?.objectValue else { return }
+        guard map.count == vocab.ids.count else {
+            throw InputError(.invalidStructure, file: path, key: "model.vocab",
+                             "has \(map.count) tokens but vocab.txt has \(vocab.ids.count) distinct tokens")
+        }
+        for (token, id) in map where vocab.ids[token] != id.intValue {
+            throw InputError(.invalidStructure, file: path, key: "model.vocab",
+                             "token id \(id.intValue.map(String.init) ?? "?") disagrees with vocab.txt (\(vocab.ids[token].map(String.init) ?? "absent"))")
+        }
+    }
+}
+
+/// A computation started on a background thread; ``wait()`` returns its result or rethrows its error.
+final class BackgroundTask<T>: @unchecked Sendable {
+    private var result: Result<T, Error>?
+    private let group = DispatchGroup()
+
+    init(_ body: @escaping () throws -> T) {
+        group.enter()
+        DispatchQueue.global().async { [self] in
+            result = Result(catching: body)
+            group.leave()
+        }
+    }
+
+    func wait() throws -> T {
+        group.wait()
+        return try result!.get()
+    }
+}
+
+/// Seconds on the monotonic clock.
+public func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}

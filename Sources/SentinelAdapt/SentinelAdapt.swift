@@ -1,1 +1,0 @@
-// Adaptation pipeline.

@@ -1,0 +1,86 @@
+import ArgumentParser
+import SentinelAdapt
+import SentinelCore
+
+extension ConversionOptions.EmbeddingDType: ExpressibleByArgument {}
+
+/// `sentinel convert`: adapt a HuggingFace BERT model directory (CLI.md).
+struct Convert: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Adapt a HuggingFace BERT model directory for encrypted input.",
+        discussion: """
+        Writes OUT_DIR atomically: model.safetensors, config.json, vocab.txt, tokenizer.json, tokenizer_config.json,
+        special_tokens_map.json and sentinel.json. The scheme 'seed' reproduces the SentinelLMs authors' converter bit for bit
+        (vocab.txt, tokenizer vocabulary, id mapping, embedding values); only embeddings.word_embeddings.weight changes.
+        The passkey comes from SENTINEL_KEY or --key-file and is written nowhere.
+        """
+    )
+
+    @Argument(help: "HuggingFace model directory (config.json, vocab.txt, weights).")
+    var modelDir: String
+
+    @Option(name: .shortAndLong, help: "Output directory (must not exist unless --force).")
+    var output: String
+
+    @Option(help: "Adaptation scheme: seed (the reference converter's).")
+    var scheme: String = "seed"
+
+    @Flag(help: "Shuffle vocabulary ids and embedding rows (the reference's --shuffle).")
+    var shuffle = false
+
+    @Option(help: "Number of glide passes (the reference's --embedding_rescaling_factor).")
+    var glideSteps: Int = 2
+
+    @Option(help: "Weights format to write: safetensors.")
+    var format: String = "safetensors"
+
+    @Option(name: .customLong("embedding-dtype"), help: "dtype of the adapted word embeddings: keep (the input's), F32, or F64 (what the reference writes).")
+    var embeddingDType: ConversionOptions.EmbeddingDType = .keep
+
+    @Flag(help: "Replace OUT_DIR if it exists.")
+    var force = false
+
+    @OptionGroup var key: KeyOptions
+    @OptionGroup var report: ReportOptions
+
+    func validate() throws {
+        guard scheme == "seed" else { throw ValidationError("unknown --scheme '\(scheme)' (supported: seed)") }
+        guard format == "safetensors" else { throw ValidationError("unknown --format '\(format)' (supported: safetensors)") }
+        guard (0...1000).contains(glideSteps) else { throw ValidationError("--glide-steps must be between 0 and 1000") }
+    }
+
+    func run() throws {
+        let passkey = try key.passkey()
+        let progress = Progress(forced: report.progress)
+        try reportingErrors(json: report.json) {
+            let options = ConversionOptions(shuffle: shuffle, glideSteps: glideSteps, embeddingDType: embeddingDType, replace: force)
+            let r: ConversionReport
+            do {
+                r = try SeedConverter.convert(model: modelDir, output: output, passkey: passkey, options: options,
+                                              progress: progress.step)
+            } catch let e as TokenHasher.Error {
+                throw ValidationError(e.description)
+            }
+            if report.json {
+                print(JSONValue.object([
+                    ("output", .string(r.output)),
+                    ("scheme", .string(r.scheme)),
+                    ("vocab_size", .int(Int64(r.vocabSize))),
+                    ("changed_tensors", .array(r.changedTensors.map { .string($0) })),
+                    ("embedding_dtype", .string(r.embeddingDType.rawValue)),
+                    ("shuffle", .bool(shuffle)),
+                    ("glide_steps", .int(Int64(glideSteps))),
+                    ("ignored_files", .array(r.ignoredFiles.map { .string($0) })),
+                    ("warnings", .array(r.warnings.map { .string($0) })),
+                    ("seconds", .double(r.seconds, text: nil)),
+                ]).serialized(.pretty))
+            } else {
+                print("converted \(modelDir) -> \(r.output) (scheme \(r.scheme), \(r.vocabSize) tokens, shuffle \(shuffle ? "on" : "off"), \(glideSteps) glide passes)")
+                print("changed: \(r.changedTensors.joined(separator: ", ")) (written as \(r.embeddingDType.rawValue))")
+                if !r.ignoredFiles.isEmpty { print("not carried over: \(r.ignoredFiles.joined(separator: ", "))") }
+                for w in r.warnings { print("warning: \(w)") }
+                print("\(fixed(r.seconds, 3)) s")
+            }
+        }
+    }
+}
