@@ -13,7 +13,8 @@ struct Encrypt: ParsableCommand {
         abstract: "Encrypt text or a dataset for an adapted model: wordpieces → keyed BLAKE2b digests.",
         discussion: """
         Formats (--format):
-          text   one text per line in; one line of space-separated digests out (no [CLS]/[SEP]).
+          text   one text per line in; one line of space-separated digests out (no [CLS]/[SEP]); a TAB
+                 (between the two texts of a pair) is kept.
           conll  word-per-line NER file in (CoNLL-2003 4 columns, or word<TAB>tag; blank or whitespace-only
                  lines between sentences; -DOCSTART- skipped); JSON lines out, one per sentence:
                  {"tokens": [digests], "word_ids": [word index per token], "labels": [one label per word]}.
@@ -80,9 +81,13 @@ struct Encrypt: ParsableCommand {
             switch format {
             case .text:
                 file.forEachLine { line in
-                    pieces.removeAll()
-                    encryptor.tokenizer.append(line.bytes, to: &pieces, workspace: &workspace)
-                    appendTokens(pieces.ids)
+                    // TAB-separated fields (the two texts of a pair) are encrypted one by one and stay TAB-separated.
+                    for (i, field) in line.bytes.split(separator: 0x09, omittingEmptySubsequences: false).enumerated() {
+                        if i > 0 { out.append(0x09) }
+                        pieces.removeAll()
+                        encryptor.tokenizer.append(UnsafeRawBufferPointer(rebasing: field), to: &pieces, workspace: &workspace)
+                        appendTokens(pieces.ids)
+                    }
                     out.append(0x0A)
                     records += 1
                 }

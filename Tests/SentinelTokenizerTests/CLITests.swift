@@ -26,6 +26,9 @@ final class EncryptCLITests: XCTestCase {
         let lines = r.stdout.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
         XCTAssertEqual(lines, sentences.map { $0["hashes"]!.arrayValue!.compactMap(\.stringValue) })
         XCTAssertFalse(r.stdout.contains("llm123") || r.stderr.contains("llm123"))
+        // A pair keeps its TAB; each side is encrypted as on its own line.
+        let pair = try run(["encrypt", model], stdin: texts[0] + "\t" + texts[1] + "\n")
+        XCTAssertEqual(pair.stdout, lines[0].joined(separator: " ") + "\t" + lines[1].joined(separator: " ") + "\n")
     }
 
     func testEncryptCoNLLWritesJSONLinesWithWordIDsAndLabels() throws {
