@@ -90,7 +90,6 @@ public struct TokenizerWorkspace {
     var nextWord: Int32 = 0
     var scratch: [Unicode.Scalar] = []
     var lowered: [Unicode.Scalar] = []
-    var utf8: [UInt8] = []
 
     public init() {
         word.reserveCapacity(256)
@@ -287,12 +286,15 @@ public final class BertTokenizer: Sendable {
         return nil
     }
 
-    /// Decodes one scalar of valid UTF-8 at `p` (lead byte ≥ 0x80).
+    /// Decodes one scalar at `p` (lead byte ≥ 0x80). Input is valid UTF-8 by contract; should it not be, a
+    /// stray or cut-off byte decodes as U+FFFD of length 1 and nothing is read past `n` bytes.
     @inline(__always)
     private func decodeScalar(_ p: UnsafePointer<UInt8>, _ n: Int) -> (Unicode.Scalar, Int) {
         let b0 = UInt32(p[0])
         var v: UInt32
         var length: Int
+        let expected = b0 < 0xC0 ? 0 : b0 < 0xE0 ? 2 : b0 < 0xF0 ? 3 : b0 < 0xF8 ? 4 : 0
+        if expected == 0 || expected > n { return ("\u{FFFD}", 1) }
         if b0 < 0xE0 {
             v = (b0 & 0x1F) << 6 | (UInt32(p[1]) & 0x3F); length = 2
         } else if b0 < 0xF0 {

@@ -11,10 +11,13 @@ struct BenchTokenize: ParsableCommand {
         commandName: "bench-tokenize",
         abstract: "Benchmark: tokenize + encrypt a CoNLL file, wordpieces per second on 1 and 2 threads.",
         discussion: """
-        Each sentence's words are joined with spaces (as the HF baseline does: 1,079,622 bytes, 252,043
-        wordpieces for CoNLL-2003 train); the count excludes [CLS]/[SEP], as the baseline's does. 'encrypt' also writes every token's digest (32 hex characters,
-        space-separated) into an output buffer, as `sentinel encrypt` does. The vocabulary hashing (once per
-        key) is timed separately. Without SENTINEL_KEY/--key-file a fixed benchmark key is used.
+        Each sentence's words are joined with spaces, as the HF baseline does
+        (CoNLL-2003 train: 1,079,622 bytes, 252,043 wordpieces); the count
+        excludes [CLS]/[SEP], as the baseline's does. 'tokenize+encrypt' also
+        writes every token's digest (32 hex characters, space-separated) into
+        an output buffer, as `sentinel encrypt` does. Hashing the vocabulary
+        (once per key) is timed separately. Without SENTINEL_KEY or --key-file
+        a fixed benchmark key is used. Best of --repeats runs.
         """)
 
     @Argument(help: "The original model directory.")

@@ -12,17 +12,21 @@ struct Encrypt: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Encrypt text or a dataset for an adapted model: wordpieces → keyed BLAKE2b digests.",
         discussion: """
-        Formats (--format):
-          text   one text per line in; one line of space-separated digests out (no [CLS]/[SEP]); a TAB
-                 (between the two texts of a pair) is kept.
-          conll  word-per-line NER file in (CoNLL-2003 4 columns, or word<TAB>tag; blank or whitespace-only
-                 lines between sentences; -DOCSTART- skipped); JSON lines out, one per sentence:
-                 {"tokens": [digests], "word_ids": [word index per token], "labels": [one label per word]}.
-                 The label of word i belongs to the first token whose word id is i.
-          tsv    GLUE TSV with a header (SST-2 sentence,label; RTE sentence1,sentence2,label; MRPC); TSV out
-                 with header sentence,label or sentence1,sentence2,label, each text replaced by its
-                 space-separated digests.
-        The passkey comes from SENTINEL_KEY or --key-file and is never printed.
+        --format text: one text per line in; one line of space-separated digests
+        out (no [CLS]/[SEP]). A TAB between the two texts of a pair is kept.
+
+        --format conll: a word-per-line NER file in (CoNLL-2003's 4 columns, or
+        word<TAB>tag; sentences end at blank or whitespace-only lines;
+        -DOCSTART- lines are skipped). JSON lines out, one per sentence:
+        {"tokens": [...], "word_ids": [...], "labels": [...]}, one word id per
+        token and one label per word; word i's label belongs to its first token.
+
+        --format tsv: a GLUE TSV with header in (SST-2, RTE, MRPC). TSV out with
+        header sentence,label or sentence1,sentence2,label, each text replaced
+        by its space-separated digests.
+
+        Special tokens and [UNK] are written as themselves. The passkey comes
+        from SENTINEL_KEY or --key-file and is never printed.
         """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, conll, tsv }

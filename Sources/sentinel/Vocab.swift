@@ -11,11 +11,13 @@ struct Vocab: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the vocabulary mapping of an adapted model: token, digest, original id, adapted id.",
         discussion: """
-        With --original and the passkey (SENTINEL_KEY or --key-file), every original token is hashed and looked
-        up in the adapted vocabulary. Without the key, only what the adapted directory alone reveals is shown:
-        adapted ids, digests and the special tokens, which are not hashed.
-        --id N is an original id when the mapping is known (--original and key), an adapted id otherwise.
-        Without a query or --all, a summary is printed.
+        With --original and the passkey (SENTINEL_KEY or --key-file), every
+        original token is hashed and looked up in the adapted vocabulary.
+        Without the key, only what the adapted directory alone reveals is
+        shown: adapted ids, digests, and the special tokens (never hashed).
+        --id N is an original id when the mapping is known (--original and the
+        key), an adapted id otherwise. Without a query or --all, a summary is
+        printed.
         """)
 
     @Argument(help: "The adapted model directory (its vocab.txt lists digests in adapted-id order).")

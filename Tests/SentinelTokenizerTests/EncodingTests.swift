@@ -86,3 +86,17 @@ final class EncodingTests: XCTestCase {
         XCTAssertEqual(p.ids[3], t.unknownID)
     }
 }
+
+/// Raw bytes that break the valid-UTF-8 contract of the low-level API never make it read out of bounds.
+final class RawBytesTests: XCTestCase {
+    func testCutOffAndStrayBytesDoNotCrash() throws {
+        let t = try miniLMTokenizer.get()
+        for bytes: [UInt8] in [[0x61, 0xF0], [0x80, 0x61], [0x61, 0xE2, 0x82], [0xFF, 0xFE, 0x62]] {
+            var pieces = Pieces()
+            var workspace = TokenizerWorkspace()
+            bytes.withUnsafeBytes { t.append($0, to: &pieces, workspace: &workspace) }
+            XCTAssertTrue(pieces.ends.allSatisfy { Int($0) <= bytes.count })
+            XCTAssertFalse(pieces.ids.isEmpty)
+        }
+    }
+}
