@@ -26,7 +26,7 @@ struct Vocab: ParsableCommand {
     @Option(help: "The original model directory (needed, with the key, to link tokens to digests).")
     var original: String?
 
-    @Option(help: "Look up one token (needs --original and the key).")
+    @Option(help: "Look up one token (needs the key; --original adds its original id).")
     var token: String?
 
     @Option(help: "Look up one id (original with --original and key, else adapted).")
@@ -45,7 +45,6 @@ struct Vocab: ParsableCommand {
         let queries = [token != nil, id != nil, digest != nil].filter { $0 }.count
         if queries > 1 { throw ValidationError("give at most one of --token, --id, --digest") }
         if queries == 1 && all { throw ValidationError("--all lists everything; drop the query or --all") }
-        if token != nil && original == nil { throw ValidationError("--token needs --original and the key") }
     }
 
     /// One row of the mapping; nil fields are unknown from what was given.
@@ -86,7 +85,7 @@ struct Vocab: ParsableCommand {
                 } catch let e as TokenHasher.Error {
                     throw ValidationError(e.description)
                 }
-            } else if token != nil {
+            } else if token != nil && !hasKey {
                 throw ValidationError("--token needs the passkey (SENTINEL_KEY or --key-file)")
             }
 
@@ -110,11 +109,15 @@ struct Vocab: ParsableCommand {
 
             var entries: [Entry] = []
             if let token {
-                guard let e = encryptor else { return }
-                if let id = e.tokenizer.vocabulary.id(of: token) {
+                if let e = encryptor, let id = e.tokenizer.vocabulary.id(of: token) {
                     entries.append(originalEntry(e, Int(id)))
                 } else {
-                    let d = e.digest(ofToken: token)
+                    // The digest needs only the key: hash the token and look it up in the adapted vocabulary.
+                    let hasher: TokenHasher
+                    do { hasher = try TokenHasher(passkey: try key.passkey()) } catch let e as TokenHasher.Error {
+                        throw ValidationError(e.description)
+                    }
+                    let d = hasher.hexDigest(token)
                     entries.append(Entry(token: token, digest: d, originalID: nil, adaptedID: adapted.vocabulary.id(of: d).map(Int.init)))
                 }
             } else if let id {
@@ -148,7 +151,8 @@ struct Vocab: ParsableCommand {
                 ("adapted_plain_tokens", .array(adaptedTokens.enumerated()
                     .filter { !($0.element.utf8.count == Encryptor.digestHexLength && $0.element.utf8.allSatisfy(isHex)) }
                     .map { .object([("token", .string($0.element)), ("adapted_id", .int(Int64($0.offset)))]) })),
-                ("key_given", .bool(encryptor != nil)),
+                ("key_given", .bool(hasKey)),
+                ("mapping_known", .bool(encryptor != nil)),
             ]
             if let e = encryptor {
                 let n = e.tokenizer.vocabulary.count

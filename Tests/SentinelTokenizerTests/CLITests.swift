@@ -84,6 +84,12 @@ final class EncryptCLITests: XCTestCase {
         XCTAssertEqual(summary["adapted_digests"]?.intValue, 30517)
         XCTAssertEqual(summary["adapted_plain_tokens"]?.arrayValue?.count, 5)
         XCTAssertEqual(summary["key_given"]?.boolValue, false)
+        XCTAssertEqual(summary["mapping_known"]?.boolValue, false)
+        // The key alone (no original model) still finds a token's digest and adapted id.
+        let keyOnly = try run(["vocab", fixture, "--token", "the", "--json"])
+        let keyOnlyEntry = try XCTUnwrap(try JSONValue.parse(keyOnly.stdout)["entries"]?.arrayValue?.first)
+        XCTAssertEqual(keyOnlyEntry["adapted_id"]?.int64Value, first["adapted_ids"]?.arrayValue?[1].int64Value)
+        XCTAssertEqual(keyOnlyEntry["original_id"], .null)
         // With the key the whole vocabulary is found; the mapping fixes 14 ids (reference.json `mapping`).
         let keyed = try run(["vocab", fixture, "--original", model, "--json"])
         let s = try XCTUnwrap(try JSONValue.parse(keyed.stdout)["summary"])
