@@ -81,20 +81,68 @@ public struct Pieces: Sendable, Equatable {
     }
 }
 
-/// Reusable scratch buffers for ``BertTokenizer``; one per thread.
-public struct TokenizerWorkspace {
-    var word: [UInt8] = []
-    var wordStart: [Int32] = []
-    var wordEnd: [Int32] = []
-    var wordScalars = 0
+/// Reusable scratch buffers for ``BertTokenizer``; one per thread (it is not copyable).
+///
+/// Holds the word being built: its normalized UTF-8 bytes and, per byte, the original text's byte range of
+/// the scalar it came from. The buffers are raw memory sized once for the longest word the tokenizer can
+/// match (`max_input_chars_per_word` scalars of up to 4 bytes); a longer word only counts its scalars,
+/// since it becomes `[UNK]` anyway.
+public struct TokenizerWorkspace: ~Copyable {
+    var bytes: UnsafeMutablePointer<UInt8>
+    var starts: UnsafeMutablePointer<Int32>
+    var ends: UnsafeMutablePointer<Int32>
+    var capacity: Int
+    /// Bytes of the word stored.
+    var count = 0
+    /// Scalars in the word (may be more than are stored).
+    var scalars = 0
+    /// Original end offset of the word's last scalar.
+    var lastEnd: Int32 = 0
     var nextWord: Int32 = 0
     var scratch: [Unicode.Scalar] = []
     var lowered: [Unicode.Scalar] = []
 
     public init() {
-        word.reserveCapacity(256)
-        wordStart.reserveCapacity(256)
-        wordEnd.reserveCapacity(256)
+        capacity = 512
+        bytes = .allocate(capacity: capacity)
+        starts = .allocate(capacity: capacity)
+        ends = .allocate(capacity: capacity)
+    }
+
+    deinit {
+        bytes.deallocate()
+        starts.deallocate()
+        ends.deallocate()
+    }
+
+    /// Makes room for `n` bytes (called once per text, outside the hot loop).
+    mutating func reserve(_ n: Int) {
+        guard n > capacity else { return }
+        bytes.deallocate()
+        starts.deallocate()
+        ends.deallocate()
+        capacity = n
+        bytes = .allocate(capacity: n)
+        starts = .allocate(capacity: n)
+        ends = .allocate(capacity: n)
+        count = 0
+    }
+
+    /// Appends one byte of a scalar that came from original bytes `start..<end`.
+    @inline(__always)
+    mutating func push(_ b: UInt8, _ start: Int32, _ end: Int32) {
+        if count < capacity {
+            bytes[count] = b
+            starts[count] = start
+            ends[count] = end
+            count += 1
+        }
+    }
+
+    @inline(__always)
+    mutating func clearWord() {
+        count = 0
+        scalars = 0
     }
 }
 
@@ -230,42 +278,40 @@ public final class BertTokenizer: Sendable {
         guard let p = text.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
         let n = text.count
         var i = 0
-        ws.word.removeAll(keepingCapacity: true)
-        ws.wordStart.removeAll(keepingCapacity: true)
-        ws.wordEnd.removeAll(keepingCapacity: true)
-        ws.wordScalars = 0
+        ws.reserve(maxInputCharactersPerWord * 4 + 16)
+        ws.clearWord()
         asciiClass.withUnsafeBufferPointer { asciiClass in
             asciiMapped.withUnsafeBufferPointer { asciiMapped in
-                while i < n {
-                    let b = p[i]
-                    if addedFirstByte[Int(b)], let (length, id) = matchAdded(p + i, n - i) {
-                        flush(word, &out, &ws)
-                        out.append(id, Int32(i), Int32(i + length), word ?? nextWord(&ws))
-                        i += length
-                        continue
-                    }
-                    if b < 0x80 {
-                        switch asciiClass[Int(b)] {
-                        case 0: break
-                        case 1: flush(word, &out, &ws)
-                        case 2:
+                addedFirstByte.withUnsafeBufferPointer { addedFirstByte in
+                    while i < n {
+                        let b = p[i]
+                        if addedFirstByte[Int(b)], let (length, id) = matchAdded(p + i, n - i) {
                             flush(word, &out, &ws)
-                            ws.word.append(b)
-                            ws.wordStart.append(Int32(i))
-                            ws.wordEnd.append(Int32(i + 1))
-                            ws.wordScalars = 1
-                            flush(word, &out, &ws)
-                        default:
-                            ws.word.append(asciiMapped[Int(b)])
-                            ws.wordStart.append(Int32(i))
-                            ws.wordEnd.append(Int32(i + 1))
-                            ws.wordScalars += 1
+                            out.append(id, Int32(i), Int32(i + length), word ?? nextWord(&ws))
+                            i += length
+                            continue
                         }
-                        i += 1
-                    } else {
-                        let (scalar, length) = decodeScalar(p + i, n - i)
-                        nonASCII(scalar, Int32(i), Int32(i + length), word, &out, &ws)
-                        i += length
+                        if b < 0x80 {
+                            switch asciiClass[Int(b)] {
+                            case 0: break
+                            case 1: flush(word, &out, &ws)
+                            case 2:
+                                flush(word, &out, &ws)
+                                ws.push(b, Int32(i), Int32(i + 1))
+                                ws.scalars = 1
+                                ws.lastEnd = Int32(i + 1)
+                                flush(word, &out, &ws)
+                            default:
+                                ws.push(asciiMapped[Int(b)], Int32(i), Int32(i + 1))
+                                ws.scalars += 1
+                                ws.lastEnd = Int32(i + 1)
+                            }
+                            i += 1
+                        } else {
+                            let (scalar, length) = decodeScalar(p + i, n - i)
+                            nonASCII(scalar, Int32(i), Int32(i + length), word, &out, &ws)
+                            i += length
+                        }
                     }
                 }
             }
@@ -349,52 +395,41 @@ public final class BertTokenizer: Sendable {
 
     @inline(__always)
     private func appendScalar(_ x: Unicode.Scalar, _ start: Int32, _ end: Int32, _ ws: inout TokenizerWorkspace) {
-        let before = ws.word.count
-        UTF8.encode(x) { ws.word.append($0) }
-        for _ in before..<ws.word.count {
-            ws.wordStart.append(start)
-            ws.wordEnd.append(end)
-        }
-        ws.wordScalars += 1
+        UTF8.encode(x) { ws.push($0, start, end) }
+        ws.scalars += 1
+        ws.lastEnd = end
     }
 
     /// WordPiece on the word in the workspace: greedy longest-match-first, `##` continuations; a word
     /// over the length limit or with an unmatchable position becomes one `[UNK]`.
     private func flush(_ word: Int32?, _ out: inout Pieces, _ ws: inout TokenizerWorkspace) {
-        let n = ws.word.count
-        if n == 0 { return }
+        let n = ws.count
+        if ws.scalars == 0 { return }
         let wordID = word ?? nextWord(&ws)
-        let first = ws.wordStart[0]
-        let last = ws.wordEnd[n - 1]
-        defer {
-            ws.word.removeAll(keepingCapacity: true)
-            ws.wordStart.removeAll(keepingCapacity: true)
-            ws.wordEnd.removeAll(keepingCapacity: true)
-            ws.wordScalars = 0
-        }
-        if ws.wordScalars > maxInputCharactersPerWord {
+        let first = ws.starts[0]
+        let last = ws.lastEnd
+        defer { ws.clearWord() }
+        if ws.scalars > maxInputCharactersPerWord {
             out.append(unknownID, first, last, wordID)
             return
         }
         let mark = out.count
-        let matched = ws.word.withUnsafeBufferPointer { w -> Bool in
-            let base = w.baseAddress!
-            var start = 0
-            while start < n {
-                let table = start == 0 ? vocabulary.whole : vocabulary.continuation
-                var end = min(n, start + table.maxKeyLength)
-                while end < n && end > start && (base[end] & 0xC0) == 0x80 { end -= 1 }
-                var found: Int32?
-                while end > start {
-                    if let id = table.lookup(base + start, end - start) { found = id; break }
-                    end -= 1
-                    while end > start && (base[end] & 0xC0) == 0x80 { end -= 1 }
-                }
-                guard let id = found else { return false }
-                out.append(id, ws.wordStart[start], ws.wordEnd[end - 1], wordID)
-                start = end
+        let base = UnsafePointer(ws.bytes)
+        var start = 0
+        var matched = true
+        while start < n {
+            let table = start == 0 ? vocabulary.whole : vocabulary.continuation
+            var end = min(n, start + table.maxKeyLength)
+            while end < n && end > start && (base[end] & 0xC0) == 0x80 { end -= 1 }
+            var found: Int32?
+            while end > start {
+                if let id = table.lookup(base + start, end - start) { found = id; break }
+                end -= 1
+                while end > start && (base[end] & 0xC0) == 0x80 { end -= 1 }
             }
-            return true
+            guard let id = found else { matched = false; break }
+            out.append(id, ws.starts[start], ws.ends[end - 1], wordID)
+            start = end
         }
         if !matched {
             out.truncate(to: mark)

@@ -3,8 +3,9 @@
 /// The WordPiece vocabulary is looked up tens of millions of times with byte slices of a reusable
 /// word buffer; keying a Swift `Dictionary` by `String` would allocate a `String` per probe. Keys
 /// live in one contiguous byte array; each slot holds an entry index or -1. FNV-1a (64-bit) hash,
-/// linear probing, load factor ≤ 0.5. Built once, then read concurrently without locks.
-struct ByteTable: Sendable {
+/// linear probing, load factor ≤ 0.5. Built once by ``WordPieceVocabulary``, then only read, concurrently
+/// and without locks (hence `@unchecked Sendable`). A class, so the hot loop passes one reference.
+final class ByteTable: @unchecked Sendable {
     private var keyBytes: [UInt8] = []
     private var keyStart: [Int32] = []
     private var keyLength: [Int32] = []
@@ -34,7 +35,7 @@ struct ByteTable: Sendable {
 
     /// Inserts `key → value`; an existing key gets the new value (HuggingFace's vocab loaders keep the
     /// last line of a duplicated token).
-    mutating func insert<C: Collection>(_ key: C, value: Int32) where C.Element == UInt8 {
+    func insert<C: Collection>(_ key: C, value: Int32) where C.Element == UInt8 {
         let bytes = Array(key)
         if (values.count + 1) * 2 > slots.count { grow() }
         let h = bytes.withUnsafeBufferPointer { b in Self.hash(b.baseAddress ?? UnsafePointer(bitPattern: 1)!, b.count) }
@@ -58,7 +59,7 @@ struct ByteTable: Sendable {
         maxKeyLength = max(maxKeyLength, bytes.count)
     }
 
-    private mutating func grow() {
+    private func grow() {
         let size = slots.count * 2
         slots = [Int32](repeating: -1, count: size)
         mask = size - 1
@@ -73,23 +74,17 @@ struct ByteTable: Sendable {
     @inline(__always)
     func lookup(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int32? {
         let h = Self.hash(p, n)
-        return slots.withUnsafeBufferPointer { slots in
-            hashes.withUnsafeBufferPointer { hashes in
-                keyLength.withUnsafeBufferPointer { keyLength in
-                    var i = Int(truncatingIfNeeded: h) & mask
-                    while true {
-                        let e = Int(slots[i])
-                        if e < 0 { return nil }
-                        if hashes[e] == h && Int(keyLength[e]) == n {
-                            let equal = keyBytes.withUnsafeBufferPointer { kb in
-                                memcmp(kb.baseAddress! + Int(keyStart[e]), p, n) == 0
-                            }
-                            if equal { return values[e] }
-                        }
-                        i = (i + 1) & mask
-                    }
+        var i = Int(truncatingIfNeeded: h) & mask
+        while true {
+            let e = Int(slots[i])
+            if e < 0 { return nil }
+            if hashes[e] == h && Int(keyLength[e]) == n {
+                let equal = keyBytes.withUnsafeBufferPointer { kb in
+                    memcmp(kb.baseAddress! + Int(keyStart[e]), p, n) == 0
                 }
+                if equal { return values[e] }
             }
+            i = (i + 1) & mask
         }
     }
 

@@ -20,8 +20,8 @@ public struct WordPieceVocabulary: Sendable {
     public init(tokens: [String], continuingSubwordPrefix: String = "##") {
         self.tokens = tokens
         self.continuingSubwordPrefix = continuingSubwordPrefix
-        var whole = ByteTable(capacity: tokens.count)
-        var continuation = ByteTable(capacity: tokens.count / 4)
+        let whole = ByteTable(capacity: tokens.count)
+        let continuation = ByteTable(capacity: tokens.count / 4)
         let prefix = Array(continuingSubwordPrefix.utf8)
         for (id, token) in tokens.enumerated() {
             let bytes = Array(token.utf8)
