@@ -154,7 +154,7 @@ public struct TokenizerWorkspace: ~Copyable {
 /// ``TokenizerWorkspace`` to the low-level ``append(_:word:to:workspace:)``. Text is processed as UTF-8
 /// bytes, one Unicode scalar at a time (never grapheme clusters), with a table-driven ASCII path.
 /// The behaviour, and where it differs from the slow Python tokenizer, is in `Formats/tokenizer.md`.
-public final class BertTokenizer: Sendable {
+public final class BertTokenizer: @unchecked Sendable {
     public let vocabulary: WordPieceVocabulary
     public let normalization: BertNormalization
     /// Words longer than this many scalars (after normalization) become one `[UNK]`.
@@ -168,10 +168,16 @@ public final class BertTokenizer: Sendable {
     /// and every added token marked special.
     public let specialIDs: Set<Int32>
 
-    // 0 drop, 1 whitespace, 2 punctuation, 3 word character; for ASCII bytes.
-    private let asciiClass: [UInt8]
-    private let asciiMapped: [UInt8]
-    private let addedFirstByte: [Bool]
+    // Immutable after init; raw memory so that threads sharing the tokenizer never touch a shared
+    // reference count in the hot loop (hence `@unchecked Sendable`).
+    /// Per ASCII byte: 0 drop, 1 whitespace, 2 punctuation, 3 word character.
+    private let asciiClass: UnsafeMutablePointer<UInt8>
+    /// Per ASCII byte: the byte after lowercasing (if on).
+    private let asciiMapped: UnsafeMutablePointer<UInt8>
+    /// Per byte: whether an added token starts with it.
+    private let addedFirstByte: UnsafeMutablePointer<Bool>
+    private let whole: ByteTable.View
+    private let continuation: ByteTable.View
     /// Added tokens as bytes, longest first (leftmost-longest matching).
     private let addedBytes: [([UInt8], Int32)]
 
@@ -212,7 +218,10 @@ public final class BertTokenizer: Sendable {
         addedBytes = nonEmpty.map { (Array($0.content.utf8), $0.id) }.sorted { $0.0.count > $1.0.count }
         var first = [Bool](repeating: false, count: 256)
         for (bytes, _) in addedBytes { first[Int(bytes[0])] = true }
-        addedFirstByte = first
+        addedFirstByte = .allocate(capacity: 256)
+        addedFirstByte.initialize(from: first, count: 256)
+        whole = vocabulary.whole.view!
+        continuation = vocabulary.continuation.view!
 
         var cls = [UInt8](repeating: 3, count: 128)
         var mapped = [UInt8](repeating: 0, count: 128)
@@ -227,8 +236,16 @@ public final class BertTokenizer: Sendable {
                 cls[b] = 2
             }
         }
-        asciiClass = cls
-        asciiMapped = mapped
+        asciiClass = .allocate(capacity: 128)
+        asciiClass.initialize(from: cls, count: 128)
+        asciiMapped = .allocate(capacity: 128)
+        asciiMapped.initialize(from: mapped, count: 128)
+    }
+
+    deinit {
+        asciiClass.deallocate()
+        asciiMapped.deallocate()
+        addedFirstByte.deallocate()
     }
 
     /// The special-tokens map (special_tokens_map.json / tokenizer_config.json).
@@ -280,40 +297,34 @@ public final class BertTokenizer: Sendable {
         var i = 0
         ws.reserve(maxInputCharactersPerWord * 4 + 16)
         ws.clearWord()
-        asciiClass.withUnsafeBufferPointer { asciiClass in
-            asciiMapped.withUnsafeBufferPointer { asciiMapped in
-                addedFirstByte.withUnsafeBufferPointer { addedFirstByte in
-                    while i < n {
-                        let b = p[i]
-                        if addedFirstByte[Int(b)], let (length, id) = matchAdded(p + i, n - i) {
-                            flush(word, &out, &ws)
-                            out.append(id, Int32(i), Int32(i + length), word ?? nextWord(&ws))
-                            i += length
-                            continue
-                        }
-                        if b < 0x80 {
-                            switch asciiClass[Int(b)] {
-                            case 0: break
-                            case 1: flush(word, &out, &ws)
-                            case 2:
-                                flush(word, &out, &ws)
-                                ws.push(b, Int32(i), Int32(i + 1))
-                                ws.scalars = 1
-                                ws.lastEnd = Int32(i + 1)
-                                flush(word, &out, &ws)
-                            default:
-                                ws.push(asciiMapped[Int(b)], Int32(i), Int32(i + 1))
-                                ws.scalars += 1
-                                ws.lastEnd = Int32(i + 1)
-                            }
-                            i += 1
-                        } else {
-                            let (scalar, length) = decodeScalar(p + i, n - i)
-                            nonASCII(scalar, Int32(i), Int32(i + length), word, &out, &ws)
-                            i += length
-                        }
-                    }
+        while i < n {
+            let b = p[i]
+            if addedFirstByte[Int(b)], let (length, id) = matchAdded(p + i, n - i) {
+                flush(word, &out, &ws)
+                out.append(id, Int32(i), Int32(i + length), word ?? nextWord(&ws))
+                i += length
+                continue
+            }
+            if b < 0x80 {
+                switch asciiClass[Int(b)] {
+                case 0: break
+                case 1: flush(word, &out, &ws)
+                case 2:
+                    flush(word, &out, &ws)
+                    ws.push(b, Int32(i), Int32(i + 1))
+                    ws.scalars = 1
+                    ws.lastEnd = Int32(i + 1)
+                    flush(word, &out, &ws)
+                default:
+                    ws.push(asciiMapped[Int(b)], Int32(i), Int32(i + 1))
+                    ws.scalars += 1
+                    ws.lastEnd = Int32(i + 1)
                 }
+                i += 1
+            } else {
+                let (scalar, length) = decodeScalar(p + i, n - i)
+                nonASCII(scalar, Int32(i), Int32(i + length), word, &out, &ws)
+                i += length
             }
         }
         flush(word, &out, &ws)
@@ -418,7 +429,7 @@ public final class BertTokenizer: Sendable {
         var start = 0
         var matched = true
         while start < n {
-            let table = start == 0 ? vocabulary.whole : vocabulary.continuation
+            let table = start == 0 ? whole : continuation
             var end = min(n, start + table.maxKeyLength)
             while end < n && end > start && (base[end] & 0xC0) == 0x80 { end -= 1 }
             var found: Int32?

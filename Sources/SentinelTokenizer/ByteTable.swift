@@ -4,7 +4,8 @@
 /// word buffer; keying a Swift `Dictionary` by `String` would allocate a `String` per probe. Keys
 /// live in one contiguous byte array; each slot holds an entry index or -1. FNV-1a (64-bit) hash,
 /// linear probing, load factor ≤ 0.5. Built once by ``WordPieceVocabulary``, then only read, concurrently
-/// and without locks (hence `@unchecked Sendable`). A class, so the hot loop passes one reference.
+/// and without locks (hence `@unchecked Sendable`). The hot loop reads it through a ``View`` of raw
+/// pointers (made by ``freeze()``), so concurrent readers never touch a shared reference count.
 final class ByteTable: @unchecked Sendable {
     private var keyBytes: [UInt8] = []
     private var keyStart: [Int32] = []
@@ -16,6 +17,53 @@ final class ByteTable: @unchecked Sendable {
     /// Length in bytes of the longest key.
     private(set) var maxKeyLength = 0
     var count: Int { values.count }
+
+    /// Raw-pointer copy of the table for lock-free, refcount-free reads; valid while the table lives.
+    struct View: @unchecked Sendable {
+        let keyBytes: UnsafePointer<UInt8>
+        let keyStart: UnsafePointer<Int32>
+        let keyLength: UnsafePointer<Int32>
+        let values: UnsafePointer<Int32>
+        let hashes: UnsafePointer<UInt64>
+        let slots: UnsafePointer<Int32>
+        let mask: Int
+        let maxKeyLength: Int
+
+        /// The value of the `n` bytes at `p`, or nil.
+        @inline(__always)
+        func lookup(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int32? {
+            let h = ByteTable.hash(p, n)
+            var i = Int(truncatingIfNeeded: h) & mask
+            while true {
+                let e = Int(slots[i])
+                if e < 0 { return nil }
+                if hashes[e] == h && Int(keyLength[e]) == n && memcmp(keyBytes + Int(keyStart[e]), p, n) == 0 {
+                    return values[e]
+                }
+                i = (i + 1) & mask
+            }
+        }
+    }
+
+    private var frozen: [UnsafeMutableRawPointer] = []
+    /// Set by ``freeze()``.
+    private(set) var view: View?
+
+    /// Copies the table into raw memory and publishes ``view``. Call once, after the last insert.
+    func freeze() {
+        func copy<T>(_ a: [T]) -> UnsafePointer<T> {
+            let p = UnsafeMutablePointer<T>.allocate(capacity: max(a.count, 1))
+            a.withUnsafeBufferPointer { if let b = $0.baseAddress { p.initialize(from: b, count: a.count) } }
+            frozen.append(UnsafeMutableRawPointer(p))
+            return UnsafePointer(p)
+        }
+        view = View(keyBytes: copy(keyBytes), keyStart: copy(keyStart), keyLength: copy(keyLength), values: copy(values),
+                    hashes: copy(hashes), slots: copy(slots), mask: mask, maxKeyLength: maxKeyLength)
+    }
+
+    deinit {
+        for p in frozen { p.deallocate() }
+    }
 
     init(capacity: Int) {
         var size = 16
@@ -36,6 +84,7 @@ final class ByteTable: @unchecked Sendable {
     /// Inserts `key → value`; an existing key gets the new value (HuggingFace's vocab loaders keep the
     /// last line of a duplicated token).
     func insert<C: Collection>(_ key: C, value: Int32) where C.Element == UInt8 {
+        precondition(view == nil, "ByteTable is frozen")
         let bytes = Array(key)
         if (values.count + 1) * 2 > slots.count { grow() }
         let h = bytes.withUnsafeBufferPointer { b in Self.hash(b.baseAddress ?? UnsafePointer(bitPattern: 1)!, b.count) }

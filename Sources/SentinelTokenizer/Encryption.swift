@@ -9,14 +9,17 @@ import SentinelCore
 /// The digest of a piece depends only on its vocabulary id, so all digests are computed once, when the
 /// encryptor is made (30,522 BLAKE2b calls for BERT, a few ms); encryption is then a table lookup.
 /// The passkey itself is not kept.
-public final class Encryptor: Sendable {
+public final class Encryptor: @unchecked Sendable {
     /// The original model's tokenizer.
     public let tokenizer: BertTokenizer
     /// The encrypted text of every id, back to back: 32 lowercase hex ASCII bytes for a hashed id, the
-    /// token itself for a special id. Id `i` is `text[start[i]..<start[i + 1]]`.
-    private let text: [UInt8]
-    private let start: [Int32]
+    /// token itself for a special id. Id `i` is `text[start[i]..<start[i + 1]]`. Raw memory, immutable
+    /// after init, so that threads sharing the encryptor touch no shared reference count per token
+    /// (hence `@unchecked Sendable`).
+    private let text: UnsafeMutablePointer<UInt8>
+    private let start: UnsafeMutablePointer<Int32>
     private let special: [Bool]
+    private let idCount: Int
     private let hasher: TokenHasher
 
     /// The number of hex characters of a digest (16 bytes).
@@ -61,10 +64,18 @@ public final class Encryptor: Sendable {
             }
         }
         start.append(Int32(text.count))
-        self.text = text
-        self.start = start
+        self.text = .allocate(capacity: max(text.count, 1))
+        self.text.initialize(from: text, count: text.count)
+        self.start = .allocate(capacity: start.count)
+        self.start.initialize(from: start, count: start.count)
         self.special = special
+        idCount = tokens.count
         self.hasher = hasher
+    }
+
+    deinit {
+        text.deallocate()
+        start.deallocate()
     }
 
     /// The digest of any token text (in the vocabulary or not): 32 lowercase hex characters.
@@ -76,23 +87,21 @@ public final class Encryptor: Sendable {
     /// characters), or the token itself for a special id. Ids outside the vocabulary (added tokens that are
     /// not in it) give their added token's text.
     public func encryptedToken(id: Int32) -> String {
-        guard id >= 0 && Int(id) < special.count else { return tokenizer.tokens([id])[0] }
-        return String(decoding: text[Int(start[Int(id)])..<Int(start[Int(id) + 1])], as: UTF8.self)
+        guard id >= 0 && Int(id) < idCount else { return tokenizer.tokens([id])[0] }
+        return String(decoding: UnsafeBufferPointer(start: text + Int(start[Int(id)]),
+                                                    count: Int(start[Int(id) + 1] - start[Int(id)])), as: UTF8.self)
     }
 
     /// Appends the encrypted token of `id` (digest or special token text) to `out` as UTF-8 bytes.
     @inline(__always)
     public func appendEncryptedToken(id: Int32, to out: inout [UInt8]) {
-        guard id >= 0 && Int(id) < special.count else { out.append(contentsOf: tokenizer.tokens([id])[0].utf8); return }
-        text.withUnsafeBufferPointer { t in
-            start.withUnsafeBufferPointer { s in
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: t[Int(s[Int(id)])..<Int(s[Int(id) + 1])]))
-            }
-        }
+        guard id >= 0 && Int(id) < idCount else { out.append(contentsOf: tokenizer.tokens([id])[0].utf8); return }
+        out.append(contentsOf: UnsafeBufferPointer(start: text + Int(start[Int(id)]),
+                                                   count: Int(start[Int(id) + 1] - start[Int(id)])))
     }
 
     /// Whether `id` is written as a digest (false for special tokens).
-    public func isHashed(id: Int32) -> Bool { id >= 0 && Int(id) < special.count && !special[Int(id)] }
+    public func isHashed(id: Int32) -> Bool { id >= 0 && Int(id) < idCount && !special[Int(id)] }
 
     /// The digests of the wordpieces of `text`, without `[CLS]`/`[SEP]` (the adapted side adds them);
     /// special tokens in the text and `[UNK]` pieces appear as themselves.

@@ -30,6 +30,8 @@ public struct WordPieceVocabulary: Sendable {
                 continuation.insert(bytes[prefix.count...], value: Int32(id))
             }
         }
+        whole.freeze()
+        continuation.freeze()
         self.whole = whole
         self.continuation = continuation
     }

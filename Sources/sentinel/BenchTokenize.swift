@@ -50,13 +50,15 @@ struct BenchTokenize: ParsableCommand {
             let texts = try NERCorpus.read(path: data).map { $0.words.joined(separator: " ") }
             let bytes = texts.reduce(0) { $0 + $1.utf8.count }
 
+            var outputBytes = 0
             /// Runs `texts` split in `n` contiguous chunks on `n` threads; returns (seconds, wordpieces).
             func measure(_ n: Int, encrypt: Bool) -> (Double, Int) {
                 var best = Double.infinity
                 var pieceCount = 0
                 for _ in 0..<max(1, repeats) {
                     let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: n)
-                    defer { counts.deallocate() }
+                    let written = UnsafeMutableBufferPointer<Int>.allocate(capacity: n)
+                    defer { counts.deallocate(); written.deallocate() }
                     let start = clock.now
                     DispatchQueue.concurrentPerform(iterations: n) { part in
                         let lo = texts.count * part / n, hi = texts.count * (part + 1) / n
@@ -65,12 +67,13 @@ struct BenchTokenize: ParsableCommand {
                         var out: [UInt8] = []
                         out.reserveCapacity(1 << 20)
                         var count = 0
+                        var bytes = 0
                         for i in lo..<hi {
                             pieces.removeAll()
                             tokenizer.append(texts[i], to: &pieces, workspace: &workspace)
                             count += pieces.count  // HF's baseline counts pieces without [CLS]/[SEP]
                             if encrypt {
-                                if out.count > 1 << 20 { out.removeAll(keepingCapacity: true) }
+                                if out.count > 1 << 20 { bytes += out.count; out.removeAll(keepingCapacity: true) }
                                 for id in pieces.ids {
                                     encryptor.appendEncryptedToken(id: id, to: &out)
                                     out.append(0x20)
@@ -79,9 +82,11 @@ struct BenchTokenize: ParsableCommand {
                             }
                         }
                         counts[part] = count
+                        written[part] = bytes + out.count
                     }
                     best = min(best, seconds(clock.now - start))
                     pieceCount = counts.reduce(0, +)
+                    outputBytes = written.reduce(0, +)
                 }
                 return (best, pieceCount)
             }
@@ -93,9 +98,12 @@ struct BenchTokenize: ParsableCommand {
                     let (s, count) = measure(n, encrypt: encrypt)
                     let rate = Double(count) / s
                     let mode = encrypt ? "tokenize+encrypt" : "tokenize"
+                    let written = encrypt ? outputBytes : 0
                     rows.append(.object([("mode", .string(mode)), ("threads", .int(Int64(n))), ("seconds", .double(s, text: nil)),
-                                         ("wordpieces", .int(Int64(count))), ("wordpieces_per_second", .double(rate, text: nil))]))
-                    lines.append("\(mode) \(n) thread(s): \(count) wordpieces in \(format3(s)) s = \(format3(rate / 1e6)) M wordpieces/s")
+                                         ("wordpieces", .int(Int64(count))), ("wordpieces_per_second", .double(rate, text: nil)),
+                                         ("output_bytes", .int(Int64(written)))]))
+                    lines.append("\(mode) \(n) thread(s): \(count) wordpieces in \(format3(s)) s = \(format3(rate / 1e6)) M wordpieces/s"
+                                 + (encrypt ? " (\(written) bytes of digests written)" : ""))
                 }
             }
             if report.json {
