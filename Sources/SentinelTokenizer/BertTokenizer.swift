@@ -191,7 +191,8 @@ public final class BertTokenizer: @unchecked Sendable {
                 specialTokens: SpecialTokens = SpecialTokens(), file: String = "vocab.txt") throws {
         self.vocabulary = vocabulary
         self.normalization = normalization
-        self.maxInputCharactersPerWord = maxInputCharactersPerWord
+        // The workspace holds up to 4 bytes per scalar of the longest matchable word; keep that bounded.
+        self.maxInputCharactersPerWord = min(max(maxInputCharactersPerWord, 0), 100_000)
         func require(_ token: String, _ role: String) throws -> Int32 {
             if let id = addedTokens?.first(where: { $0.content == token })?.id ?? vocabulary.id(of: token) { return id }
             throw InputError(.missing, file: file, key: token,

@@ -84,9 +84,14 @@ extension BertTokenizer {
             }
             added.append(AddedToken(content: content, id: Int32(id), special: entry["special"]?.boolValue ?? false))
         }
+        let maxChars = model["max_input_chars_per_word"]?.intValue ?? 100
+        guard (1...100_000).contains(maxChars) else {
+            throw InputError(.outOfRange, file: path, key: "model.max_input_chars_per_word",
+                             "\(maxChars) is outside 1...100000")
+        }
         return try BertTokenizer(
             vocabulary: vocabulary, normalization: normalization,
-            maxInputCharactersPerWord: model["max_input_chars_per_word"]?.intValue ?? 100,
+            maxInputCharactersPerWord: maxChars,
             addedTokens: added, specialTokens: special, file: path)
     }
 }

@@ -130,3 +130,40 @@ final class DatasetTests: XCTestCase {
         }
     }
 }
+
+/// Hostile or unsupported tokenizer.json files are refused with the key named.
+final class TokenizerJSONTests: XCTestCase {
+    func write(_ json: String) throws -> String {
+        let dir = try Fixtures.temporaryDirectory()
+        try json.write(toFile: dir + "/tokenizer.json", atomically: true, encoding: .utf8)
+        return dir
+    }
+
+    func assertRefused(_ json: String, _ code: InputError.Code, key: String, line: UInt = #line) throws {
+        let dir = try write(json)
+        XCTAssertThrowsError(try BertTokenizer.load(directory: dir), line: line) { error in
+            guard let e = error as? InputError else { return XCTFail("\(error)", line: line) }
+            XCTAssertEqual(e.code, code, line: line)
+            XCTAssertEqual(e.key, key, line: line)
+            XCTAssertEqual(e.file, dir + "/tokenizer.json", line: line)
+        }
+    }
+
+    func testRefusals() throws {
+        let vocab = #"{"[PAD]":0,"[UNK]":1,"[CLS]":2,"[SEP]":3,"a":4}"#
+        try assertRefused(#"{"model":{"type":"BPE","vocab":{}}}"#, .unknownFormat, key: "model.type")
+        try assertRefused(#"{"model":{"type":"WordPiece","vocab":\#(vocab),"max_input_chars_per_word":1000000000}}"#,
+                          .outOfRange, key: "model.max_input_chars_per_word")
+        try assertRefused(#"{"model":{"type":"WordPiece","vocab":{"[UNK]":0,"a":0}}}"#, .invalidStructure, key: "model.vocab")
+        try assertRefused(#"{"model":{"type":"WordPiece","vocab":{"[UNK]":0,"a":7}}}"#, .invalidStructure, key: "model.vocab")
+        try assertRefused(#"{"normalizer":{"type":"NFKC"},"model":{"type":"WordPiece","vocab":\#(vocab)}}"#,
+                          .unknownFormat, key: "normalizer.type")
+        try assertRefused(#"{"model":{"type":"WordPiece","vocab":{"[PAD]":0,"[CLS]":1,"[SEP]":2}}}"#, .missing, key: "[UNK]")
+        // A minimal valid file loads and tokenizes; without a normalizer nothing is lowercased.
+        let ok = try BertTokenizer.load(directory: try write(#"{"model":{"type":"WordPiece","vocab":\#(vocab)}}"#))
+        XCTAssertEqual(ok.tokenize("A a b"), ["[UNK]", "a", "[UNK]"])
+        let lower = try BertTokenizer.load(directory: try write(
+            #"{"normalizer":{"type":"BertNormalizer","lowercase":true},"model":{"type":"WordPiece","vocab":\#(vocab)}}"#))
+        XCTAssertEqual(lower.tokenize("A a b"), ["a", "a", "[UNK]"])
+    }
+}
