@@ -119,34 +119,14 @@ final class ByteTable: @unchecked Sendable {
         }
     }
 
-    /// The value of the `n` bytes at `p`, or nil.
-    @inline(__always)
-    func lookup(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int32? {
-        let h = Self.hash(p, n)
-        var i = Int(truncatingIfNeeded: h) & mask
-        while true {
-            let e = Int(slots[i])
-            if e < 0 { return nil }
-            if hashes[e] == h && Int(keyLength[e]) == n {
-                let equal = keyBytes.withUnsafeBufferPointer { kb in
-                    memcmp(kb.baseAddress! + Int(keyStart[e]), p, n) == 0
-                }
-                if equal { return values[e] }
-            }
-            i = (i + 1) & mask
-        }
-    }
-
+    /// The value of `key` (its UTF-8 bytes), or nil. Only after ``freeze()``.
     func lookup(_ key: String) -> Int32? {
+        guard let view else { preconditionFailure("ByteTable.lookup before freeze()") }
         var key = key
         return key.withUTF8 { b in
-            b.count == 0 ? lookupEmpty() : lookup(b.baseAddress!, b.count)
+            var zero: UInt8 = 0
+            return b.count == 0 ? view.lookup(&zero, 0) : view.lookup(b.baseAddress!, b.count)
         }
-    }
-
-    private func lookupEmpty() -> Int32? {
-        var zero: UInt8 = 0
-        return lookup(&zero, 0)
     }
 }
 
