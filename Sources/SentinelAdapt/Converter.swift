@@ -151,6 +151,7 @@ public enum SeedConverter {
                         transform.produce(rows: range, as: outDType, into: buffer)
                         try sink(UnsafeRawBufferPointer(rebasing: buffer[0..<(range.count * hidden * outDType.byteWidth!)]))
                     }
+                    archive.releaseBytes(of: embedding.name)
                 }
             }
             let metadata = (archive as? SafeTensorsFile)?.metadata ?? [("format", "pt")]

@@ -44,6 +44,16 @@ public final class MappedFile: @unchecked Sendable {
         if let base { _ = madvise(base, bytes.count, MADV_SEQUENTIAL) }
     }
 
+    /// Drops the resident pages wholly inside `range` (bytes of the file) from this process's memory.
+    /// They are read again from the page cache if touched later; use it after streaming a region once.
+    public func evict(_ range: Range<Int>) {
+        guard let base, !range.isEmpty else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let lo = (range.lowerBound + page - 1) / page * page
+        let hi = min(range.upperBound, bytes.count) / page * page
+        if hi > lo { _ = madvise(base + lo, hi - lo, MADV_DONTNEED) }
+    }
+
     deinit {
         if let base { munmap(base, bytes.count) }
     }

@@ -66,6 +66,11 @@ public final class SafeTensorsFile: TensorArchive, @unchecked Sendable {
         return try body(bytes(of: t))
     }
 
+    public func releaseBytes(of name: String) {
+        guard let t = tensor(named: name) else { return }
+        file.evict((dataStart + t.dataOffsets.lowerBound)..<(dataStart + t.dataOffsets.upperBound))
+    }
+
     // MARK: Validation
 
     static func parse(_ bytes: UnsafeRawBufferPointer, path: String) throws -> (Int, [(String, String)]?, [Tensor]) {
@@ -235,8 +240,12 @@ public enum SafeTensorsWriter {
         }
 
         /// An item whose bytes come from `archive`.
+        /// An item whose bytes come from `archive`; they are released from memory once written.
         public static func copy(_ entry: TensorEntry, from archive: TensorArchive) -> Item {
-            Item(entry: entry) { sink in try archive.withBytes(of: entry.name) { try sink($0) } }
+            Item(entry: entry) { sink in
+                try archive.withBytes(of: entry.name) { try sink($0) }
+                archive.releaseBytes(of: entry.name)
+            }
         }
     }
 

@@ -34,9 +34,14 @@ public protocol TensorArchive: AnyObject {
     /// - Throws: ``InputError`` with code `.missing` for an unknown name, or a format error met while
     ///   materialising the tensor.
     func withBytes<R>(of name: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R
+    /// Hints that the tensor's bytes will not be read again soon: a memory-mapped archive drops their
+    /// pages from the resident set. Optional; the default does nothing.
+    func releaseBytes(of name: String)
 }
 
 extension TensorArchive {
+    public func releaseBytes(of name: String) {}
+
     /// The entry named `name`, or `nil`.
     public func entry(named name: String) -> TensorEntry? { entries.first { $0.name == name } }
 }

@@ -9,9 +9,12 @@ struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Adapt a HuggingFace BERT model directory for encrypted input.",
         discussion: """
-        Writes OUT_DIR atomically: model.safetensors, config.json, vocab.txt, tokenizer.json, tokenizer_config.json,
-        special_tokens_map.json and sentinel.json. The scheme 'seed' reproduces the SentinelLMs authors' converter bit for bit
-        (vocab.txt, tokenizer vocabulary, id mapping, embedding values); only embeddings.word_embeddings.weight changes.
+        Writes OUT_DIR atomically: model.safetensors, config.json, vocab.txt, tokenizer.json, tokenizer_config.json, \
+        special_tokens_map.json and sentinel.json. Nothing appears at OUT_DIR until every file is complete.
+
+        The scheme 'seed' reproduces the SentinelLMs authors' converter bit for bit (vocab.txt, tokenizer vocabulary, \
+        id mapping, embedding values); only embeddings.word_embeddings.weight changes.
+
         The passkey comes from SENTINEL_KEY or --key-file and is written nowhere.
         """
     )

@@ -10,7 +10,7 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List the tensors of a weights file or a model directory.",
         discussion: """
-        For each tensor: name, dtype, shape, byte offset and length. Only the header is read unless --stats is given.
+        For each tensor: name, dtype, shape, byte offset and length. Only the header is read unless --stats is given. \
         For a directory also a config summary, a tokenizer summary, sentinel.json and the files Sentinel does not read.
         """
     )

@@ -87,9 +87,15 @@ final class ConvertCLITests: XCTestCase {
     }
 
     func testBadSafetensorsFilesExit65WithTypedJSONError() throws {
-        for (name, code) in [("i03_overlapping_offsets", "invalid_offsets"), ("i09_header_len_huge", "header_too_large"),
-                             ("i10_header_not_utf8", "header_not_utf8"), ("i08_duplicate_key", "duplicate_tensor"),
-                             ("i11a_empty_file", "file_too_small")] {
+        let cases = [
+            ("i01_header_len_exceeds_file", "header_out_of_bounds"), ("i02_header_not_json", "not_json"),
+            ("i03_overlapping_offsets", "invalid_offsets"), ("i04_offsets_hole", "invalid_offsets"),
+            ("i05_offsets_past_end", "data_out_of_bounds"), ("i06_shape_size_mismatch", "size_mismatch"),
+            ("i07_unknown_dtype", "unknown_dtype"), ("i08_duplicate_key", "duplicate_tensor"),
+            ("i09_header_len_huge", "header_too_large"), ("i10_header_not_utf8", "header_not_utf8"),
+            ("i11a_empty_file", "file_too_small"), ("i11b_seven_bytes", "file_too_small"),
+        ]
+        for (name, code) in cases {
             let path = Fixtures.fixture("safetensors/\(name).safetensors")
             let r = try Fixtures.sentinel(["inspect", path, "--json"])
             XCTAssertEqual(r.status, 65, name)
