@@ -56,6 +56,7 @@ let package = Package(
         .testTarget(name: "SentinelAdaptTests", dependencies: ["SentinelAdapt", "SentinelCore", "SentinelTestSupport"]),
         .testTarget(name: "SentinelCLITests", dependencies: ["sentinel", "SentinelCore", "SentinelAdapt", "SentinelTestSupport"]),
         .testTarget(name: "SentinelTorchTests", dependencies: ["SentinelTorch", "SentinelCore", "SentinelTestSupport"]),
+        .testTarget(name: "SentinelTokenizerTests", dependencies: ["SentinelTokenizer", "SentinelCore", "SentinelTestSupport", "sentinel"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -17,6 +17,9 @@ struct SentinelCommand: ParsableCommand {
             Convert.self,
             Inspect.self,
             Export.self,
+            Encrypt.self,
+            Vocab.self,
+            BenchTokenize.self,
         ]
     )
 }

@@ -1,1 +1,0 @@
-// SentinelTokenizer (to come).
