@@ -20,6 +20,7 @@ public enum TensorFormat: String, Sendable {
     }
 
     static func detect(_ b: UnsafeRawBufferPointer, path: String) throws -> TensorFormat {
+        if b.count < 8 && path.hasSuffix(".safetensors") { return .safetensors }
         try refuseNonWeights(b, path: path)
         if b.count >= 2 && b[0] == 0x50 && b[1] == 0x4B { return .pytorchZip }
         // safetensors before pickles: a header length such as 0x0280 also starts with byte 0x80.
@@ -31,6 +32,8 @@ public enum TensorFormat: String, Sendable {
         while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 }
         if i < b.count, b[i] == UInt8(ascii: "{") { return .shardedIndex }
         if b.count >= 9 && b[8] == UInt8(ascii: "{") { return .safetensors } // header length past the end: the reader says so
+        // A file named *.safetensors that fits nothing else: the safetensors reader gives the precise error.
+        if path.hasSuffix(".safetensors") { return .safetensors }
         throw unknown(b, path: path)
     }
 
