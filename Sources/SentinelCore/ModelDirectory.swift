@@ -94,7 +94,12 @@ public struct ModelDirectory: Sendable {
     /// The special tokens: values of `special_tokens_map.json` (strings, `{"content": …}` objects, and the
     /// members of `additional_special_tokens`), else of `tokenizer_config.json`'s `*_token` keys, else
     /// BERT's five. Order: as they appear.
-    public func specialTokens() throws -> [String] {
+    public func specialTokens() throws -> [String] { try Self.specialTokens(inDirectory: path) }
+
+    /// ``specialTokens()`` for any directory holding tokenizer files (weights not needed).
+    public static func specialTokens(inDirectory path: String) throws -> [String] {
+        func has(_ name: String) -> Bool { access(path + "/" + name, F_OK) == 0 }
+        func file(_ name: String) -> String { path + "/" + name }
         func collect(_ v: JSONValue, into out: inout [String]) {
             switch v {
             case let .string(s): if !out.contains(s) { out.append(s) }
@@ -105,11 +110,11 @@ public struct ModelDirectory: Sendable {
         }
         var out: [String] = []
         if has("special_tokens_map.json") {
-            for (_, v) in try Self.readJSON(file("special_tokens_map.json")).objectValue ?? [] { collect(v, into: &out) }
+            for (_, v) in try readJSON(file("special_tokens_map.json")).objectValue ?? [] { collect(v, into: &out) }
             if !out.isEmpty { return out }
         }
         if has("tokenizer_config.json") {
-            let cfg = try Self.readJSON(file("tokenizer_config.json"))
+            let cfg = try readJSON(file("tokenizer_config.json"))
             for key in ["unk_token", "sep_token", "pad_token", "cls_token", "mask_token", "additional_special_tokens"] {
                 if let v = cfg[key] { collect(v, into: &out) }
             }

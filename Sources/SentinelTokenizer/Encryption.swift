@@ -27,15 +27,12 @@ public final class Encryptor: @unchecked Sendable {
 
     /// Loads the tokenizer of the original model directory and hashes its vocabulary with `key`.
     ///
-    /// The tokens left unhashed are the converter's: ``ModelDirectory/specialTokens()`` when the directory
-    /// is a full model directory (it has weights), else the tokenizer's special tokens.
+    /// The tokens left unhashed are the converter's: ``ModelDirectory/specialTokens(inDirectory:)``.
     /// - Throws: ``InputError`` from ``BertTokenizer/load(directory:)``; `TokenHasher.Error` when the key is
     ///   over 64 bytes.
     public convenience init(modelDirectory: String, key: String) throws {
         let tokenizer = try BertTokenizer.load(directory: modelDirectory)
-        var special: [String]?
-        if let dir = try? ModelDirectory(path: modelDirectory) { special = try dir.specialTokens() }
-        try self.init(tokenizer: tokenizer, key: key, specialTokens: special)
+        try self.init(tokenizer: tokenizer, key: key, specialTokens: try ModelDirectory.specialTokens(inDirectory: modelDirectory))
     }
 
     /// Hashes the vocabulary of `tokenizer` with `key`.
