@@ -92,8 +92,21 @@ public enum SeedConverter {
         progress("reading vocabulary")
         guard dir.has("vocab.txt") else { throw InputError(.missing, file: dir.file("vocab.txt"), "the model directory has no vocab.txt") }
         let vocab = try Vocabulary(contentsOf: dir.file("vocab.txt"))
+        try vocab.checkForAdaptation(path: dir.file("vocab.txt"))
         let specialTokens = try dir.specialTokens()
         let specialIDs = Set(specialTokens.compactMap { vocab.ids[$0] })
+        guard !specialIDs.isEmpty else {
+            throw InputError(.invalidStructure, file: dir.file("vocab.txt"),
+                             "none of the special tokens (\(specialTokens.joined(separator: " "))) is in the vocabulary")
+        }
+        let config = try dir.config()
+        var warnings: [String] = []
+        if let type = config["model_type"]?.stringValue, !["bert", "roberta", "distilbert", "electra", "xlm-roberta"].contains(type) {
+            warnings.append("config.json model_type is '\(type)'; the seed scheme is defined for BERT-style models")
+        }
+        if !dir.has("tokenizer.json") {
+            warnings.append("the input has no tokenizer.json, so none is written (vocab.txt carries the adapted vocabulary)")
+        }
 
         progress("hashing \(vocab.count) tokens")
         let hashed = hashVocabulary(vocab.tokens, special: specialIDs, hasher: hasher)
@@ -137,7 +150,10 @@ public enum SeedConverter {
         case .F32: .F32
         case .F64: .F64
         }
-        var warnings: [String] = []
+        if let declared = config["vocab_size"]?.intValue, declared != embedding.shape[0] {
+            throw InputError(.invalidStructure, file: dir.file("config.json"), key: "vocab_size",
+                             "says \(declared) but \(embedding.name) has \(embedding.shape[0]) rows")
+        }
         for e in entries where e.name != embedding.name && e.shape.first == vocab.count && e.shape.count <= 2 {
             warnings.append("\(e.name) \(e.shape) is vocabulary-sized but the seed scheme leaves it unchanged (as the reference converter does)")
         }

@@ -182,7 +182,7 @@ public indirect enum JSONValue: Equatable, Sendable {
         case pretty
     }
 
-    /// The JSON text of this value (UTF-8 kept as is, `/` not escaped).
+    /// The JSON text of this value (UTF-8 kept as is, `/` not escaped, NaN and ±Infinity as `null`).
     public func serialized(_ style: Style = .compact) -> String {
         let o = makeObject()
         defer { json_object_put(o) }
@@ -200,6 +200,7 @@ public indirect enum JSONValue: Equatable, Sendable {
         case let .int(i): return json_object_new_int64(i)
         case let .uint(u): return json_object_new_uint64(u)
         case let .double(d, text):
+            guard d.isFinite else { return nil }  // JSON has no NaN or Infinity
             if let text { return json_object_new_double_s(d, text) }
             return json_object_new_double(d)
         case let .string(s):

@@ -19,13 +19,14 @@ public final class MappedFile: @unchecked Sendable {
     /// - Throws: ``OutputError`` when the file cannot be opened, stat'ed or mapped (exit 74).
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO must not wait for a writer; the file type is checked next.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw OutputError(path: path, operation: "open", errno: errno) }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw OutputError(path: path, operation: "stat", errno: errno) }
         guard (st.st_mode & S_IFMT) == S_IFREG else {
-            throw OutputError(path: path, operation: "open (not a regular file)")
+            throw OutputError(path: path, operation: (st.st_mode & S_IFMT) == S_IFDIR ? "open (it is a directory)" : "open (not a regular file)")
         }
         let size = Int(st.st_size)
         if size == 0 {

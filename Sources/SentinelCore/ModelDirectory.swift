@@ -126,8 +126,9 @@ public struct ModelDirectory: Sendable {
 
 /// A WordPiece vocabulary as `vocab.txt` lists it: line `i` is the token with id `i`.
 ///
-/// Read as HuggingFace's `load_vocab` does (`transformers/models/bert/tokenization_bert.py`): each line
-/// with its trailing `\n` removed (a `\r` stays part of the token); no empty token after a final newline.
+/// Read as HuggingFace's `load_vocab` does (`transformers/models/bert/tokenization_bert.py`: a text-mode
+/// `open(…, encoding="utf-8")`, so Python's universal newlines apply): `\n`, `\r\n` and a lone `\r` all end a
+/// line; no empty token after a final line break.
 public struct Vocabulary: Sendable {
     /// Tokens by id.
     public let tokens: [String]
@@ -147,25 +148,46 @@ public struct Vocabulary: Sendable {
     public init(contentsOf path: String) throws {
         let f = try MappedFile(path: path)
         var tokens: [String] = []
-        var start = 0, line = 1
-        let b = f.bytes
-        func take(_ end: Int) throws {
-            let slice = UnsafeRawBufferPointer(rebasing: b[start..<end])
-            guard let s = String(validating: slice, as: UTF8.self) else {
-                throw InputError(.notText, file: path, offset: start, key: "line \(line)", "not valid UTF-8")
+        try withExtendedLifetime(f) {
+            let b = f.bytes
+            var start = 0, i = 0
+            func take(_ end: Int) throws {
+                let slice = UnsafeRawBufferPointer(rebasing: b[start..<end])
+                guard let s = String(validating: slice, as: UTF8.self) else {
+                    throw InputError(.notText, file: path, offset: start, key: "line \(tokens.count + 1)", "not valid UTF-8")
+                }
+                tokens.append(s)
             }
-            tokens.append(s)
+            while i < b.count {
+                if b[i] == 0x0A || b[i] == 0x0D {
+                    try take(i)
+                    if b[i] == 0x0D && i + 1 < b.count && b[i + 1] == 0x0A { i += 1 }
+                    start = i + 1
+                }
+                i += 1
+            }
+            if start < b.count { try take(b.count) }
         }
-        for i in 0..<b.count where b[i] == 0x0A {
-            try take(i)
-            start = i + 1
-            line += 1
-        }
-        if start < b.count { try take(b.count) }
-        withExtendedLifetime(f) {}
         guard !tokens.isEmpty else { throw InputError(.missing, file: path, "the vocabulary is empty") }
         self.init(tokens: tokens)
     }
 
     public var count: Int { tokens.count }
+
+    /// The first thing that makes this vocabulary unfit for adaptation, as an error naming `path` and
+    /// the line: a byte-order mark, an empty token, or a token listed twice (each would give the adapted
+    /// vocabulary a digest that no client produces, or two ids for one digest).
+    public func checkForAdaptation(path: String) throws {
+        if tokens.first?.unicodeScalars.first == "\u{FEFF}" {
+            throw InputError(.invalidStructure, file: path, offset: 0, key: "line 1", "starts with a byte-order mark (U+FEFF), which would become part of the first token")
+        }
+        var seen: [String: Int] = [:]
+        for (i, t) in tokens.enumerated() {
+            if t.isEmpty { throw InputError(.invalidStructure, file: path, key: "line \(i + 1)", "empty line: a token cannot be empty") }
+            if let first = seen[t] {
+                throw InputError(.invalidStructure, file: path, key: "line \(i + 1)", "token repeats line \(first + 1)")
+            }
+            seen[t] = i
+        }
+    }
 }

@@ -59,13 +59,15 @@ struct Convert: ParsableCommand {
         if let maxShardSize, parseByteSize(maxShardSize) == nil {
             throw ValidationError("--max-shard-size '\(maxShardSize)' is not a size (examples: 500MB, 2GiB, 1000000)")
         }
+        guard !output.isEmpty else { throw ValidationError("--output must name a directory") }
         guard (0...1000).contains(glideSteps) else { throw ValidationError("--glide-steps must be between 0 and 1000") }
     }
 
     func run() throws {
-        let passkey = try key.passkey()
         let progress = Progress(forced: report.progress)
         try reportingErrors(json: report.json) {
+            try checkOutput(output, inputs: [modelDir], force: force, marker: "sentinel.json")
+            let passkey = try key.passkey()
             let options = ConversionOptions(shuffle: shuffle, glideSteps: glideSteps, embeddingDType: embeddingDType, replace: force,
                                             format: WeightsFormat(rawValue: format)!, maxShardBytes: maxShardSize.flatMap(parseByteSize))
             let r: ConversionReport

@@ -31,6 +31,9 @@ struct Export: ParsableCommand {
             help: ArgumentHelp("Split the output into shards of at most this size (e.g. 5GB, 500MB, 2GiB, or bytes).", valueName: "size"))
     var maxShardSize: String?
 
+    @Flag(help: "Replace OUTPUT if it exists.")
+    var force = false
+
     @OptionGroup var report: ReportOptions
 
     func validate() throws {
@@ -47,6 +50,13 @@ struct Export: ParsableCommand {
             let progress = Progress(forced: report.progress)
             let start = monotonicSeconds()
             let format = WeightsFormat(rawValue: format)!
+            // A sharded input's shards sit beside its index: the output may not be that directory either.
+            let inputs = input.hasSuffix(".index.json") ? [input, splitDirectory(input)] : [input]
+            try checkOutput(output, inputs: inputs, force: force, marker: maxShardSize == nil ? nil : "")
+            var st = stat()
+            if !force && lstat(output, &st) == 0 {
+                throw OutputError(path: output, operation: "create (it exists; use --force to replace it)", errno: EEXIST)
+            }
             progress.step("reading \(input)")
             let archive = try openTensorArchive(path: input)
             // Every byte is read once, in order: ask the kernel to read ahead.
@@ -58,13 +68,12 @@ struct Export: ParsableCommand {
             let metadata = (archive as? SafeTensorsFile).map { $0.metadata } ?? [("format", "pt")]
             var files: [String]
             if let maxShardSize {
-                var st = stat()
-                if stat(output, &st) != 0 {
-                    guard mkdir(output, 0o755) == 0 else { throw OutputError(path: output, operation: "create directory", errno: errno) }
-                }
+                // The shard directory is built aside and renamed into place: no stale shards, nothing half-written.
+                let directory = try AtomicDirectory(path: output, replace: force)
                 progress.step("writing \(format.rawValue) shards to \(output)")
                 files = try ShardedWriter.write(items, ties: ties, format: format, metadata: metadata, maxShardBytes: parseByteSize(maxShardSize)!,
-                                                directory: output).map { output + "/" + $0 }
+                                                directory: directory.temporaryPath).map { output + "/" + $0 }
+                try directory.commit()
             } else {
                 progress.step("writing \(output)")
                 try format.write(items, ties: ties, metadata: metadata, to: output)

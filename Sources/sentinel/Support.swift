@@ -30,6 +30,13 @@ func reportingErrors(json: Bool = false, _ body: () throws -> Void) throws {
             print(JSONValue.object([("error", .object(fields))]).serialized(.pretty))
         }
         throw Exit.badInput
+    } catch let e as ValidationError {
+        // Found while running (no key, output over input, …): the message alone, exit 64 like a parse error.
+        printError(e.message)
+        if json {
+            print(JSONValue.object([("error", .object([("code", .string("usage")), ("message", .string(e.message))]))]).serialized(.pretty))
+        }
+        throw ExitCode.validationFailure
     } catch let e as OutputError {
         printError(e.description)
         if json {
@@ -40,9 +47,9 @@ func reportingErrors(json: Bool = false, _ body: () throws -> Void) throws {
     }
 }
 
-/// Writes `message` to stderr with an `error:` prefix.
+/// Writes `message` to stderr with an `Error:` prefix (as swift-argument-parser does for usage errors).
 func printError(_ message: String) {
-    FileHandleStderr.write("error: " + message + "\n")
+    FileHandleStderr.write("Error: " + message + "\n")
 }
 
 enum FileHandleStderr {
@@ -79,19 +86,46 @@ struct KeyOptions: ParsableArguments {
     /// - Throws: `ValidationError` (exit 64) when neither gives one; ``OutputError`` when the file can't be read.
     func passkey() throws -> String {
         if let keyFile {
-            let f = try MappedFile(path: keyFile)
-            var text = withExtendedLifetime(f) { String(decoding: f.bytes, as: UTF8.self) }
-            if let nl = text.firstIndex(where: { $0 == "\n" || $0 == "\r\n" }) { text = String(text[..<nl]) }
-            if text.hasSuffix("\r") { text.removeLast() }
-            guard !text.isEmpty else { throw ValidationError("the key file \(keyFile) has an empty first line") }
+            let bytes = try readSmallFile(keyFile, limit: 64 * 1024)
+            var line = bytes.prefix { $0 != 0x0A }
+            if line.last == 0x0D { line = line.dropLast() }
+            guard !line.isEmpty else { throw ValidationError("the key file \(keyFile) has an empty first line") }
+            guard let text = String(validating: line, as: UTF8.self) else {
+                throw ValidationError("the key file \(keyFile) is not valid UTF-8 text")
+            }
             return text
         }
         if let env = getenv("SENTINEL_KEY") {
-            let s = String(cString: env)
-            if !s.isEmpty { return s }
+            let bytes = UnsafeRawBufferPointer(start: env, count: strlen(env))
+            guard !bytes.isEmpty else { throw ValidationError("SENTINEL_KEY is set but empty: set a passkey or pass --key-file PATH") }
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                throw ValidationError("SENTINEL_KEY is not valid UTF-8 text")
+            }
+            return text
         }
         throw ValidationError("no passkey: set SENTINEL_KEY or pass --key-file PATH")
     }
+}
+
+/// Reads a small file, which may be a pipe (`--key-file <(…)`, `/dev/stdin`), up to `limit` bytes.
+/// - Throws: ``OutputError`` when it cannot be read; `ValidationError` when it is larger than `limit`.
+func readSmallFile(_ path: String, limit: Int) throws -> [UInt8] {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw OutputError(path: path, operation: "open", errno: errno) }
+    defer { close(fd) }
+    var out: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw OutputError(path: path, operation: "read", errno: errno)
+        }
+        if n == 0 { break }
+        out += chunk[0..<n]
+        guard out.count <= limit else { throw ValidationError("\(path) is larger than \(limit) bytes") }
+    }
+    return out
 }
 
 /// Options shared by commands that print a report.
@@ -105,7 +139,7 @@ struct ReportOptions: ParsableArguments {
 
 /// `x` with `digits` decimals (no Foundation).
 func fixed(_ x: Double, _ digits: Int) -> String {
-    guard x.isFinite else { return "\(x)" }
+    guard x.isFinite, abs(x) < 1e12 else { return "\(x)" }
     var scale = 1.0
     for _ in 0..<digits { scale *= 10 }
     let v = (abs(x) * scale).rounded()
@@ -121,9 +155,73 @@ func parseByteSize(_ s: String) -> Int? {
                                   ("KB", 1_000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("TB", 1_000_000_000_000), ("B", 1)]
     let u = s.uppercased().filter { $0 != " " }
     for (suffix, factor) in units where u.hasSuffix(suffix) {
-        guard let v = Double(u.dropLast(suffix.count)), v > 0 else { return nil }
-        return Int(v * Double(factor))
+        guard let v = Double(u.dropLast(suffix.count)), v.isFinite, v > 0 else { return nil }
+        let bytes = (v * Double(factor)).rounded(.down)
+        guard bytes >= 1, bytes < 9e18 else { return nil }
+        return Int(bytes)
     }
     guard let v = Int(u), v > 0 else { return nil }
     return v
+}
+
+/// `path` with symlinks resolved and made absolute, also when its last components do not exist yet.
+func resolvedPath(_ path: String) -> String {
+    var head = path.isEmpty ? "." : path
+    var tail: [String] = []
+    while true {
+        if let r = realpath(head, nil) {
+            defer { free(r) }
+            return ([String(cString: r)] + tail.reversed()).joined(separator: "/").replacingSlashes()
+        }
+        guard let slash = head.lastIndex(of: "/") else {
+            tail.append(head)
+            head = "."
+            continue
+        }
+        tail.append(String(head[head.index(after: slash)...]))
+        head = slash == head.startIndex ? "/" : String(head[..<slash])
+    }
+}
+
+private extension String {
+    func replacingSlashes() -> String {
+        var out = ""
+        for c in self where !(c == "/" && out.hasSuffix("/")) { out.append(c) }
+        return out
+    }
+}
+
+/// Refuses an output that would overwrite or sit inside an input (or contain it), and, with `force`, an existing
+/// output that is not one Sentinel wrote (`marker` names the file a Sentinel output always has).
+/// - Throws: `ValidationError` (exit 64).
+func checkOutput(_ output: String, inputs: [String], force: Bool, marker: String?) throws {
+    let out = resolvedPath(output)
+    for input in inputs {
+        let inp = resolvedPath(input)
+        if out == inp || out.hasPrefix(inp + "/") || inp.hasPrefix(out + "/") {
+            throw ValidationError("the output \(output) would overwrite or contain the input \(input): choose another path")
+        }
+    }
+    var st = stat()
+    guard force, lstat(output, &st) == 0 else { return }
+    if let marker, !marker.isEmpty, (st.st_mode & S_IFMT) == S_IFDIR, access(output + "/" + marker, F_OK) != 0,
+       let d = opendir(output) {
+        var empty = true
+        while let e = readdir(d) {
+            let name = withUnsafePointer(to: e.pointee.d_name) { $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) } }
+            if name != "." && name != ".." { empty = false; break }
+        }
+        closedir(d)
+        if !empty {
+            throw ValidationError("refusing to replace \(output): it is not empty and has no \(marker), so it was not written by sentinel")
+        }
+    } else if marker != nil, (st.st_mode & S_IFMT) == S_IFREG {
+        throw ValidationError("refusing to replace the file \(output) with a directory")
+    }
+}
+
+/// The directory part of `path` (`.` when it has none).
+func splitDirectory(_ path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return "." }
+    return slash == path.startIndex ? "/" : String(path[..<slash])
 }

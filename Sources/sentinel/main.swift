@@ -1,5 +1,8 @@
 import ArgumentParser
 import SentinelCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The `sentinel` command: adapt BERT checkpoints for encrypted input, inspect and convert weights,
 /// encrypt text, run the adapted encoder. Contract: `../shared/docs/CLI.md`.
@@ -24,5 +27,7 @@ struct SentinelCommand: ParsableCommand {
     )
 }
 
+// A closed pipe must not kill a conversion half way: writes to it fail with EPIPE instead.
+signal(SIGPIPE, SIG_IGN)
 PartialOutputs.installSignalHandlers()
 SentinelCommand.main()
