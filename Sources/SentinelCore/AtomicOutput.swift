@@ -83,12 +83,7 @@ public enum PartialOutputs {
     public static func removeStale(besides path: String) {
         let (dir, base) = splitPath(path)
         let prefix = "." + base + ".sentinel-partial."
-        guard let d = opendir(dir) else { return }
-        defer { closedir(d) }
-        while let e = readdir(d) {
-            let name = withUnsafePointer(to: e.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
+        for name in (try? directoryEntries(dir)) ?? [] {
             guard name.hasPrefix(prefix), let pid = Int32(name.dropFirst(prefix.count)) else { continue }
             if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH { removeTree(dir + "/" + name) }
         }
@@ -117,22 +112,27 @@ func splitPath(_ path: String) -> (dir: String, base: String) {
     return (".", p)
 }
 
+/// Names in directory `path` (without `.` and `..`), in directory order.
+/// - Throws: ``OutputError`` when it cannot be opened.
+public func directoryEntries(_ path: String) throws -> [String] {
+    guard let d = opendir(path) else { throw OutputError(path: path, operation: "open directory", errno: errno) }
+    defer { closedir(d) }
+    var names: [String] = []
+    while let e = readdir(d) {
+        let name = withUnsafePointer(to: e.pointee.d_name) {
+            $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+        }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names
+}
+
 /// Removes a file or a directory tree (best effort; used for partial outputs only).
 func removeTree(_ path: String) {
     var st = stat()
     guard lstat(path, &st) == 0 else { return }
     if (st.st_mode & S_IFMT) == S_IFDIR {
-        if let d = opendir(path) {
-            var names: [String] = []
-            while let e = readdir(d) {
-                let name = withUnsafePointer(to: e.pointee.d_name) {
-                    $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-                }
-                if name != "." && name != ".." { names.append(name) }
-            }
-            closedir(d)
-            for n in names { removeTree(path + "/" + n) }
-        }
+        for n in (try? directoryEntries(path)) ?? [] { removeTree(path + "/" + n) }
         rmdir(path)
     } else {
         unlink(path)

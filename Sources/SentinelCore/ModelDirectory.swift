@@ -34,16 +34,7 @@ public struct ModelDirectory: Sendable {
     ///   weights file, (`.notJSON`/`.invalidStructure`) for a broken index file.
     public init(path: String) throws {
         self.path = path
-        guard let d = opendir(path) else { throw OutputError(path: path, operation: "open directory", errno: errno) }
-        var names: [String] = []
-        while let e = readdir(d) {
-            let name = withUnsafePointer(to: e.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        closedir(d)
-        names.sort()
+        let names = try directoryEntries(path).sorted()
         fileNames = names
         guard let weights = Self.weightFileNames.first(where: names.contains) else {
             throw InputError(.missing, file: path,

@@ -204,15 +204,8 @@ func checkOutput(_ output: String, inputs: [String], force: Bool, marker: String
     }
     var st = stat()
     guard force, lstat(output, &st) == 0 else { return }
-    if let marker, !marker.isEmpty, (st.st_mode & S_IFMT) == S_IFDIR, access(output + "/" + marker, F_OK) != 0,
-       let d = opendir(output) {
-        var empty = true
-        while let e = readdir(d) {
-            let name = withUnsafePointer(to: e.pointee.d_name) { $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) } }
-            if name != "." && name != ".." { empty = false; break }
-        }
-        closedir(d)
-        if !empty {
+    if let marker, !marker.isEmpty, (st.st_mode & S_IFMT) == S_IFDIR, access(output + "/" + marker, F_OK) != 0 {
+        if !((try? directoryEntries(output)) ?? []).isEmpty {
             throw ValidationError("refusing to replace \(output): it is not empty and has no \(marker), so it was not written by sentinel")
         }
     } else if marker != nil, (st.st_mode & S_IFMT) == S_IFREG {
