@@ -81,7 +81,8 @@ final class ConvertCLITests: XCTestCase {
         XCTAssertEqual(forced.status, 0, forced.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: tmp + "/exists/model.safetensors"))
 
-        let notModel = try Fixtures.sentinel(["convert", tmp, "--output", tmp + "/y"], environment: ["SENTINEL_KEY": "k"])
+        try FileManager.default.createDirectory(atPath: tmp + "/empty", withIntermediateDirectories: false)
+        let notModel = try Fixtures.sentinel(["convert", tmp + "/empty", "--output", tmp + "/y"], environment: ["SENTINEL_KEY": "k"])
         XCTAssertEqual(notModel.status, 65, notModel.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: tmp + "/y"))
     }

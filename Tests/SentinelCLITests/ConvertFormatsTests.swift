@@ -19,12 +19,15 @@ final class ConvertFormatsTests: XCTestCase {
     /// A copy of MiniLM's tokenizer and config files with the weights exported by `sentinel export`.
     private func modelCopy(_ model: String, in tmp: String, name: String, exportArgs: [String]) throws -> String {
         let dir = tmp + "/" + name
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        for f in ["config.json", "vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"] {
-            try FileManager.default.copyItem(atPath: model + "/" + f, toPath: dir + "/" + f)
+        // A sharded export creates its directory; a single file goes into an existing one.
+        if !exportArgs.contains("--max-shard-size") {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         }
         let r = try Fixtures.sentinel(["export", model + "/model.safetensors"] + exportArgs.map { $0.replacingOccurrences(of: "DIR", with: dir) })
         XCTAssertEqual(r.status, 0, r.stderr)
+        for f in ["config.json", "vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"] {
+            try FileManager.default.copyItem(atPath: model + "/" + f, toPath: dir + "/" + f)
+        }
         return dir
     }
 
