@@ -13,9 +13,12 @@ extension BertTokenizer {
     /// `tokenize_chinese_chars`) and `special_tokens_map.json`. The `truncation` and `padding` stored in
     /// tokenizer.json are ignored, as transformers does unless they are asked for per call.
     /// - Throws: ``InputError`` naming the file and key for a missing vocabulary, a vocabulary without `[UNK]`,
-    ///   an unsupported normalizer/pre-tokenizer/model type, or malformed JSON; ``OutputError`` for I/O.
+    ///   an unsupported normalizer/pre-tokenizer/model type, or malformed JSON; ``OutputError`` for I/O,
+    ///   including a directory that does not exist or cannot be read (as ``ModelDirectory/init(path:)``).
     public static func load(directory: String) throws -> BertTokenizer {
-        let dir = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+        let dir = directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+        guard let handle = opendir(dir) else { throw OutputError(path: dir, operation: "open directory", errno: errno) }
+        closedir(handle)
         let configPath = dir + "/tokenizer_config.json"
         let mapPath = dir + "/special_tokens_map.json"
         var special = BertTokenizer.SpecialTokens()

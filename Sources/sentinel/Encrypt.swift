@@ -14,16 +14,18 @@ struct Encrypt: ParsableCommand {
         discussion: """
         --format text: one text per line in; one line of space-separated digests
         out (no [CLS]/[SEP]). A TAB between the two texts of a pair is kept.
+        An empty input gives an empty output.
 
         --format conll: a word-per-line NER file in (CoNLL-2003's 4 columns, or
         word<TAB>tag; sentences end at blank or whitespace-only lines;
         -DOCSTART- lines are skipped). JSON lines out, one per sentence:
         {"tokens": [...], "word_ids": [...], "labels": [...]}, one word id per
         token and one label per word; word i's label belongs to its first token.
+        A file without any sentence is an error.
 
         --format tsv: a GLUE TSV with header in (SST-2, RTE, MRPC). TSV out with
         header sentence,label or sentence1,sentence2,label, each text replaced
-        by its space-separated digests.
+        by its space-separated digests. An empty file (no header) is an error.
 
         Special tokens and [UNK] are written as themselves. The passkey comes
         from SENTINEL_KEY or --key-file and is never printed.
@@ -65,7 +67,9 @@ struct Encrypt: ParsableCommand {
                 throw ValidationError(e.description)
             }
             progress.step("tokenizer loaded, vocabulary hashed (\(encryptor.tokenizer.vocabulary.count) entries)")
-            let file = try readInput(input)
+            // An empty text input is zero texts (empty output); CoNLL and TSV readers refuse an empty file
+            // (no sentence / no header), which is most likely the wrong file.
+            let file = try readInput(input, allowEmpty: format == .text)
             var out: [UInt8] = []
             out.reserveCapacity(file.bytes.count * 4)
             var records = 0, tokens = 0, unknown = 0
@@ -145,8 +149,9 @@ struct Encrypt: ParsableCommand {
 }
 
 /// Reads `path` (or all of standard input for `-`) as validated UTF-8 text.
-func readInput(_ path: String) throws -> TextFile {
-    if path != "-" { return try TextFile(path: path) }
+/// - Parameter allowEmpty: when false, an empty input is an ``InputError`` (`file_too_small`).
+func readInput(_ path: String, allowEmpty: Bool = false) throws -> TextFile {
+    if path != "-" { return try TextFile(path: path, allowEmpty: allowEmpty) }
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 1 << 16)
     while true {
@@ -158,7 +163,7 @@ func readInput(_ path: String) throws -> TextFile {
         if n == 0 { break }
         bytes.append(contentsOf: chunk[0..<n])
     }
-    return try TextFile(name: "<stdin>", bytes: bytes)
+    return try TextFile(name: "<stdin>", bytes: bytes, allowEmpty: allowEmpty)
 }
 
 /// Writes `bytes` to `path` atomically, or to standard output for `-`.
