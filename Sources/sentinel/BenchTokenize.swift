@@ -35,11 +35,18 @@ struct BenchTokenize: ParsableCommand {
     @OptionGroup var key: KeyOptions
     @OptionGroup var report: ReportOptions
 
+    func validate() throws {
+        if threads.isEmpty { throw ValidationError("--threads needs at least one thread count") }
+        if let bad = threads.first(where: { $0 < 1 }) { throw ValidationError("--threads \(bad): thread counts must be at least 1") }
+        if repeats < 1 { throw ValidationError("--repeats \(repeats): must be at least 1") }
+    }
+
     func run() throws {
         try reportingErrors(json: report.json) {
             let clock = ContinuousClock()
             func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
-            let passkey = (try? key.passkey()) ?? "sentinel-benchmark"
+            // A given key (file or SENTINEL_KEY, even if bad) is used or refused; only no key at all takes the fixed one.
+            let passkey = key.isGiven ? try key.passkey() : "sentinel-benchmark"
             var t0 = clock.now
             let tokenizer = try BertTokenizer.load(directory: modelDirectory)
             let loadSeconds = seconds(clock.now - t0)
@@ -55,7 +62,7 @@ struct BenchTokenize: ParsableCommand {
             func measure(_ n: Int, encrypt: Bool) -> (Double, Int) {
                 var best = Double.infinity
                 var pieceCount = 0
-                for _ in 0..<max(1, repeats) {
+                for _ in 0..<repeats {
                     let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: n)
                     let written = UnsafeMutableBufferPointer<Int>.allocate(capacity: n)
                     defer { counts.deallocate(); written.deallocate() }
@@ -93,7 +100,7 @@ struct BenchTokenize: ParsableCommand {
 
             var rows: [JSONValue] = []
             var lines: [String] = []
-            for n in threads where n >= 1 {
+            for n in threads {
                 for encrypt in [false, true] {
                     let (s, count) = measure(n, encrypt: encrypt)
                     let rate = Double(count) / s

@@ -82,6 +82,10 @@ struct KeyOptions: ParsableArguments {
         valueName: "path"))
     var keyFile: String?
 
+    /// Whether a passkey was given: `--key-file`, or `SENTINEL_KEY` set (even empty, which ``passkey()`` then
+    /// refuses, rather than a command silently running without the key).
+    var isGiven: Bool { keyFile != nil || getenv("SENTINEL_KEY") != nil }
+
     /// The passkey from `--key-file` or `SENTINEL_KEY`.
     /// - Throws: `ValidationError` (exit 64) when neither gives one; ``OutputError`` when the file can't be read.
     func passkey() throws -> String {
