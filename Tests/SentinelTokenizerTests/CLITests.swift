@@ -63,9 +63,147 @@ final class EncryptCLITests: XCTestCase {
         XCTAssertTrue(utf8.stdout.isEmpty)
         let noKey = try run(["encrypt", model], stdin: "hello\n", key: nil)
         XCTAssertEqual(noKey.status, 64)
+        // A directory that does not exist is an I/O problem (74), not a bad model (65).
         let missing = try run(["encrypt", "/nonexistent-model-dir"], stdin: "hello\n")
-        XCTAssertEqual(missing.status, 65)
-        XCTAssertTrue(missing.stderr.contains("/nonexistent-model-dir"), missing.stderr)
+        XCTAssertEqual(missing.status, 74, missing.stderr)
+        XCTAssertTrue(missing.stderr.contains("/nonexistent-model-dir: open directory failed: No such file or directory"), missing.stderr)
+        let missingJSON = try run(["encrypt", "/nonexistent-model-dir", "--output", "/tmp/unused", "--json"], stdin: "hello\n")
+        XCTAssertEqual(missingJSON.status, 74)
+        XCTAssertEqual(try JSONValue.parse(missingJSON.stdout)["error"]?["code"]?.stringValue, "io")
+        let vocabMissing = try run(["vocab", "/nonexistent-model-dir"], key: nil)
+        XCTAssertEqual(vocabMissing.status, 74, vocabMissing.stderr)
+        // An existing directory without a vocabulary is still a bad model directory (65).
+        let empty = try Fixtures.temporaryDirectory()
+        let noVocab = try run(["encrypt", empty], stdin: "hello\n")
+        XCTAssertEqual(noVocab.status, 65, noVocab.stderr)
+        XCTAssertTrue(noVocab.stderr.contains("neither tokenizer.json nor vocab.txt"), noVocab.stderr)
+    }
+
+    func testLoadingAMissingDirectoryThrowsOutputError() {
+        XCTAssertThrowsError(try BertTokenizer.load(directory: "/nonexistent-model-dir/")) { error in
+            XCTAssertEqual(error as? OutputError, OutputError(path: "/nonexistent-model-dir", operation: "open directory", errno: ENOENT))
+        }
+    }
+
+    func testEncryptEmptyInput() throws {
+        let model = try Fixtures.miniLM()
+        // Text: zero lines in, zero lines out.
+        let piped = try run(["encrypt", model], stdin: "")
+        XCTAssertEqual(piped.status, 0, piped.stderr)
+        XCTAssertEqual(piped.stdout, "")
+        let dir = try Fixtures.temporaryDirectory()
+        let input = dir + "/empty.txt", output = dir + "/out.txt"
+        try "".write(toFile: input, atomically: true, encoding: .utf8)
+        let file = try run(["encrypt", model, "--input", input, "--output", output, "--json"])
+        XCTAssertEqual(file.status, 0, file.stderr)
+        let summary = try JSONValue.parse(file.stdout)
+        XCTAssertEqual(summary["records"]?.intValue, 0)
+        XCTAssertEqual(summary["tokens"]?.intValue, 0)
+        XCTAssertEqual(try String(contentsOfFile: output, encoding: .utf8), "")
+        // CoNLL without a sentence and TSV without a header stay bad input.
+        let conll = try run(["encrypt", model, "--format", "conll"], stdin: "")
+        XCTAssertEqual(conll.status, 65, conll.stderr)
+        XCTAssertTrue(conll.stderr.contains("<stdin>") && conll.stderr.contains("empty"), conll.stderr)
+        let tsv = try run(["encrypt", model, "--format", "tsv", "--input", input])
+        XCTAssertEqual(tsv.status, 65, tsv.stderr)
+        XCTAssertTrue(tsv.stderr.contains(input), tsv.stderr)
+    }
+
+    func testKeyErrorsExit74ForFilesAnd64ForBadKeys() throws {
+        let model = try Fixtures.miniLM()
+        let longKey = String(repeating: "k", count: 65)
+        let missingFile = "/nonexistent-dir/key"
+        for arguments in [["encrypt", model], ["vocab", fixture, "--original", model], ["vocab", fixture]] {
+            let noFile = try run(arguments + ["--key-file", missingFile], stdin: "hello\n", key: nil)
+            XCTAssertEqual(noFile.status, 74, "\(arguments): \(noFile.stderr)")
+            XCTAssertTrue(noFile.stderr.contains(missingFile), noFile.stderr)
+            let long = try run(arguments, stdin: "hello\n", key: longKey)
+            XCTAssertEqual(long.status, arguments == ["vocab", fixture] ? 0 : 64, "\(arguments): \(long.stderr)")
+            XCTAssertFalse(long.stderr.contains(longKey) || long.stdout.contains(longKey))
+            let empty = try run(arguments, stdin: "hello\n", key: "")
+            XCTAssertEqual(empty.status, 64, "\(arguments): \(empty.stderr)")
+            XCTAssertTrue(empty.stderr.contains("SENTINEL_KEY is set but empty"), empty.stderr)
+        }
+        // --token hashes with the key even without --original: a key over 64 bytes is a usage error.
+        XCTAssertEqual(try run(["vocab", fixture, "--token", "the"], key: longKey).status, 64)
+    }
+
+    func testVocabWithTheWrongKeyFailsTheCheck() throws {
+        let model = try Fixtures.miniLM()
+        let wrongKey = "not-llm123-but-7391"
+        let r = try run(["vocab", fixture, "--original", model, "--json"], key: wrongKey)
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("the key does not match this adapted model"), r.stderr)
+        XCTAssertFalse(r.stderr.contains(wrongKey) || r.stdout.contains(wrongKey))
+        let doc = try JSONValue.parse(r.stdout)
+        XCTAssertEqual(doc["error"]?["code"]?.stringValue, "key_mismatch")
+        let summary = try XCTUnwrap(doc["summary"])
+        XCTAssertEqual(summary["key_matches"]?.boolValue, false)
+        XCTAssertEqual(summary["original_hashed_tokens_found"]?.intValue, 0)
+        // Only the special tokens, which are never hashed, are found.
+        XCTAssertEqual(summary["original_tokens_found"]?.intValue, summary["adapted_plain_tokens"]?.arrayValue?.count)
+        XCTAssertEqual(summary["original_hashed_tokens"]?.intValue, try miniLMTokenizer.get().vocabulary.count - 5)
+        // A query with the wrong key fails the same way; the text summary is printed.
+        let query = try run(["vocab", fixture, "--original", model, "--token", "hello"], key: wrongKey)
+        XCTAssertEqual(query.status, 1, query.stderr)
+        XCTAssertTrue(query.stdout.contains("key_matches: false"), query.stdout)
+        // The right key matches.
+        let right = try run(["vocab", fixture, "--original", model, "--json"])
+        XCTAssertEqual(right.status, 0, right.stderr)
+        let rs = try XCTUnwrap(try JSONValue.parse(right.stdout)["summary"])
+        XCTAssertEqual(rs["key_matches"]?.boolValue, true)
+        XCTAssertEqual(rs["original_hashed_tokens_found"], rs["original_hashed_tokens"])
+    }
+
+    func testVocabTokenNotInTheAdaptedVocabularySaysSo() throws {
+        let digest = try Encryptor(tokenizer: try miniLMTokenizer.get(), key: "wrong")
+            .encryptedToken(id: try XCTUnwrap(try miniLMTokenizer.get().vocabulary.id(of: "hello")))
+        let json = try run(["vocab", fixture, "--token", "hello", "--json"], key: "wrong")
+        XCTAssertEqual(json.status, 0, json.stderr)
+        let entry = try XCTUnwrap(try JSONValue.parse(json.stdout)["entries"]?.arrayValue?.first)
+        XCTAssertEqual(entry["digest"]?.stringValue, digest)
+        XCTAssertEqual(entry["adapted_id"], .null)
+        XCTAssertTrue(entry["note"]?.stringValue?.contains("is not in the adapted vocabulary") == true, "\(entry)")
+        let text = try run(["vocab", fixture, "--token", "hello"], key: "wrong")
+        XCTAssertEqual(text.status, 0, text.stderr)
+        XCTAssertEqual(text.stdout.split(separator: "\n").dropFirst().first, "\"hello\"\t\(digest)\t?\tnone")
+        XCTAssertTrue(text.stdout.contains("note: the digest of \"hello\" is not in the adapted vocabulary"), text.stdout)
+        // With the right key the token is found and no note is added.
+        let found = try run(["vocab", fixture, "--token", "hello", "--json"])
+        let foundEntry = try XCTUnwrap(try JSONValue.parse(found.stdout)["entries"]?.arrayValue?.first)
+        XCTAssertNotEqual(foundEntry["adapted_id"], .null)
+        XCTAssertNil(foundEntry["note"])
+    }
+
+    func testVocabDigestMustBeADigestOrSpecialToken() throws {
+        let first = try XCTUnwrap(try readJSON(fixture + "/reference.json")["sentences"]?.arrayValue?.first)
+        let digest = try XCTUnwrap(first["hashes"]?.arrayValue?.first?.stringValue)
+        for bad in ["xyz", digest.uppercased(), digest + "0", String(digest.dropLast()) + "g", ""] {
+            let r = try run(["vocab", fixture, "--digest", bad], key: nil)
+            XCTAssertEqual(r.status, 64, "\(bad): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("is neither a digest"), r.stderr)
+        }
+        let good = try run(["vocab", fixture, "--digest", digest, "--json"], key: nil)
+        XCTAssertEqual(good.status, 0, good.stderr)
+        let entry = try XCTUnwrap(try JSONValue.parse(good.stdout)["entries"]?.arrayValue?.first)
+        XCTAssertEqual(entry["adapted_id"]?.int64Value, first["adapted_ids"]?.arrayValue?[1].int64Value)
+        let special = try run(["vocab", fixture, "--digest", "[CLS]", "--json"], key: nil)
+        XCTAssertEqual(special.status, 0, special.stderr)
+        let plain = try XCTUnwrap(try JSONValue.parse(special.stdout)["summary"]?["adapted_plain_tokens"]?.arrayValue)
+        let cls = try XCTUnwrap(plain.first { $0["token"]?.stringValue == "[CLS]" })
+        XCTAssertEqual(try JSONValue.parse(special.stdout)["entries"]?.arrayValue?.first?["adapted_id"], cls["adapted_id"])
+    }
+
+    func testBenchTokenizeRejectsZeroThreadsAndRepeats() throws {
+        let model = try Fixtures.miniLM()
+        for arguments in [["--threads", "0"], ["--threads", "1", "0"], ["--threads=-2"], ["--repeats", "0"]] {
+            let r = try run(["bench-tokenize", model] + arguments, key: nil)
+            XCTAssertEqual(r.status, 64, "\(arguments): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("at least 1"), r.stderr)
+        }
+        // A key file that can't be read is an I/O error, not silently replaced by the benchmark key.
+        let r = try run(["bench-tokenize", model, "--key-file", "/nonexistent-dir/key"], key: nil)
+        XCTAssertEqual(r.status, 74, r.stderr)
     }
 
     func testVocabLinksTokenDigestAndIDs() throws {
