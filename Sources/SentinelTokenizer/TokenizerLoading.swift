@@ -17,8 +17,7 @@ extension BertTokenizer {
     ///   including a directory that does not exist or cannot be read (as ``ModelDirectory/init(path:)``).
     public static func load(directory: String) throws -> BertTokenizer {
         let dir = directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
-        guard let handle = opendir(dir) else { throw OutputError(path: dir, operation: "open directory", errno: errno) }
-        closedir(handle)
+        _ = try directoryEntries(dir)  // a missing or unreadable directory is an OutputError, not "no vocabulary"
         let configPath = dir + "/tokenizer_config.json"
         let mapPath = dir + "/special_tokens_map.json"
         var special = BertTokenizer.SpecialTokens()
