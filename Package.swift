@@ -50,6 +50,7 @@ let package = Package(
         .testTarget(name: "SentinelCoreTests", dependencies: ["SentinelCore"]),
         .testTarget(name: "SentinelAdaptTests", dependencies: ["SentinelAdapt", "SentinelCore"]),
         .testTarget(name: "SentinelCLITests", dependencies: ["SentinelCore"]),
+        .testTarget(name: "SentinelEncoderTests", dependencies: ["SentinelEncoder", "SentinelCore"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,0 +1,84 @@
+import COpenBLAS
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The OpenBLAS calls the encoder makes, wrapped once.
+///
+/// Thread count: the encoder runs on two cores. ``configure(threads:)`` sets OpenBLAS's thread pool
+/// (`openblas_set_num_threads`); the default is `min(2, openblas_get_num_procs())`. Matrix products of
+/// the attention, which are small and run two at a time on separate cores, switch OpenBLAS to one
+/// thread for their duration (``withSingleThread(_:)``).
+public enum BLAS {
+    /// Threads OpenBLAS uses for one large product (and the encoder for its vector work).
+    public private(set) static var threads: Int = {
+        let n = max(1, min(2, Int(openblas_get_num_procs())))
+        openblas_set_num_threads(Int32(n))
+        return n
+    }()
+
+    /// Sets OpenBLAS's thread count (`openblas_set_num_threads`) and the encoder's worker count.
+    public static func configure(threads n: Int) {
+        threads = max(1, n)
+        openblas_set_num_threads(Int32(threads))
+    }
+
+    /// OpenBLAS's own figure (`openblas_get_num_threads`).
+    public static var openBLASThreads: Int { _ = threads; return Int(openblas_get_num_threads()) }
+
+    /// The CPU kernel family OpenBLAS chose (`openblas_get_corename`), e.g. `Cooperlake`.
+    public static var coreName: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
+
+    /// Runs `body` with OpenBLAS limited to one thread, then restores ``threads``.
+    static func withSingleThread<R>(_ body: () throws -> R) rethrows -> R {
+        _ = threads
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(Int32(threads)) }
+        return try body()
+    }
+
+    /// `C[m, n] = alpha · A[m, k] · op(B) + beta · C`, row-major, float32 (`cblas_sgemm`).
+    ///
+    /// - Parameters:
+    ///   - a: `[m, k]` with row stride `lda`.
+    ///   - b: `[k, n]` with row stride `ldb`, or with `transposeB` `[n, k]` (a PyTorch `[out, in]` weight).
+    ///   - c: `[m, n]` with row stride `ldc`.
+    @inline(__always)
+    static func sgemm(m: Int, n: Int, k: Int, alpha: Float = 1,
+                      a: UnsafePointer<Float>, lda: Int,
+                      b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
+                      beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        _ = threads
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// Measures float32 matrix-product throughput: the best of `repeats` row-major `n × n × n`
+    /// `cblas_sgemm` calls, in GFLOP/s (2n³ floating-point operations per call). The machine's
+    /// practical float32 ceiling, used as the reference for the encoder's efficiency.
+    public static func measureSgemmPeak(n: Int = 2048, repeats: Int = 5) -> Double {
+        let count = n * n
+        let a = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        let b = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        let c = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        defer { a.deallocate(); b.deallocate(); c.deallocate() }
+        for i in 0..<count {
+            a[i] = Float(i % 7) * 0.01 - 0.03
+            b[i] = Float(i % 5) * 0.01 - 0.02
+        }
+        var best = Double.infinity
+        for _ in 0..<(repeats + 1) {
+            let t0 = monotonicSeconds()
+            sgemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, transposeB: false, c: c, ldc: n)
+            best = min(best, monotonicSeconds() - t0)
+        }
+        return 2 * Double(n) * Double(n) * Double(n) / best / 1e9
+    }
+}
+
+/// Seconds from a monotonic clock (`CLOCK_MONOTONIC`).
+public func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}

@@ -1,0 +1,324 @@
+import Dispatch
+import SentinelCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A batch of token sequences, all padded to one length (right padding, like `tokenizer.pad`).
+public struct EncoderBatch: Sendable, Equatable {
+    public let batchSize: Int
+    /// `L`, the padded length.
+    public let sequenceLength: Int
+    /// `input_ids`, `[batch, L]` row-major.
+    public var inputIDs: [Int32]
+    /// `attention_mask`, `[batch, L]`: 1 for a real token, 0 for padding.
+    public var attentionMask: [Int32]
+    /// `token_type_ids`, `[batch, L]`: 0 for the first segment, 1 for the second.
+    public var tokenTypeIDs: [Int32]
+
+    /// A batch from per-row lists, all of length `L`. A missing `attentionMask` means all ones; missing
+    /// `tokenTypeIDs`, all zeros.
+    /// - Throws: ``InputError`` `.invalidStructure` (file `input`) when rows differ in length or the batch is empty.
+    public init(inputIDs: [[Int]], attentionMask: [[Int]]? = nil, tokenTypeIDs: [[Int]]? = nil) throws {
+        guard let first = inputIDs.first, !first.isEmpty else {
+            throw InputError(.invalidStructure, file: "input", key: "input_ids", "empty batch")
+        }
+        let l = first.count
+        func flat(_ rows: [[Int]]?, _ key: String, fill: Int32) throws -> [Int32] {
+            guard let rows else { return Array(repeating: fill, count: inputIDs.count * l) }
+            guard rows.count == inputIDs.count, rows.allSatisfy({ $0.count == l }) else {
+                throw InputError(.invalidStructure, file: "input", key: key,
+                                 "every row must have the \(l) elements of the first input_ids row")
+            }
+            var out: [Int32] = []
+            out.reserveCapacity(rows.count * l)
+            for row in rows {
+                for v in row {
+                    guard let i = Int32(exactly: v) else {
+                        throw InputError(.outOfRange, file: "input", key: key, "value \(v) does not fit in 32 bits")
+                    }
+                    out.append(i)
+                }
+            }
+            return out
+        }
+        try self.init(batchSize: inputIDs.count, sequenceLength: l,
+                      inputIDs: flat(inputIDs, "input_ids", fill: 0),
+                      attentionMask: flat(attentionMask, "attention_mask", fill: 1),
+                      tokenTypeIDs: flat(tokenTypeIDs, "token_type_ids", fill: 0))
+    }
+
+    /// A batch from flat `[batch, L]` arrays.
+    /// - Throws: ``InputError`` `.invalidStructure` when an array does not hold `batchSize · sequenceLength` values.
+    public init(batchSize: Int, sequenceLength: Int, inputIDs: [Int32], attentionMask: [Int32]? = nil,
+                tokenTypeIDs: [Int32]? = nil) throws {
+        let n = batchSize * sequenceLength
+        guard batchSize > 0, sequenceLength > 0 else {
+            throw InputError(.invalidStructure, file: "input", key: "input_ids", "empty batch")
+        }
+        for (key, a) in [("input_ids", inputIDs), ("attention_mask", attentionMask ?? []), ("token_type_ids", tokenTypeIDs ?? [])]
+        where !(a.isEmpty && key != "input_ids") && a.count != n {
+            throw InputError(.invalidStructure, file: "input", key: key, "\(a.count) values for [\(batchSize), \(sequenceLength)]")
+        }
+        self.batchSize = batchSize
+        self.sequenceLength = sequenceLength
+        self.inputIDs = inputIDs
+        self.attentionMask = attentionMask ?? Array(repeating: 1, count: n)
+        self.tokenTypeIDs = tokenTypeIDs ?? Array(repeating: 0, count: n)
+    }
+}
+
+/// The result of ``BertModel/forward(_:outputHiddenStates:)`` (HuggingFace `BaseModelOutputWithPooling`).
+public struct BertOutput: Sendable {
+    /// Output of the last layer, float32 `[batch, L, hidden]`.
+    public var lastHiddenState: FloatTensor
+    /// `tanh(dense(lastHiddenState[:, 0]))`, float32 `[batch, hidden]`; `nil` for a model without a pooler.
+    public var poolerOutput: FloatTensor?
+    /// With `outputHiddenStates`: the embedding output then every layer's output, `layerCount + 1`
+    /// tensors of `[batch, L, hidden]` (HF `hidden_states`); empty otherwise.
+    public var hiddenStates: [FloatTensor]
+}
+
+/// A BERT encoder (`transformers.BertModel`) running natively on the CPU in float32.
+///
+/// Weights come from any ``TensorArchive`` by their HuggingFace names, with or without the `bert.`
+/// prefix; F32 weights of a memory-mapped archive are used in place, F16/BF16/F64 converted on load.
+/// The forward pass follows `modeling_bert.py` with eager attention: embeddings + LayerNorm; per layer
+/// `softmax(Q·Kᵀ/√d + mask)·V`, output dense, residual, LayerNorm, `dense → act → dense`, residual,
+/// LayerNorm; pooler `tanh(dense(h[:, 0]))`. Matrix products are `cblas_sgemm`; the rest is
+/// vectorised and split over ``BLAS/threads`` cores; scratch memory is kept between calls.
+///
+/// Not thread-safe: one forward pass at a time per instance (it owns its workspace).
+public final class BertModel {
+    public let config: BertConfig
+    public let embeddings: BertEmbeddings
+    public let layers: [BertLayer]
+    /// `pooler.dense`, or `nil` when the checkpoint has none (e.g. `BertForTokenClassification`).
+    public let pooler: Linear?
+    /// The archive the weights were read from (kept alive: borrowed weights point into it).
+    public let archive: TensorArchive
+
+    private let hidden = FloatBuffer()
+    private let shared = LayerActivations()
+    private var perLayer: [LayerActivations] = []
+    private let keyMask = FloatBuffer(), keyBias = FloatBuffer()
+    private var scores: [FloatBuffer] = []
+    private let poolerInput = FloatBuffer(), poolerBuffer = FloatBuffer()
+
+    /// Loads every `BertModel` parameter from `archive` for the geometry in `config`.
+    /// - Throws: one ``InputError`` (`.missing` or `.sizeMismatch`, file = the archive) listing every
+    ///   missing or mis-shaped parameter; `.unknownDType` for a non-float tensor.
+    public init(archive: TensorArchive, config: BertConfig) throws {
+        self.config = config
+        self.archive = archive
+        var loader = ParameterLoader(archive: archive)
+        let h = config.hiddenSize, f = config.intermediateSize, eps = config.layerNormEps
+        let word = try loader.parameter("embeddings.word_embeddings.weight", [config.vocabSize, h])
+        let position = try loader.parameter("embeddings.position_embeddings.weight", [config.maxPositions, h])
+        let tokenType = try loader.parameter("embeddings.token_type_embeddings.weight", [config.typeVocabSize, h])
+        let embNorm = try LayerNorm.load(&loader, "embeddings.LayerNorm", size: h, eps: eps)
+        var layers: [BertLayer] = []
+        for i in 0..<config.layerCount {
+            let p = "encoder.layer.\(i)."
+            let q = try Linear.load(&loader, p + "attention.self.query", in: h, out: h)
+            let k = try Linear.load(&loader, p + "attention.self.key", in: h, out: h)
+            let v = try Linear.load(&loader, p + "attention.self.value", in: h, out: h)
+            let ao = try Linear.load(&loader, p + "attention.output.dense", in: h, out: h)
+            let an = try LayerNorm.load(&loader, p + "attention.output.LayerNorm", size: h, eps: eps)
+            let inter = try Linear.load(&loader, p + "intermediate.dense", in: h, out: f)
+            let out = try Linear.load(&loader, p + "output.dense", in: f, out: h)
+            let on = try LayerNorm.load(&loader, p + "output.LayerNorm", size: h, eps: eps)
+            if let q, let k, let v, let ao, let an, let inter, let out, let on {
+                layers.append(BertLayer(query: q, key: k, value: v, attentionOutput: ao, attentionNorm: an,
+                                        intermediate: inter, output: out, outputNorm: on))
+            }
+        }
+        // The pooler is optional as a whole (token-classification checkpoints have none), not in part.
+        var pooler: Linear? = nil
+        if loader.contains("pooler.dense.weight") || loader.contains("pooler.dense.bias") {
+            pooler = try Linear.load(&loader, "pooler.dense", in: h, out: h)
+        }
+        try loader.check("BertModel")
+        guard let word, let position, let tokenType, let embNorm else {
+            throw InputError(.missing, file: archive.path, "embedding parameters missing")
+        }
+        embeddings = BertEmbeddings(word: word, position: position, tokenType: tokenType, norm: embNorm)
+        self.layers = layers
+        self.pooler = pooler
+    }
+
+    /// Every parameter, in HuggingFace order (embeddings, layers, pooler).
+    public var parameters: [Parameter] {
+        [embeddings.word, embeddings.position, embeddings.tokenType, embeddings.norm.weight, embeddings.norm.bias]
+            + layers.flatMap(\.parameters) + (pooler.map { [$0.weight, $0.bias] } ?? [])
+    }
+
+    /// Runs the encoder.
+    ///
+    /// - Parameters:
+    ///   - batch: `input_ids`, `attention_mask`, `token_type_ids`, each `[batch, L]`.
+    ///   - outputHiddenStates: also return the embedding output and every layer's output.
+    ///   - keepActivations: keep every layer's intermediate values (for a backward pass) instead of
+    ///     sharing one scratch set; costs `≈ layers × (6·hidden + 2·intermediate + heads·L) × T` floats.
+    /// - Returns: `last_hidden_state` `[batch, L, hidden]`, `pooler_output` `[batch, hidden]` (if the model has a
+    ///   pooler) and, on request, `hidden_states`. Padded positions are computed too (they attend to
+    ///   the valid keys, as in HuggingFace) and never change the valid positions' values.
+    /// - Throws: ``InputError`` `.outOfRange` (file `input`) for an id outside the vocabulary, a token type
+    ///   outside `type_vocab_size`, or `L` over `max_position_embeddings`.
+    /// - Complexity: O(layers · T · hidden · (hidden + intermediate) + layers · batch · L² · hidden).
+    public func forward(_ batch: EncoderBatch, outputHiddenStates: Bool = false, keepActivations: Bool = false) throws -> BertOutput {
+        let b = batch.batchSize, l = batch.sequenceLength, t = b * l, h = config.hiddenSize
+        try validate(batch)
+        let x = hidden.reserve(t * h)
+        embed(batch, into: x)
+        var states: [FloatTensor] = []
+        if outputHiddenStates { states.append(FloatTensor(shape: [b, l, h], copying: x)) }
+        prepareMask(batch)
+        if keepActivations {
+            while perLayer.count < layers.count { perLayer.append(LayerActivations()) }
+        }
+        var input = UnsafePointer(x)
+        for (i, layer) in layers.enumerated() {
+            let acts = keepActivations ? perLayer[i] : shared
+            let out = keepActivations ? acts.output.reserve(t * h) : x
+            forward(layer, input: input, output: out, batch: b, length: l, acts: acts, keep: keepActivations)
+            input = UnsafePointer(out)
+            if outputHiddenStates { states.append(FloatTensor(shape: [b, l, h], copying: out)) }
+        }
+        let last = FloatTensor(shape: [b, l, h], copying: input)
+        var pooled: FloatTensor? = nil
+        if let pooler {
+            let cls = poolerInput.reserve(b * h)
+            for r in 0..<b { (cls + r * h).update(from: input + r * l * h, count: h) }
+            let y = poolerBuffer.reserve(b * h)
+            pooler.product(cls, rows: b, into: y)
+            let bias = pooler.bias.values
+            for r in 0..<b { for j in 0..<h { y[r * h + j] = tanhf(y[r * h + j] + bias[j]) } }
+            pooled = FloatTensor(shape: [b, h], copying: y)
+        }
+        return BertOutput(lastHiddenState: last, poolerOutput: pooled, hiddenStates: states)
+    }
+
+    /// The convenience form: rows of equal length (see ``EncoderBatch/init(inputIDs:attentionMask:tokenTypeIDs:)``).
+    public func forward(inputIDs: [[Int]], attentionMask: [[Int]]? = nil, tokenTypeIDs: [[Int]]? = nil,
+                        outputHiddenStates: Bool = false) throws -> BertOutput {
+        try forward(EncoderBatch(inputIDs: inputIDs, attentionMask: attentionMask, tokenTypeIDs: tokenTypeIDs),
+                    outputHiddenStates: outputHiddenStates)
+    }
+
+    // MARK: - Steps
+
+    private func validate(_ batch: EncoderBatch) throws {
+        let l = batch.sequenceLength
+        guard l <= config.maxPositions else {
+            throw InputError(.outOfRange, file: "input", key: "input_ids",
+                             "sequence length \(l) is over max_position_embeddings \(config.maxPositions)")
+        }
+        let vocab = Int32(embeddings.word.shape[0]), types = Int32(config.typeVocabSize)
+        for (i, id) in batch.inputIDs.enumerated() where id < 0 || id >= vocab {
+            throw InputError(.outOfRange, file: "input", key: "input_ids[\(i / l)][\(i % l)]",
+                             "id \(id) is outside the vocabulary (0..<\(vocab))")
+        }
+        for (i, tt) in batch.tokenTypeIDs.enumerated() where tt < 0 || tt >= types {
+            throw InputError(.outOfRange, file: "input", key: "token_type_ids[\(i / l)][\(i % l)]",
+                             "token type \(tt) is outside 0..<\(types)")
+        }
+    }
+
+    private func embed(_ batch: EncoderBatch, into x: UnsafeMutablePointer<Float>) {
+        let l = batch.sequenceLength, h = config.hiddenSize
+        let word = embeddings.word.values, pos = embeddings.position.values, type = embeddings.tokenType.values
+        let gamma = embeddings.norm.weight.values, beta = embeddings.norm.bias.values, eps = embeddings.norm.eps
+        batch.inputIDs.withUnsafeBufferPointer { ids in
+            batch.tokenTypeIDs.withUnsafeBufferPointer { types in
+                Parallel.chunks(ids.count, workPerItem: h * 4) { range in
+                    for r in range {
+                        let row = x + r * h
+                        let w = word + Int(ids[r]) * h, p = pos + (r % l) * h, tt = type + Int(types[r]) * h
+                        var j = 0
+                        while j + 16 <= h { store(load(w + j) + load(p + j) + load(tt + j), row + j); j += 16 }
+                        while j < h { row[j] = w[j] + p[j] + tt[j]; j += 1 }
+                        _ = Kernels.normalizeRow(row, cols: h, gamma: gamma, beta: beta, eps: eps, out: row)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Per key: 1/0 multiplier and 0/−FLT_MAX additive bias, `[batch, L]`.
+    private func prepareMask(_ batch: EncoderBatch) {
+        let n = batch.batchSize * batch.sequenceLength
+        let m = keyMask.reserve(n), a = keyBias.reserve(n)
+        for i in 0..<n {
+            let valid = batch.attentionMask[i] != 0
+            m[i] = valid ? 1 : 0
+            a[i] = valid ? 0 : -Float.greatestFiniteMagnitude
+        }
+    }
+
+    private func forward(_ layer: BertLayer, input x: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                         batch b: Int, length l: Int, acts: LayerActivations, keep: Bool) {
+        let t = b * l, h = config.hiddenSize, f = config.intermediateSize
+        let q = acts.query.reserve(t * h), k = acts.key.reserve(t * h), v = acts.value.reserve(t * h)
+        layer.query.product(x, rows: t, into: q)
+        layer.key.product(x, rows: t, into: k)
+        layer.value.product(x, rows: t, into: v)
+        Kernels.addBias(q, rows: t, cols: h, bias: layer.query.bias.values)
+        Kernels.addBias(k, rows: t, cols: h, bias: layer.key.bias.values)
+        Kernels.addBias(v, rows: t, cols: h, bias: layer.value.bias.values)
+        let ctx = acts.context.reserve(t * h)
+        attention(q: q, k: k, v: v, context: ctx, batch: b, length: l,
+                  probabilities: keep ? acts.probabilities.reserve(b * config.headCount * l * l) : nil)
+        let sum1 = acts.attentionSum.reserve(t * h)
+        layer.attentionOutput.product(ctx, rows: t, into: sum1)
+        let h1 = acts.attentionOutput.reserve(t * h)
+        Kernels.addBiasResidualLayerNorm(sum1, rows: t, cols: h, bias: layer.attentionOutput.bias.values, residual: x,
+                                         gamma: layer.attentionNorm.weight.values, beta: layer.attentionNorm.bias.values,
+                                         eps: layer.attentionNorm.eps, out: h1,
+                                         stats: keep ? acts.attentionStats.reserve(2 * t) : nil)
+        let inter = acts.intermediate.reserve(t * f)
+        layer.intermediate.product(h1, rows: t, into: inter)
+        Kernels.addBiasActivate(inter, rows: t, cols: f, bias: layer.intermediate.bias.values, activation: config.activation,
+                                preActivation: keep ? acts.preActivation.reserve(t * f) : nil)
+        let sum2 = acts.outputSum.reserve(t * h)
+        layer.output.product(inter, rows: t, into: sum2)
+        Kernels.addBiasResidualLayerNorm(sum2, rows: t, cols: h, bias: layer.output.bias.values, residual: h1,
+                                         gamma: layer.outputNorm.weight.values, beta: layer.outputNorm.bias.values,
+                                         eps: layer.outputNorm.eps, out: output,
+                                         stats: keep ? acts.outputStats.reserve(2 * t) : nil)
+    }
+
+    /// Scaled dot-product attention for every (sequence, head) pair, the pairs split over the cores
+    /// (each product single-threaded): `context[b, :, head] = softmax(Q·Kᵀ/√d + mask)·V`.
+    private func attention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                           context: UnsafeMutablePointer<Float>, batch b: Int, length l: Int,
+                           probabilities: UnsafeMutablePointer<Float>?) {
+        let h = config.hiddenSize, heads = config.headCount, d = config.headSize
+        let pairs = b * heads
+        let alpha = 1 / Float(d).squareRoot()
+        let workers = min(BLAS.threads, pairs)
+        while scores.count < workers { scores.append(FloatBuffer()) }
+        let scratch = (0..<workers).map { scores[$0].reserve(l * l) }
+        let mask = UnsafePointer(keyMask.pointer), bias = UnsafePointer(keyBias.pointer)
+        let run = { (worker: Int) in
+            let lo = pairs * worker / workers, hi = pairs * (worker + 1) / workers
+            for pair in lo..<hi {
+                let s = probabilities.map { $0 + pair * l * l } ?? scratch[worker]
+                let seq = pair / heads, head = pair % heads
+                let offset = seq * l * h + head * d
+                BLAS.sgemm(m: l, n: l, k: d, alpha: alpha, a: q + offset, lda: h, b: k + offset, ldb: h,
+                           transposeB: true, c: s, ldc: l)
+                Kernels.maskedSoftmax(s, rows: l, cols: l, keyMask: mask + seq * l, keyBias: bias + seq * l)
+                BLAS.sgemm(m: l, n: d, k: l, a: s, lda: l, b: v + offset, ldb: h, transposeB: false,
+                           c: context + offset, ldc: h)
+            }
+        }
+        if workers <= 1 {
+            run(0)
+        } else {
+            BLAS.withSingleThread {
+                DispatchQueue.concurrentPerform(iterations: workers, execute: run)
+            }
+        }
+    }
+}
