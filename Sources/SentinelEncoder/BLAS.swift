@@ -5,37 +5,29 @@ import Glibc
 
 /// The OpenBLAS calls the encoder makes, wrapped once.
 ///
-/// Thread count: the encoder runs on two cores. ``configure(threads:)`` sets OpenBLAS's thread pool
-/// (`openblas_set_num_threads`); the default is `min(2, openblas_get_num_procs())`. Matrix products of
-/// the attention, which are small and run two at a time on separate cores, switch OpenBLAS to one
-/// thread for their duration (``withSingleThread(_:)``).
+/// Threads: the encoder splits its work over ``threads`` cores itself (DispatchQueue.concurrentPerform),
+/// one matrix product per core, so OpenBLAS runs single-threaded inside each (`openblas_set_num_threads(1)`):
+/// no second thread pool spins against the first, and each core applies the product's epilogue (bias,
+/// activation, residual + LayerNorm) to its rows while they are still in its cache. The default is
+/// `min(2, openblas_get_num_procs())`; ``measureSgemmPeak(n:repeats:)`` lets OpenBLAS use ``threads``.
 public enum BLAS {
-    /// Threads OpenBLAS uses for one large product (and the encoder for its vector work).
+    /// Cores the encoder uses.
     public private(set) static var threads: Int = {
-        let n = max(1, min(2, Int(openblas_get_num_procs())))
-        openblas_set_num_threads(Int32(n))
-        return n
+        openblas_set_num_threads(1)
+        return max(1, min(2, Int(openblas_get_num_procs())))
     }()
 
-    /// Sets OpenBLAS's thread count (`openblas_set_num_threads`) and the encoder's worker count.
+    /// Sets the number of cores the encoder uses (OpenBLAS itself stays single-threaded per call).
     public static func configure(threads n: Int) {
+        _ = threads
         threads = max(1, n)
-        openblas_set_num_threads(Int32(threads))
     }
 
-    /// OpenBLAS's own figure (`openblas_get_num_threads`).
+    /// OpenBLAS's own thread count (`openblas_get_num_threads`): 1 while the encoder runs.
     public static var openBLASThreads: Int { _ = threads; return Int(openblas_get_num_threads()) }
 
     /// The CPU kernel family OpenBLAS chose (`openblas_get_corename`), e.g. `Cooperlake`.
     public static var coreName: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
-
-    /// Runs `body` with OpenBLAS limited to one thread, then restores ``threads``.
-    static func withSingleThread<R>(_ body: () throws -> R) rethrows -> R {
-        _ = threads
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(Int32(threads)) }
-        return try body()
-    }
 
     /// `C[m, n] = alpha · A[m, k] · op(B) + beta · C`, row-major, float32 (`cblas_sgemm`).
     ///
@@ -54,7 +46,7 @@ public enum BLAS {
     }
 
     /// Measures float32 matrix-product throughput: the best of `repeats` row-major `n × n × n`
-    /// `cblas_sgemm` calls, in GFLOP/s (2n³ floating-point operations per call). The machine's
+    /// `cblas_sgemm` calls with OpenBLAS on ``threads`` threads, in GFLOP/s (2n³ floating-point operations per call). The machine's
     /// practical float32 ceiling, used as the reference for the encoder's efficiency.
     public static func measureSgemmPeak(n: Int = 2048, repeats: Int = 5) -> Double {
         let count = n * n
@@ -67,6 +59,8 @@ public enum BLAS {
             b[i] = Float(i % 5) * 0.01 - 0.02
         }
         var best = Double.infinity
+        openblas_set_num_threads(Int32(threads))
+        defer { openblas_set_num_threads(1) }
         for _ in 0..<(repeats + 1) {
             let t0 = monotonicSeconds()
             sgemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, transposeB: false, c: c, ldc: n)

@@ -260,36 +260,95 @@ public final class BertModel {
                          batch b: Int, length l: Int, acts: LayerActivations, keep: Bool) {
         let t = b * l, h = config.hiddenSize, f = config.intermediateSize
         let q = acts.query.reserve(t * h), k = acts.key.reserve(t * h), v = acts.value.reserve(t * h)
-        layer.query.product(x, rows: t, into: q)
-        layer.key.product(x, rows: t, into: k)
-        layer.value.product(x, rows: t, into: v)
-        Kernels.addBias(q, rows: t, cols: h, bias: layer.query.bias.values)
-        Kernels.addBias(k, rows: t, cols: h, bias: layer.key.bias.values)
-        Kernels.addBias(v, rows: t, cols: h, bias: layer.value.bias.values)
+        let qb = layer.query.bias.values, kb = layer.key.bias.values, vb = layer.value.bias.values
+        Self.products([(layer.query, q), (layer.key, k), (layer.value, v)], x, rows: t) { lo, n in
+            Kernels.addBias(q + lo * h, rows: n, cols: h, bias: qb)
+            Kernels.addBias(k + lo * h, rows: n, cols: h, bias: kb)
+            Kernels.addBias(v + lo * h, rows: n, cols: h, bias: vb)
+        }
         let ctx = acts.context.reserve(t * h)
         attention(q: q, k: k, v: v, context: ctx, batch: b, length: l,
                   probabilities: keep ? acts.probabilities.reserve(b * config.headCount * l * l) : nil)
         let sum1 = acts.attentionSum.reserve(t * h)
-        layer.attentionOutput.product(ctx, rows: t, into: sum1)
         let h1 = acts.attentionOutput.reserve(t * h)
-        Kernels.addBiasResidualLayerNorm(sum1, rows: t, cols: h, bias: layer.attentionOutput.bias.values, residual: x,
-                                         gamma: layer.attentionNorm.weight.values, beta: layer.attentionNorm.bias.values,
-                                         eps: layer.attentionNorm.eps, out: h1,
-                                         stats: keep ? acts.attentionStats.reserve(2 * t) : nil)
+        let stats1 = keep ? acts.attentionStats.reserve(2 * t) : nil
+        let ao = layer.attentionOutput, an = layer.attentionNorm
+        Self.products([(ao, sum1)], ctx, rows: t) { lo, n in
+            Kernels.addBiasResidualLayerNorm(sum1 + lo * h, rows: n, cols: h, bias: ao.bias.values, residual: x + lo * h,
+                                             gamma: an.weight.values, beta: an.bias.values, eps: an.eps,
+                                             out: h1 + lo * h, stats: stats1.map { $0 + 2 * lo })
+        }
         let inter = acts.intermediate.reserve(t * f)
-        layer.intermediate.product(h1, rows: t, into: inter)
-        Kernels.addBiasActivate(inter, rows: t, cols: f, bias: layer.intermediate.bias.values, activation: config.activation,
-                                preActivation: keep ? acts.preActivation.reserve(t * f) : nil)
+        let pre = keep ? acts.preActivation.reserve(t * f) : nil
+        let ib = layer.intermediate.bias.values, act = config.activation
+        Self.products([(layer.intermediate, inter)], h1, rows: t) { lo, n in
+            Kernels.addBiasActivate(inter + lo * f, rows: n, cols: f, bias: ib, activation: act,
+                                    preActivation: pre.map { $0 + lo * f })
+        }
         let sum2 = acts.outputSum.reserve(t * h)
-        layer.output.product(inter, rows: t, into: sum2)
-        Kernels.addBiasResidualLayerNorm(sum2, rows: t, cols: h, bias: layer.output.bias.values, residual: h1,
-                                         gamma: layer.outputNorm.weight.values, beta: layer.outputNorm.bias.values,
-                                         eps: layer.outputNorm.eps, out: output,
-                                         stats: keep ? acts.outputStats.reserve(2 * t) : nil)
+        let stats2 = keep ? acts.outputStats.reserve(2 * t) : nil
+        let od = layer.output, on = layer.outputNorm
+        Self.products([(od, sum2)], inter, rows: t) { lo, n in
+            Kernels.addBiasResidualLayerNorm(sum2 + lo * h, rows: n, cols: h, bias: od.bias.values, residual: h1 + lo * h,
+                                             gamma: on.weight.values, beta: on.bias.values, eps: on.eps,
+                                             out: output + lo * h, stats: stats2.map { $0 + 2 * lo })
+        }
+    }
+
+    /// `y = x · Wᵀ` for each `(linear, y)` (all reading the same `x` `[rows, in]`), split over the
+    /// cores, then `epilogue(firstRow, rowCount)` on each part's rows.
+    ///
+    /// With many rows each core takes a block of rows (16-aligned) and runs its epilogue at once, while
+    /// the rows are in its cache. With few rows (≤ 64) the output columns are cut into blocks small
+    /// enough for OpenBLAS's unpacked small-matrix kernel (Cooper Lake / Skylake-X `sgemm_small_kernel`:
+    /// taken when `rows × block ≤ 1200` and `rows × block × in ≤ 10⁶`), which skips the packing of the
+    /// weight matrix that dominates a small product; the blocks are shared between the cores and the
+    /// epilogue runs after them.
+    static func products(_ outputs: [(Linear, UnsafeMutablePointer<Float>)], _ x: UnsafePointer<Float>, rows t: Int,
+                         epilogue: (Int, Int) -> Void) {
+        let workers = BLAS.threads
+        if t <= 64 {
+            // Column blocks: (output index, first column, width).
+            var blocks: [(Int, Int, Int)] = []
+            for (i, (lin, _)) in outputs.enumerated() {
+                let n = lin.outFeatures, k = lin.inFeatures
+                let width = max(16, min(1200 / t, 1_000_000 / (t * k)) & ~15)
+                var lo = 0
+                while lo < n { blocks.append((i, lo, min(width, n - lo))); lo += width }
+            }
+            let run = { (w: Int, parts: Int) in
+                for bi in stride(from: w, to: blocks.count, by: parts) {
+                    let (i, lo, width) = blocks[bi]
+                    let (lin, y) = outputs[i]
+                    let n = lin.outFeatures, k = lin.inFeatures
+                    BLAS.sgemm(m: t, n: width, k: k, a: x, lda: k, b: lin.weight.values + lo * k, ldb: k,
+                               transposeB: true, c: y + lo, ldc: n)
+                }
+            }
+            if workers <= 1 || blocks.count < 2 {
+                run(0, 1)
+            } else {
+                let parts = min(workers, blocks.count)
+                DispatchQueue.concurrentPerform(iterations: parts) { run($0, parts) }
+            }
+            epilogue(0, t)
+        } else if workers <= 1 {
+            for (lin, y) in outputs { lin.product(x, rows: t, into: y) }
+            epilogue(0, t)
+        } else {
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                let lo = (t * w / workers) & ~15, hi = w == workers - 1 ? t : (t * (w + 1) / workers) & ~15
+                guard hi > lo else { return }
+                for (lin, y) in outputs {
+                    lin.product(x + lo * lin.inFeatures, rows: hi - lo, into: y + lo * lin.outFeatures)
+                }
+                epilogue(lo, hi - lo)
+            }
+        }
     }
 
     /// Scaled dot-product attention for every (sequence, head) pair, the pairs split over the cores
-    /// (each product single-threaded): `context[b, :, head] = softmax(Q·Kᵀ/√d + mask)·V`.
+    /// (OpenBLAS is single-threaded per call): `context[b, :, head] = softmax(Q·Kᵀ/√d + mask)·V`.
     private func attention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                            context: UnsafeMutablePointer<Float>, batch b: Int, length l: Int,
                            probabilities: UnsafeMutablePointer<Float>?) {
@@ -316,9 +375,7 @@ public final class BertModel {
         if workers <= 1 {
             run(0)
         } else {
-            BLAS.withSingleThread {
-                DispatchQueue.concurrentPerform(iterations: workers, execute: run)
-            }
+            DispatchQueue.concurrentPerform(iterations: workers, execute: run)
         }
     }
 }

@@ -4,10 +4,24 @@ import Glibc
 #endif
 
 // Vectorised element-wise and row-wise float32 kernels of the encoder. Rows are contiguous
-// (`[rows, cols]`, row-major); loops run 16 lanes at a time with a scalar tail, and split the rows
-// over ``BLAS/threads`` cores when the work is large enough to pay for the hand-off.
+// (`[rows, cols]`, row-major); loops run 16 lanes at a time with a scalar tail. The row kernels are
+// serial: callers split rows over the cores (see `BertModel`), usually together with the product
+// that fed them.
 
 typealias Vec = SIMD16<Float>
+typealias IVec = SIMD16<Int32>
+
+// Lane selection through compare masks and bitwise ops: these lower to `cmpps`/`andps`/`orps`, while
+// the standard library's generic `pointwiseMin`/`pointwiseMax` are scalarised lane by lane.
+
+/// Lanes of `a` where `mask` is all ones, of `b` elsewhere.
+@inline(__always) func select(_ mask: IVec, _ a: Vec, _ b: Vec) -> Vec {
+    let ai = unsafeBitCast(a, to: IVec.self), bi = unsafeBitCast(b, to: IVec.self)
+    return unsafeBitCast((ai & mask) | (bi & ~mask), to: Vec.self)
+}
+
+@inline(__always) func vmin(_ a: Vec, _ b: Vec) -> Vec { select(unsafeBitCast(a .< b, to: IVec.self), a, b) }
+@inline(__always) func vmax(_ a: Vec, _ b: Vec) -> Vec { select(unsafeBitCast(a .> b, to: IVec.self), a, b) }
 
 @inline(__always) func load(_ p: UnsafePointer<Float>) -> Vec {
     UnsafeRawPointer(p).loadUnaligned(as: Vec.self)
@@ -51,7 +65,7 @@ enum VectorMath {
     /// exponent bits. Inputs are clamped to [-87.3, 88]; relative error ≤ 2 ulp in that range.
     @inline(__always)
     static func exp(_ v: Vec) -> Vec {
-        let x = pointwiseMin(pointwiseMax(v, Vec(repeating: -87.33654)), Vec(repeating: 88.0))
+        let x = vmin(vmax(v, Vec(repeating: -87.33654)), Vec(repeating: 88.0))
         let t = x * 1.442_695_04 + magic
         let n = t - magic
         var r = x - n * 0.693_359_375
@@ -63,8 +77,8 @@ enum VectorMath {
         p = p * r + 1.666_666_55e-1
         p = p * r + 5.000_000_1e-1
         let y = p * (r * r) + r + 1
-        let ni = unsafeBitCast(t, to: SIMD16<Int32>.self) &- 0x4B40_0000
-        let scale = unsafeBitCast((ni &+ 127) &<< 23, to: Vec.self)
+        let ni = unsafeBitCast(t, to: IVec.self) &- IVec(repeating: 0x4B40_0000)
+        let scale = unsafeBitCast((ni &+ IVec(repeating: 127)) &<< IVec(repeating: 23), to: Vec.self)
         return y * scale
     }
 
@@ -72,7 +86,7 @@ enum VectorMath {
     /// Eigen (`generic_fast_erf_float`); outside that range erf is ±1 in float32. Max abs error ≈ 2e-7.
     @inline(__always)
     static func erf(_ v: Vec) -> Vec {
-        let x = pointwiseMin(pointwiseMax(v, Vec(repeating: -4)), Vec(repeating: 4))
+        let x = vmin(vmax(v, Vec(repeating: -4)), Vec(repeating: 4))
         let x2 = x * x
         var p = x2 * -2.726_142_258_013_06e-10 + 2.770_681_424_959_02e-08
         p = x2 * p - 2.101_024_020_825_08e-06
@@ -91,7 +105,7 @@ enum VectorMath {
     /// `tanh(x)` lane-wise as `1 − 2 / (exp(2x) + 1)` (absolute error ≈ 1e-7).
     @inline(__always)
     static func tanh(_ v: Vec) -> Vec {
-        let x = pointwiseMin(pointwiseMax(v, Vec(repeating: -9)), Vec(repeating: 9))
+        let x = vmin(vmax(v, Vec(repeating: -9)), Vec(repeating: 9))
         return 1 - 2 / (exp(x + x) + 1)
     }
 }
@@ -126,7 +140,7 @@ public enum Activation: String, Sendable, CaseIterable {
             let inner = 0.797_884_560_802_865_4 * (x + 0.044715 * x * x * x)
             return 0.5 * x * (1 + VectorMath.tanh(inner))
         case .relu:
-            return pointwiseMax(x, Vec(repeating: 0))
+            return vmax(x, Vec(repeating: 0))
         }
     }
 
@@ -146,13 +160,11 @@ public enum Activation: String, Sendable, CaseIterable {
 enum Kernels {
     /// `x[r, :] += bias` for every row; `x` is `[rows, cols]`.
     static func addBias(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, bias: UnsafePointer<Float>) {
-        Parallel.chunks(rows, workPerItem: cols) { range in
-            for r in range {
-                let row = x + r * cols
-                var j = 0
-                while j + 16 <= cols { store(load(row + j) + load(bias + j), row + j); j += 16 }
-                while j < cols { row[j] += bias[j]; j += 1 }
-            }
+        for r in 0..<rows {
+            let row = x + r * cols
+            var j = 0
+            while j + 16 <= cols { store(load(row + j) + load(bias + j), row + j); j += 16 }
+            while j < cols { row[j] += bias[j]; j += 1 }
         }
     }
 
@@ -161,23 +173,35 @@ enum Kernels {
     static func addBiasActivate(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int,
                                 bias: UnsafePointer<Float>, activation: Activation,
                                 preActivation: UnsafeMutablePointer<Float>? = nil) {
-        Parallel.chunks(rows, workPerItem: cols * 8) { range in
-            for r in range {
-                let row = x + r * cols
-                let pre = preActivation.map { $0 + r * cols }
-                var j = 0
-                while j + 16 <= cols {
-                    let z = load(row + j) + load(bias + j)
-                    if let pre { store(z, pre + j) }
-                    store(activation.apply(z), row + j)
-                    j += 16
-                }
-                while j < cols {
-                    let z = row[j] + bias[j]
-                    pre?[j] = z
-                    row[j] = activation.apply(z)
-                    j += 1
-                }
+        switch activation {
+        case .gelu: addBiasActivate(x, rows: rows, cols: cols, bias: bias, preActivation: preActivation,
+                                    { Activation.gelu.apply($0) }, { Activation.gelu.apply($0) })
+        case .geluTanh: addBiasActivate(x, rows: rows, cols: cols, bias: bias, preActivation: preActivation,
+                                        { Activation.geluTanh.apply($0) }, { Activation.geluTanh.apply($0) })
+        case .relu: addBiasActivate(x, rows: rows, cols: cols, bias: bias, preActivation: preActivation,
+                                    { Activation.relu.apply($0) }, { Activation.relu.apply($0) })
+        }
+    }
+
+    @inline(__always)
+    private static func addBiasActivate(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, bias: UnsafePointer<Float>,
+                                        preActivation: UnsafeMutablePointer<Float>?,
+                                        _ f: (Vec) -> Vec, _ scalar: (Float) -> Float) {
+        for r in 0..<rows {
+            let row = x + r * cols
+            let pre = preActivation.map { $0 + r * cols }
+            var j = 0
+            while j + 16 <= cols {
+                let z = load(row + j) + load(bias + j)
+                if let pre { store(z, pre + j) }
+                store(f(z), row + j)
+                j += 16
+            }
+            while j < cols {
+                let z = row[j] + bias[j]
+                pre?[j] = z
+                row[j] = scalar(z)
+                j += 1
             }
         }
     }
@@ -215,15 +239,13 @@ enum Kernels {
                                          bias: UnsafePointer<Float>, residual: UnsafePointer<Float>,
                                          gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
                                          out: UnsafeMutablePointer<Float>, stats: UnsafeMutablePointer<Float>?) {
-        Parallel.chunks(rows, workPerItem: cols * 4) { range in
-            for r in range {
-                let t = x + r * cols, res = residual + r * cols
-                var j = 0
-                while j + 16 <= cols { store(load(t + j) + load(bias + j) + load(res + j), t + j); j += 16 }
-                while j < cols { t[j] = t[j] + bias[j] + res[j]; j += 1 }
-                let s = normalizeRow(t, cols: cols, gamma: gamma, beta: beta, eps: eps, out: out + r * cols)
-                if let stats { stats[2 * r] = s.mean; stats[2 * r + 1] = s.rstd }
-            }
+        for r in 0..<rows {
+            let t = x + r * cols, res = residual + r * cols
+            var j = 0
+            while j + 16 <= cols { store(load(t + j) + load(bias + j) + load(res + j), t + j); j += 16 }
+            while j < cols { t[j] = t[j] + bias[j] + res[j]; j += 1 }
+            let s = normalizeRow(t, cols: cols, gamma: gamma, beta: beta, eps: eps, out: out + r * cols)
+            if let stats { stats[2 * r] = s.mean; stats[2 * r + 1] = s.rstd }
         }
     }
 
@@ -235,10 +257,10 @@ enum Kernels {
                               keyBias: UnsafePointer<Float>) {
         for r in 0..<rows {
             let row = s + r * cols
-            var vmax = Vec(repeating: -Float.greatestFiniteMagnitude)
+            var vm = Vec(repeating: -Float.greatestFiniteMagnitude)
             var j = 0
-            while j + 16 <= cols { vmax = pointwiseMax(vmax, load(row + j) + load(keyBias + j)); j += 16 }
-            var m = vmax.max()
+            while j + 16 <= cols { vm = vmax(vm, load(row + j) + load(keyBias + j)); j += 16 }
+            var m = vm.max()
             while j < cols { m = max(m, row[j] + keyBias[j]); j += 1 }
             var vsum = Vec(repeating: 0)
             j = 0

@@ -14,6 +14,7 @@ struct SentinelCommand: ParsableCommand {
         version: sentinelVersion,
         subcommands: [
             // Each subcommand registers itself here, one line each.
+            Bench.self,
         ]
     )
 }
