@@ -15,6 +15,7 @@ struct SentinelCommand: ParsableCommand {
         subcommands: [
             // Each subcommand registers itself here, one line each.
             Bench.self,
+            Embed.self,
         ]
     )
 }
