@@ -147,6 +147,35 @@ public final class BertModel {
         self.pooler = pooler
     }
 
+    /// Allocates the scratch memory for batches up to `[batchSize, sequenceLength]` now, so that later
+    /// forward passes of that size or smaller allocate nothing (the workspace otherwise grows on demand).
+    public func reserveWorkspace(batchSize b: Int, sequenceLength l: Int, keepActivations: Bool = false) {
+        let t = b * l, h = config.hiddenSize, f = config.intermediateSize
+        hidden.reserve(t * h)
+        keyMask.reserve(t)
+        keyBias.reserve(t)
+        poolerInput.reserve(b * h)
+        poolerBuffer.reserve(b * h)
+        while scores.count < BLAS.threads { scores.append(FloatBuffer()) }
+        for s in scores { s.reserve(l * l) }
+        if keepActivations {
+            while perLayer.count < layers.count { perLayer.append(LayerActivations()) }
+        }
+        for acts in (keepActivations ? perLayer : []) + [shared] {
+            for buffer in [acts.query, acts.key, acts.value, acts.context, acts.attentionSum, acts.attentionOutput, acts.outputSum] {
+                buffer.reserve(t * h)
+            }
+            acts.intermediate.reserve(t * f)
+            if keepActivations && acts !== shared {
+                acts.output.reserve(t * h)
+                acts.preActivation.reserve(t * f)
+                acts.probabilities.reserve(b * config.headCount * l * l)
+                acts.attentionStats.reserve(2 * t)
+                acts.outputStats.reserve(2 * t)
+            }
+        }
+    }
+
     /// Every parameter, in HuggingFace order (embeddings, layers, pooler).
     public var parameters: [Parameter] {
         [embeddings.word, embeddings.position, embeddings.tokenType, embeddings.norm.weight, embeddings.norm.bias]

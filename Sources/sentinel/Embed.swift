@@ -14,8 +14,9 @@ struct Embed: ParsableCommand {
         --encrypted: space-separated digests (the output of `sentinel encrypt`), looked up in the model's
         vocab.txt (an unknown digest becomes [UNK]); [CLS] and [SEP] are added unless the line starts with [CLS].
         --ids: space-separated input_ids, used as they are.
-        Rows are truncated to --max-length (longest first for pairs), padded to the longest row, and run in
-        batches of --batch-size. --output writes a safetensors file: input_ids, attention_mask, token_type_ids
+        Rows are truncated to --max-length (longest first for pairs) and run in batches of --batch-size rows of
+        similar length. The outputs keep the input order, padded to the longest row (padded positions hold 0).
+        --output writes a safetensors file: input_ids, attention_mask, token_type_ids
         (I64, [batch, seq]), last_hidden_state (F32, [batch, seq, hidden]) and pooler_output (F32, [batch, hidden]).
         """
     )
@@ -87,6 +88,9 @@ struct Embed: ParsableCommand {
         throw ValidationError("plain-text input needs the WordPiece tokenizer (SentinelTokenizer, not merged yet): use --encrypted or --ids")
     }
 
+    /// Runs the rows in batches of similar length (sorted by length, each batch padded only to its own
+    /// longest row) and places the results in input order, padded to the longest row overall. Padded
+    /// positions of the output hold zeros.
     func runEncoder(_ model: BertModel, _ rows: [EmbedRow], progress: Progress) throws -> EmbedResult {
         let l = rows.map(\.ids.count).max() ?? 0
         let n = rows.count, h = model.config.hiddenSize
@@ -98,20 +102,32 @@ struct Embed: ParsableCommand {
                 result.attentionMask[i * l + j] = 1
             }
         }
+        let order = rows.indices.sorted { rows[$0].ids.count < rows[$1].ids.count }
+        model.reserveWorkspace(batchSize: min(batchSize, n), sequenceLength: l)
         var first = 0
         while first < n {
-            let count = min(batchSize, n - first)
-            progress.step("rows \(first + 1)–\(first + count) of \(n)")
-            let range = (first * l)..<((first + count) * l)
-            let batch = try EncoderBatch(batchSize: count, sequenceLength: l, inputIDs: Array(result.inputIDs[range]),
-                                         attentionMask: Array(result.attentionMask[range]),
-                                         tokenTypeIDs: Array(result.tokenTypeIDs[range]))
-            let out = try model.forward(batch)
-            result.lastHiddenState.replaceSubrange((first * l * h)..<((first + count) * l * h), with: out.lastHiddenState.values)
-            if let pooled = out.poolerOutput {
-                result.poolerOutput.replaceSubrange((first * h)..<((first + count) * h), with: pooled.values)
+            let members = Array(order[first..<min(first + batchSize, n)])
+            progress.step("rows \(first + 1)–\(first + members.count) of \(n)")
+            let bl = members.map { rows[$0].ids.count }.max() ?? 1
+            var ids = [Int32](repeating: 0, count: members.count * bl), mask = ids, types = ids
+            for (k, r) in members.enumerated() {
+                for j in 0..<rows[r].ids.count {
+                    ids[k * bl + j] = rows[r].ids[j]
+                    types[k * bl + j] = rows[r].types[j]
+                    mask[k * bl + j] = 1
+                }
             }
-            first += count
+            let out = try model.forward(EncoderBatch(batchSize: members.count, sequenceLength: bl, inputIDs: ids,
+                                                     attentionMask: mask, tokenTypeIDs: types))
+            for (k, r) in members.enumerated() {
+                let valid = rows[r].ids.count * h
+                result.lastHiddenState.replaceSubrange((r * l * h)..<(r * l * h + valid),
+                                                       with: out.lastHiddenState.values[(k * bl * h)..<(k * bl * h + valid)])
+                if let pooled = out.poolerOutput {
+                    result.poolerOutput.replaceSubrange((r * h)..<((r + 1) * h), with: pooled.values[(k * h)..<((k + 1) * h)])
+                }
+            }
+            first += members.count
         }
         return result
     }
@@ -362,3 +378,4 @@ struct EmbedResult {
         }
     }
 }
+
