@@ -157,7 +157,7 @@ public final class BertModel {
         poolerInput.reserve(b * h)
         poolerBuffer.reserve(b * h)
         while scores.count < BLAS.threads { scores.append(FloatBuffer()) }
-        for s in scores { s.reserve(l * l) }
+        for s in scores { s.reserve(l * l + l) }
         if keepActivations {
             while perLayer.count < layers.count { perLayer.append(LayerActivations()) }
         }
@@ -386,7 +386,7 @@ public final class BertModel {
         let alpha = 1 / Float(d).squareRoot()
         let workers = min(BLAS.threads, pairs)
         while scores.count < workers { scores.append(FloatBuffer()) }
-        let scratch = (0..<workers).map { scores[$0].reserve(l * l) }
+        let scratch = (0..<workers).map { scores[$0].reserve(l * l + l) }
         let mask = UnsafePointer(keyMask.pointer), bias = UnsafePointer(keyBias.pointer)
         let run = { (worker: Int) in
             let lo = pairs * worker / workers, hi = pairs * (worker + 1) / workers
@@ -396,9 +396,13 @@ public final class BertModel {
                 let offset = seq * l * h + head * d
                 BLAS.sgemm(m: l, n: l, k: d, alpha: alpha, a: q + offset, lda: h, b: k + offset, ldb: h,
                            transposeB: true, c: s, ldc: l)
-                Kernels.maskedSoftmax(s, rows: l, cols: l, keyMask: mask + seq * l, keyBias: bias + seq * l)
+                // Inference normalises the [L, d] context rows instead of the [L, L] weights.
+                let scale = probabilities == nil ? scratch[worker] + l * l : nil
+                Kernels.maskedSoftmax(s, rows: l, cols: l, keyMask: mask + seq * l, keyBias: bias + seq * l,
+                                      deferredScale: scale)
                 BLAS.sgemm(m: l, n: d, k: l, a: s, lda: l, b: v + offset, ldb: h, transposeB: false,
                            c: context + offset, ldc: h)
+                if let scale { Kernels.scaleRows(context + offset, rows: l, cols: d, stride: h, by: scale) }
             }
         }
         if workers <= 1 {

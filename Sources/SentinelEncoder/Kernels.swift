@@ -249,12 +249,26 @@ enum Kernels {
         }
     }
 
+    /// `x[r, 0..<cols] *= factor[r]` for rows `stride` floats apart.
+    @inline(__always)
+    static func scaleRows(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, stride: Int, by factor: UnsafePointer<Float>) {
+        for r in 0..<rows {
+            let row = x + r * stride, f = factor[r]
+            var j = 0
+            while j + 16 <= cols { store(load(row + j) * f, row + j); j += 16 }
+            while j < cols { row[j] *= f; j += 1 }
+        }
+    }
+
     /// Masked softmax of `rows` score rows of length `cols` (row stride `cols`), in place.
     /// `keyMask[j]` is 1 for a key that may be attended to and 0 for padding; masked keys get weight 0.
     /// A row with no valid key gets uniform weights (what an additive `finfo.min` mask gives in PyTorch).
+    ///
+    /// With `deferredScale`, rows are left unnormalised (`exp(s − max)`) and `1 / Σ` is stored there
+    /// instead, for the caller to apply to the much narrower `P·V` rows.
     @inline(__always)
     static func maskedSoftmax(_ s: UnsafeMutablePointer<Float>, rows: Int, cols: Int, keyMask: UnsafePointer<Float>,
-                              keyBias: UnsafePointer<Float>) {
+                              keyBias: UnsafePointer<Float>, deferredScale: UnsafeMutablePointer<Float>? = nil) {
         for r in 0..<rows {
             let row = s + r * cols
             var vm = Vec(repeating: -Float.greatestFiniteMagnitude)
@@ -272,7 +286,9 @@ enum Kernels {
             }
             var sum = vsum.sum()
             while j < cols { let e = Glibc.expf(row[j] - m) * keyMask[j]; row[j] = e; sum += e; j += 1 }
-            if sum > 0 {
+            if sum > 0, let deferredScale {
+                deferredScale[r] = 1 / sum
+            } else if sum > 0 {
                 let inv = 1 / sum
                 j = 0
                 while j + 16 <= cols { store(load(row + j) * inv, row + j); j += 16 }
@@ -280,6 +296,7 @@ enum Kernels {
             } else {
                 let u = 1 / Float(cols)
                 for k in 0..<cols { row[k] = u }
+                deferredScale?[r] = 1
             }
         }
     }

@@ -115,14 +115,16 @@ final class LoadingTests: XCTestCase {
         XCTAssertThrowsError(try model.forward(inputIDs: [[1, 2]], tokenTypeIDs: [[0, 2]]))
     }
 
-    /// The activations kept for a backward pass do not change the result, and the hidden states
-    /// returned match the kept layer outputs.
+    /// Keeping the activations for a backward pass (per-layer buffers, softmax normalised before P·V
+    /// instead of after) gives the same outputs up to float32 rounding.
     func testKeepingActivationsGivesTheSameOutputs() throws {
         let model = try BertModel(archive: exactArchive(.F32), config: tiny)
         let a = try model.forward(sampleBatch(), outputHiddenStates: true)
         let b = try model.forward(sampleBatch(), outputHiddenStates: true, keepActivations: true)
-        XCTAssertEqual(a.lastHiddenState, b.lastHiddenState)
-        XCTAssertEqual(a.hiddenStates, b.hiddenStates)
+        XCTAssertLessThanOrEqual(maxAbsDiff(a.lastHiddenState.values, b.lastHiddenState.values), 1e-5)
+        XCTAssertEqual(a.hiddenStates.count, 3)
+        for (x, y) in zip(a.hiddenStates, b.hiddenStates) { XCTAssertLessThanOrEqual(maxAbsDiff(x.values, y.values), 1e-5) }
         XCTAssertEqual(a.hiddenStates.last, a.lastHiddenState)
+        XCTAssertNotEqual(a.hiddenStates[1], a.hiddenStates[2])
     }
 }
