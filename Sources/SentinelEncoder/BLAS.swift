@@ -61,7 +61,7 @@ public enum BLAS {
         var best = Double.infinity
         openblas_set_num_threads(Int32(threads))
         defer { openblas_set_num_threads(1) }
-        for _ in 0..<(repeats + 1) {
+        for _ in 0..<max(1, repeats + 1) {
             let t0 = monotonicSeconds()
             sgemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, transposeB: false, c: c, ldc: n)
             best = min(best, monotonicSeconds() - t0)
