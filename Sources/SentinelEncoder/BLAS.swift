@@ -1,4 +1,5 @@
 import COpenBLAS
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -45,29 +46,53 @@ public enum BLAS {
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
-    /// Measures float32 matrix-product throughput: the best of `repeats` row-major `n × n × n`
-    /// `cblas_sgemm` calls with OpenBLAS on ``threads`` threads, in GFLOP/s (2n³ floating-point operations per call). The machine's
-    /// practical float32 ceiling, used as the reference for the encoder's efficiency.
-    public static func measureSgemmPeak(n: Int = 2048, repeats: Int = 5) -> Double {
+    /// How ``measureSgemmPeak(n:repeats:mode:)`` spreads the product over the cores.
+    public enum PeakMode: Sendable {
+        /// One `cblas_sgemm` call with OpenBLAS on ``threads`` threads (how `../shared/perf/BASELINE.md` measured it).
+        case openBLASThreads
+        /// ``threads`` single-threaded `cblas_sgemm` calls on row blocks of `A`, one per core, the way the
+        /// encoder runs its products (no OpenBLAS thread pool left spinning afterwards).
+        case rowBlocks
+    }
+
+    /// Measures float32 matrix-product throughput: the best of `repeats + 1` row-major `n × n × n`
+    /// products (2n³ floating-point operations each), in GFLOP/s. The machine's practical float32
+    /// ceiling, used as the reference for the encoder's efficiency. The matrices are allocated once
+    /// per size and kept.
+    public static func measureSgemmPeak(n: Int = 2048, repeats: Int = 5, mode: PeakMode = .openBLASThreads) -> Double {
         let count = n * n
-        let a = UnsafeMutablePointer<Float>.allocate(capacity: count)
-        let b = UnsafeMutablePointer<Float>.allocate(capacity: count)
-        let c = UnsafeMutablePointer<Float>.allocate(capacity: count)
-        defer { a.deallocate(); b.deallocate(); c.deallocate() }
-        for i in 0..<count {
-            a[i] = Float(i % 7) * 0.01 - 0.03
-            b[i] = Float(i % 5) * 0.01 - 0.02
+        if peakMatrices?.n != n {
+            let a = UnsafeMutablePointer<Float>.allocate(capacity: 3 * count)
+            for i in 0..<(2 * count) { a[i] = Float(i % 7) * 0.01 - 0.03 }
+            peakMatrices?.storage.deallocate()
+            peakMatrices = (n, a)
         }
+        guard let storage = peakMatrices?.storage else { return 0 }
+        let a = storage, b = storage + count, c = storage + 2 * count
+        let workers = threads
         var best = Double.infinity
-        openblas_set_num_threads(Int32(threads))
-        defer { openblas_set_num_threads(1) }
         for _ in 0..<max(1, repeats + 1) {
-            let t0 = monotonicSeconds()
-            sgemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, transposeB: false, c: c, ldc: n)
-            best = min(best, monotonicSeconds() - t0)
+            let t0: Double
+            switch mode {
+            case .openBLASThreads:
+                openblas_set_num_threads(Int32(workers))
+                t0 = monotonicSeconds()
+                sgemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, transposeB: false, c: c, ldc: n)
+                best = min(best, monotonicSeconds() - t0)
+                openblas_set_num_threads(1)
+            case .rowBlocks:
+                t0 = monotonicSeconds()
+                DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    let lo = n * w / workers, hi = n * (w + 1) / workers
+                    sgemm(m: hi - lo, n: n, k: n, a: a + lo * n, lda: n, b: b, ldb: n, transposeB: false, c: c + lo * n, ldc: n)
+                }
+                best = min(best, monotonicSeconds() - t0)
+            }
         }
         return 2 * Double(n) * Double(n) * Double(n) / best / 1e9
     }
+
+    nonisolated(unsafe) private static var peakMatrices: (n: Int, storage: UnsafeMutablePointer<Float>)?
 }
 
 /// Seconds from a monotonic clock (`CLOCK_MONOTONIC`).

@@ -56,9 +56,10 @@ public struct EncoderBatch: Sendable, Equatable {
         guard batchSize > 0, sequenceLength > 0 else {
             throw InputError(.invalidStructure, file: "input", key: "input_ids", "empty batch")
         }
-        for (key, a) in [("input_ids", inputIDs), ("attention_mask", attentionMask ?? []), ("token_type_ids", tokenTypeIDs ?? [])]
-        where !(a.isEmpty && key != "input_ids") && a.count != n {
-            throw InputError(.invalidStructure, file: "input", key: key, "\(a.count) values for [\(batchSize), \(sequenceLength)]")
+        for (key, a) in [("input_ids", inputIDs), ("attention_mask", attentionMask), ("token_type_ids", tokenTypeIDs)] {
+            if let a, a.count != n {
+                throw InputError(.invalidStructure, file: "input", key: key, "\(a.count) values for [\(batchSize), \(sequenceLength)]")
+            }
         }
         self.batchSize = batchSize
         self.sequenceLength = sequenceLength

@@ -21,6 +21,9 @@ extension SafeTensorsFile: MappedTensorArchive {
 /// The values are either borrowed from a memory-mapped archive (F32, aligned: no copy) or owned
 /// (converted from F16/BF16/F64, or copied). ``mutableValues()`` makes a borrowed parameter owned the
 /// first time it is called, so an optimizer can update it in place; the mapping itself is never written.
+///
+/// `@unchecked Sendable`: the values are plain memory that the model reads from several cores during a
+/// forward pass; writing them (``mutableValues()``) while a forward pass runs is the caller's error.
 public final class Parameter: @unchecked Sendable {
     /// HuggingFace parameter name, e.g. `encoder.layer.0.attention.self.query.weight`.
     public let name: String
