@@ -299,15 +299,10 @@ public final class BertModel {
         let ctx = acts.context.reserve(t * h)
         attention(q: q, k: k, v: v, context: ctx, batch: b, length: l,
                   probabilities: keep ? acts.probabilities.reserve(b * config.headCount * l * l) : nil)
-        let sum1 = acts.attentionSum.reserve(t * h)
         let h1 = acts.attentionOutput.reserve(t * h)
-        let stats1 = keep ? acts.attentionStats.reserve(2 * t) : nil
-        let ao = layer.attentionOutput, an = layer.attentionNorm
-        Self.products([(ao, sum1)], ctx, rows: t) { lo, n in
-            Kernels.addBiasResidualLayerNorm(sum1 + lo * h, rows: n, cols: h, bias: ao.bias.values, residual: x + lo * h,
-                                             gamma: an.weight.values, beta: an.bias.values, eps: an.eps,
-                                             out: h1 + lo * h, stats: stats1.map { $0 + 2 * lo })
-        }
+        Self.denseResidualNorm(layer.attentionOutput, layer.attentionNorm, ctx, rows: t, residual: x,
+                               sum: acts.attentionSum.reserve(t * h), out: h1,
+                               stats: keep ? acts.attentionStats.reserve(2 * t) : nil)
         let inter = acts.intermediate.reserve(t * f)
         let pre = keep ? acts.preActivation.reserve(t * f) : nil
         let ib = layer.intermediate.bias.values, act = config.activation
@@ -315,13 +310,21 @@ public final class BertModel {
             Kernels.addBiasActivate(inter + lo * f, rows: n, cols: f, bias: ib, activation: act,
                                     preActivation: pre.map { $0 + lo * f })
         }
-        let sum2 = acts.outputSum.reserve(t * h)
-        let stats2 = keep ? acts.outputStats.reserve(2 * t) : nil
-        let od = layer.output, on = layer.outputNorm
-        Self.products([(od, sum2)], inter, rows: t) { lo, n in
-            Kernels.addBiasResidualLayerNorm(sum2 + lo * h, rows: n, cols: h, bias: od.bias.values, residual: h1 + lo * h,
-                                             gamma: on.weight.values, beta: on.bias.values, eps: on.eps,
-                                             out: output + lo * h, stats: stats2.map { $0 + 2 * lo })
+        Self.denseResidualNorm(layer.output, layer.outputNorm, inter, rows: t, residual: h1,
+                               sum: acts.outputSum.reserve(t * h), out: output,
+                               stats: keep ? acts.outputStats.reserve(2 * t) : nil)
+    }
+
+    /// `out = LayerNorm(x · Wᵀ + b + residual)` (HF `BertSelfOutput` / `BertOutput`); `sum` receives the
+    /// pre-norm values and `stats` each row's mean and rstd.
+    static func denseResidualNorm(_ dense: Linear, _ norm: LayerNorm, _ x: UnsafePointer<Float>, rows t: Int,
+                                  residual: UnsafePointer<Float>, sum: UnsafeMutablePointer<Float>,
+                                  out: UnsafeMutablePointer<Float>, stats: UnsafeMutablePointer<Float>?) {
+        let h = dense.outFeatures
+        products([(dense, sum)], x, rows: t) { lo, n in
+            Kernels.addBiasResidualLayerNorm(sum + lo * h, rows: n, cols: h, bias: dense.bias.values, residual: residual + lo * h,
+                                             gamma: norm.weight.values, beta: norm.bias.values, eps: norm.eps,
+                                             out: out + lo * h, stats: stats.map { $0 + 2 * lo })
         }
     }
 
