@@ -249,6 +249,20 @@ enum Kernels {
         }
     }
 
+    /// Reads one float per 64-byte cache line of `p[0..<count]` (to pull the memory into the cache) and
+    /// returns their sum, which the caller must store somewhere so the reads are not optimised away.
+    @inline(__always)
+    static func touch(_ p: UnsafePointer<Float>, count: Int) -> Float {
+        var a0: Float = 0, a1: Float = 0, a2: Float = 0, a3: Float = 0
+        var i = 0
+        while i + 64 <= count {
+            a0 += p[i]; a1 += p[i + 16]; a2 += p[i + 32]; a3 += p[i + 48]
+            i += 64
+        }
+        while i < count { a0 += p[i]; i += 16 }
+        return (a0 + a1) + (a2 + a3)
+    }
+
     /// `x[r, 0..<cols] *= factor[r]` for rows `stride` floats apart.
     @inline(__always)
     static func scaleRows(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, stride: Int, by factor: UnsafePointer<Float>) {
