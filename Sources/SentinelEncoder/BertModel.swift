@@ -354,12 +354,13 @@ public final class BertModel {
                     let (i, lo, width) = blocks[bi]
                     let (lin, y) = outputs[i]
                     let n = lin.outFeatures, k = lin.inFeatures
-                    let w = lin.weight.values + lo * k
+                    let weights = lin.weight.values + lo * k
                     // The block's weights are contiguous; one sequential pass brings them into the cache at
                     // full memory bandwidth, which the small kernel's strided reads do not reach (≈ 15 %
-                    // faster at (1, 16) on MiniLM, whose 42 MB of layer weights do not fit the L3 cache). The sum lands in C, which sgemm overwrites.
-                    y[lo] = Kernels.touch(w, count: width * k)
-                    BLAS.sgemm(m: t, n: width, k: k, a: x, lda: k, b: w, ldb: k,
+                    // faster at (1, 16) on MiniLM, whose 42 MB of layer weights do not fit the L3 cache).
+                    // The sum lands in C, which sgemm (beta 0) overwrites.
+                    y[lo] = Kernels.touch(weights, count: width * k)
+                    BLAS.sgemm(m: t, n: width, k: k, a: x, lda: k, b: weights, ldb: k,
                                transposeB: true, c: y + lo, ldc: n)
                 }
             }
