@@ -23,6 +23,8 @@ struct SentinelCommand: ParsableCommand {
             Encrypt.self,
             Vocab.self,
             BenchTokenize.self,
+            Bench.self,
+            Embed.self,
         ]
     )
 }

@@ -1,1 +1,0 @@
-// SentinelEncoder (to come).

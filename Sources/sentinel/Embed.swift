@@ -1,0 +1,381 @@
+import ArgumentParser
+import SentinelCore
+import SentinelEncoder
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `sentinel embed`: run the encoder on one text per line and print or save its outputs.
+struct Embed: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the BERT encoder on one input per line.",
+        discussion: """
+        Each line is one input; a TAB separates the two sentences of a pair (the second gets token_type 1).
+        --encrypted: space-separated digests (the output of `sentinel encrypt`), looked up in the model's
+        vocab.txt (an unknown digest becomes [UNK]); [CLS] and [SEP] are added unless the line starts with [CLS].
+        --ids: space-separated input_ids, used as they are.
+        Rows are truncated to --max-length (longest first for pairs) and run in batches of --batch-size rows of
+        similar length. The outputs keep the input order, padded to the longest row (padded positions hold 0).
+        --output writes a safetensors file: input_ids, attention_mask, token_type_ids
+        (I64, [batch, seq]), last_hidden_state (F32, [batch, seq, hidden]) and pooler_output (F32, [batch, hidden]).
+        """
+    )
+
+    @Argument(help: "Model directory (config.json, model.safetensors, vocab.txt).")
+    var modelDir: String
+
+    @Option(help: ArgumentHelp("Input file, or - for standard input.", valueName: "file"))
+    var input = "-"
+
+    @Flag(help: "Lines hold space-separated token digests (encrypted text).")
+    var encrypted = false
+
+    @Flag(help: "Lines hold space-separated input_ids.")
+    var ids = false
+
+    @Option(help: "Longest row in tokens, special tokens included (default: max_position_embeddings, at most 512).")
+    var maxLength: Int?
+
+    @Option(help: ArgumentHelp("Write the outputs to this safetensors file.", valueName: "file.safetensors"))
+    var output: String?
+
+    @Option(help: "Rows per forward pass.")
+    var batchSize = 32
+
+    @OptionGroup var report: ReportOptions
+
+    func validate() throws {
+        if encrypted && ids { throw ValidationError("--encrypted and --ids are mutually exclusive") }
+        if let maxLength, maxLength < 2 { throw ValidationError("--max-length must be at least 2") }
+        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+    }
+
+    func run() throws {
+        try reportingErrors(json: report.json) {
+            let progress = Progress(forced: report.progress)
+            let started = monotonicSeconds()
+            // TODO(merge): find the files with ModelDirectory (config, weights of any format, vocabulary).
+            let config = try BertConfig.load(path: modelDir + "/config.json")
+            let model = try BertModel(archive: SafeTensorsFile(path: modelDir + "/model.safetensors"), config: config)
+            let limit = min(maxLength ?? min(config.maxPositions, 512), config.maxPositions)
+            let lines = try InputLines.read(input)
+            guard !lines.lines.isEmpty else {
+                throw InputError(.invalidStructure, file: lines.path, "no input lines")
+            }
+            var rows: [EmbedRow]
+            if ids {
+                rows = try lines.lines.map { try EmbedRow(idsLine: $0.text, file: lines.path, offset: $0.offset) }
+            } else if encrypted {
+                let vocab = try DigestVocabulary(path: modelDir + "/vocab.txt")
+                rows = lines.lines.map { vocab.row(for: $0.text) }
+            } else {
+                rows = try tokenizePlainText(lines)
+            }
+            for i in rows.indices { rows[i].truncate(to: limit) }
+            let summary = try runEncoder(model, rows, progress: progress)
+            if let output {
+                try summary.write(to: output)
+            }
+            let seconds = monotonicSeconds() - started
+            summary.print(json: report.json, output: output, seconds: seconds)
+        }
+    }
+
+    /// Plain text needs the original model's WordPiece tokenizer.
+    /// TODO(merge): `BertTokenizer.load(directory: modelDir).encode(a, pair: b, truncation: .longestFirst(maxLength:))`
+    /// from SentinelTokenizer, one ``EmbedRow`` per line.
+    func tokenizePlainText(_ lines: InputLines) throws -> [EmbedRow] {
+        throw ValidationError("plain-text input needs the WordPiece tokenizer (SentinelTokenizer, not merged yet): use --encrypted or --ids")
+    }
+
+    /// Runs the rows in batches of similar length (sorted by length, each batch padded only to its own
+    /// longest row) and places the results in input order, padded to the longest row overall. Padded
+    /// positions of the output hold zeros.
+    func runEncoder(_ model: BertModel, _ rows: [EmbedRow], progress: Progress) throws -> EmbedResult {
+        let l = rows.map(\.ids.count).max() ?? 0
+        let n = rows.count, h = model.config.hiddenSize
+        var result = EmbedResult(rows: n, length: l, hidden: h, hasPooler: model.pooler != nil)
+        for (i, row) in rows.enumerated() {
+            for j in 0..<row.ids.count {
+                result.inputIDs[i * l + j] = row.ids[j]
+                result.tokenTypeIDs[i * l + j] = row.types[j]
+                result.attentionMask[i * l + j] = 1
+            }
+        }
+        let order = rows.indices.sorted { rows[$0].ids.count < rows[$1].ids.count }
+        model.reserveWorkspace(batchSize: min(batchSize, n), sequenceLength: l)
+        var first = 0
+        while first < n {
+            let members = Array(order[first..<min(first + batchSize, n)])
+            progress.step("rows \(first + 1)–\(first + members.count) of \(n)")
+            let bl = members.map { rows[$0].ids.count }.max() ?? 1
+            var ids = [Int32](repeating: 0, count: members.count * bl), mask = ids, types = ids
+            for (k, r) in members.enumerated() {
+                for j in 0..<rows[r].ids.count {
+                    ids[k * bl + j] = rows[r].ids[j]
+                    types[k * bl + j] = rows[r].types[j]
+                    mask[k * bl + j] = 1
+                }
+            }
+            let out = try model.forward(EncoderBatch(batchSize: members.count, sequenceLength: bl, inputIDs: ids,
+                                                     attentionMask: mask, tokenTypeIDs: types))
+            for (k, r) in members.enumerated() {
+                let valid = rows[r].ids.count * h
+                result.lastHiddenState.replaceSubrange((r * l * h)..<(r * l * h + valid),
+                                                       with: out.lastHiddenState.values[(k * bl * h)..<(k * bl * h + valid)])
+                if let pooled = out.poolerOutput {
+                    result.poolerOutput.replaceSubrange((r * h)..<((r + 1) * h), with: pooled.values[(k * h)..<((k + 1) * h)])
+                }
+            }
+            first += members.count
+        }
+        return result
+    }
+}
+
+/// One row of model input before padding.
+struct EmbedRow {
+    var ids: [Int32]
+    var types: [Int32]
+    /// Length of the first segment (special tokens included) when the row is a pair.
+    var firstSegment: Int?
+    /// Whether the row carries the `[CLS] … [SEP]` template (so truncation keeps the trailing `[SEP]`).
+    var templated: Bool
+
+    /// `--ids`: space-separated integers; a TAB starts the second segment (token type 1).
+    init(idsLine text: String, file: String, offset: Int) throws {
+        ids = []
+        types = []
+        templated = false
+        for (segment, part) in text.split(separator: "\t", omittingEmptySubsequences: false).enumerated() {
+            guard segment < 2 else {
+                throw InputError(.invalidStructure, file: file, offset: offset, "more than one TAB in a line")
+            }
+            if segment == 1 { firstSegment = ids.count }
+            for word in part.split(separator: " ") {
+                guard let id = Int32(word), id >= 0 else {
+                    throw InputError(.invalidStructure, file: file, offset: offset, "'\(word)' is not a token id")
+                }
+                ids.append(id)
+                types.append(Int32(segment))
+            }
+        }
+        guard !ids.isEmpty else { throw InputError(.invalidStructure, file: file, offset: offset, "empty line") }
+    }
+
+    init(ids: [Int32], types: [Int32], firstSegment: Int?, templated: Bool) {
+        self.ids = ids
+        self.types = types
+        self.firstSegment = firstSegment
+        self.templated = templated
+    }
+
+    /// Shortens the row to `limit` tokens: HF `longest_first` for pairs (drop from the end of the longer
+    /// segment), keeping the `[SEP]` that closes each segment of a templated row.
+    mutating func truncate(to limit: Int) {
+        guard ids.count > limit else { return }
+        let closing = templated ? 1 : 0
+        if let split = firstSegment {
+            // Segment bodies: a = [lead, split - closing), b = [split, count - closing).
+            let lead = templated ? 1 : 0
+            var a = Array(ids[lead..<(split - closing)]), b = Array(ids[split..<(ids.count - closing)])
+            let fixed = ids.count - a.count - b.count
+            while a.count + b.count + fixed > limit {
+                if a.count >= b.count, !a.isEmpty { a.removeLast() } else if !b.isEmpty { b.removeLast() } else { break }
+            }
+            let sep = ids.last ?? 0
+            let head = templated ? [ids[0]] : []
+            let tail = templated ? [sep] : []
+            ids = head + a + tail + b + tail
+            types = Array(repeating: 0, count: head.count + a.count + tail.count) + Array(repeating: 1, count: b.count + tail.count)
+            firstSegment = head.count + a.count + tail.count
+        } else {
+            let sep = ids.last ?? 0
+            ids = Array(ids.prefix(limit - closing)) + (templated ? [sep] : [])
+            types = Array(types.prefix(limit))
+        }
+    }
+}
+
+/// The model's vocabulary for encrypted input: token (digest or special token) → id, one per line of vocab.txt.
+/// TODO(merge): replace with SentinelTokenizer's `WordPieceVocabulary`.
+struct DigestVocabulary {
+    let ids: [String: Int32]
+    let unk: Int32, cls: Int32, sep: Int32
+
+    init(path: String) throws {
+        let file = try MappedFile(path: path)
+        var ids: [String: Int32] = [:]
+        var index: Int32 = 0
+        var start = 0
+        let bytes = file.bytes
+        func take(_ end: Int) throws {
+            var e = end
+            if e > start, bytes[e - 1] == UInt8(ascii: "\r") { e -= 1 }
+            guard let token = String(validating: UnsafeRawBufferPointer(rebasing: bytes[start..<e]), as: UTF8.self) else {
+                throw InputError(.notText, file: path, offset: start, "line \(index + 1) is not valid UTF-8")
+            }
+            if ids[token] == nil { ids[token] = index }
+            index += 1
+        }
+        for i in 0..<bytes.count where bytes[i] == UInt8(ascii: "\n") {
+            try take(i)
+            start = i + 1
+        }
+        if start < bytes.count { try take(bytes.count) }
+        func special(_ t: String) throws -> Int32 {
+            guard let id = ids[t] else { throw InputError(.missing, file: path, key: t, "the vocabulary has no \(t)") }
+            return id
+        }
+        self.ids = ids
+        unk = try special("[UNK]")
+        cls = try special("[CLS]")
+        sep = try special("[SEP]")
+    }
+
+    /// `[CLS] a… [SEP] (b… [SEP])` for a line of digests (TAB before the second segment).
+    func row(for text: String) -> EmbedRow {
+        let parts = text.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
+        func lookup(_ s: Substring) -> [Int32] { s.split(separator: " ").map { ids[String($0)] ?? unk } }
+        var a = lookup(parts[0])
+        var b = parts.count > 1 ? lookup(parts[1]) : nil
+        let templated = a.first != cls
+        if templated {
+            a = [cls] + a + [sep]
+            if b != nil { b! += [sep] }
+        }
+        let second = b ?? []
+        return EmbedRow(ids: a + second, types: Array(repeating: 0, count: a.count) + Array(repeating: 1, count: second.count),
+                        firstSegment: b == nil ? nil : a.count, templated: templated)
+    }
+}
+
+/// Input lines with their byte offsets (for error messages).
+struct InputLines {
+    let path: String
+    var lines: [(text: String, offset: Int)] = []
+
+    /// Reads a file (memory-mapped) or standard input (`-`). A final newline ends the last line; `\r\n` is accepted.
+    /// - Throws: ``InputError`` `.notText` naming the byte offset of an invalid UTF-8 line; ``OutputError`` on read failure.
+    static func read(_ path: String) throws -> InputLines {
+        if path == "-" {
+            var data: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                let n = chunk.withUnsafeMutableBytes { Glibc.read(0, $0.baseAddress, $0.count) }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw OutputError(path: "<stdin>", operation: "read", errno: errno)
+                }
+                if n == 0 { break }
+                data += chunk[0..<n]
+            }
+            return try data.withUnsafeBytes { try parse($0, path: "<stdin>") }
+        }
+        let file = try MappedFile(path: path)
+        return try parse(file.bytes, path: path)
+    }
+
+    static func parse(_ bytes: UnsafeRawBufferPointer, path: String) throws -> InputLines {
+        var out = InputLines(path: path)
+        var start = 0
+        func take(_ end: Int) throws {
+            var e = end
+            if e > start, bytes[e - 1] == UInt8(ascii: "\r") { e -= 1 }
+            guard let text = String(validating: UnsafeRawBufferPointer(rebasing: bytes[start..<e]), as: UTF8.self) else {
+                throw InputError(.notText, file: path, offset: start, "line \(out.lines.count + 1) is not valid UTF-8")
+            }
+            out.lines.append((text, start))
+        }
+        for i in 0..<bytes.count where bytes[i] == UInt8(ascii: "\n") {
+            try take(i)
+            start = i + 1
+        }
+        if start < bytes.count { try take(bytes.count) }
+        return out
+    }
+}
+
+/// Outputs of `embed`, rows in input order, padded to the longest row.
+struct EmbedResult {
+    let rows: Int, length: Int, hidden: Int, hasPooler: Bool
+    var inputIDs: [Int32], attentionMask: [Int32], tokenTypeIDs: [Int32]
+    var lastHiddenState: [Float], poolerOutput: [Float]
+
+    init(rows: Int, length: Int, hidden: Int, hasPooler: Bool) {
+        self.rows = rows
+        self.length = length
+        self.hidden = hidden
+        self.hasPooler = hasPooler
+        inputIDs = Array(repeating: 0, count: rows * length)
+        attentionMask = inputIDs
+        tokenTypeIDs = inputIDs
+        lastHiddenState = Array(repeating: 0, count: rows * length * hidden)
+        poolerOutput = Array(repeating: 0, count: hasPooler ? rows * hidden : 0)
+    }
+
+    func write(to path: String) throws {
+        func int64(_ name: String, _ values: [Int32]) -> SafeTensorsWriter.Item {
+            SafeTensorsWriter.Item(entry: TensorEntry(name: name, dtype: .I64, shape: [rows, length])) { sink in
+                let wide = values.map { Int64($0).littleEndian }
+                try wide.withUnsafeBytes { try sink($0) }
+            }
+        }
+        func float32(_ name: String, _ values: [Float], _ shape: [Int]) -> SafeTensorsWriter.Item {
+            SafeTensorsWriter.Item(entry: TensorEntry(name: name, dtype: .F32, shape: shape)) { sink in
+                try values.withUnsafeBytes { try sink($0) }
+            }
+        }
+        var items = [int64("input_ids", inputIDs), int64("attention_mask", attentionMask), int64("token_type_ids", tokenTypeIDs),
+                     float32("last_hidden_state", lastHiddenState, [rows, length, hidden])]
+        if hasPooler { items.append(float32("pooler_output", poolerOutput, [rows, hidden])) }
+        try SafeTensorsWriter.write(items, metadata: [("format", "pt"), ("producer", "sentinel embed")], to: path)
+    }
+
+    /// Per row: token count, L2 norm of the mean of the valid positions of last_hidden_state (the
+    /// sentence-transformers embedding before normalisation) and of pooler_output.
+    func rowSummaries() -> [(tokens: Int, meanNorm: Float, poolerNorm: Float?)] {
+        (0..<rows).map { r in
+            var mean = [Float](repeating: 0, count: hidden)
+            var count = 0
+            for p in 0..<length where attentionMask[r * length + p] != 0 {
+                count += 1
+                let base = (r * length + p) * hidden
+                for j in 0..<hidden { mean[j] += lastHiddenState[base + j] }
+            }
+            let meanNorm = (mean.reduce(0) { $0 + $1 * $1 }).squareRoot() / Float(max(count, 1))
+            let poolerNorm: Float? = hasPooler
+                ? (poolerOutput[(r * hidden)..<((r + 1) * hidden)].reduce(0) { $0 + $1 * $1 }).squareRoot() : nil
+            return (count, meanNorm, poolerNorm)
+        }
+    }
+
+    func print(json: Bool, output: String?, seconds: Double) {
+        let summaries = rowSummaries()
+        let tokens = summaries.reduce(0) { $0 + $1.tokens }
+        if json {
+            let rowsJSON: [JSONValue] = summaries.map { s in
+                var fields: [(String, JSONValue)] = [("tokens", .int(Int64(s.tokens))), ("mean_norm", .double(Double(s.meanNorm), text: nil))]
+                if let p = s.poolerNorm { fields.append(("pooler_norm", .double(Double(p), text: nil))) }
+                return .object(fields)
+            }
+            var fields: [(String, JSONValue)] = [("rows", .int(Int64(rows))), ("sequence_length", .int(Int64(length))),
+                                                 ("hidden_size", .int(Int64(hidden))), ("tokens", .int(Int64(tokens)))]
+            fields.append(("output", output.map { .string($0) } ?? .null))
+            fields.append(("seconds", .double(seconds, text: nil)))
+            fields.append(("row_summaries", .array(rowsJSON)))
+            Swift.print(JSONValue.object(fields).serialized(.pretty))
+        } else {
+            Swift.print("\(rows) rows, padded to \(length) tokens, hidden \(hidden): last_hidden_state [\(rows), \(length), \(hidden)]"
+                        + (hasPooler ? ", pooler_output [\(rows), \(hidden)]" : ""))
+            for (i, s) in summaries.enumerated() {
+                var line = "row \(i + 1): \(s.tokens) tokens, |mean of last_hidden_state| \(s.meanNorm)"
+                if let p = s.poolerNorm { line += ", |pooler_output| \(p)" }
+                Swift.print(line)
+            }
+            if let output { Swift.print("wrote \(output)") }
+            Swift.print("\(tokens) tokens in \(Int(seconds * 1000)) ms")
+        }
+    }
+}
+

@@ -1,0 +1,100 @@
+import Foundation
+import SentinelCore
+import XCTest
+
+/// End-to-end: the built `sentinel embed` binary on the f01 inputs, its safetensors output against the fixture.
+final class EmbedCommandTests: XCTestCase {
+    func sentinel(_ args: [String], stdin: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: TestPaths.root + "/.build/debug/sentinel")
+        p.arguments = args
+        let out = Pipe(), err = Pipe(), inp = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = inp
+        try p.run()
+        if let stdin { inp.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try inp.fileHandleForWriting.close()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    /// The f01 rows as lines: valid ids (or tokens), a TAB where token_type turns to 1.
+    func lines(_ fixture: SafeTensorsFile, tokens vocab: [String]?) throws -> String {
+        let ids = try fixture.intRows("input_ids"), mask = try fixture.intRows("attention_mask"), types = try fixture.intRows("token_type_ids")
+        var text = ""
+        for r in ids.indices {
+            var parts: [String] = []
+            for p in ids[r].indices where mask[r][p] == 1 {
+                if p > 0, types[r][p] == 1, types[r][p - 1] == 0 { text += parts.joined(separator: " ") + "\t"; parts = [] }
+                parts.append(vocab.map { $0[ids[r][p]] } ?? String(ids[r][p]))
+            }
+            text += parts.joined(separator: " ") + "\n"
+        }
+        return text
+    }
+
+    func checkOutput(_ path: String, against fixture: SafeTensorsFile) throws {
+        let out = try SafeTensorsFile(path: path)
+        XCTAssertEqual(out.entry(named: "input_ids")?.dtype, .I64)
+        XCTAssertEqual(out.entry(named: "last_hidden_state")?.shape, [6, 19, 384])
+        XCTAssertEqual(try out.intRows("input_ids"), try fixture.intRows("input_ids"))
+        XCTAssertEqual(try out.intRows("attention_mask"), try fixture.intRows("attention_mask"))
+        XCTAssertEqual(try out.intRows("token_type_ids"), try fixture.intRows("token_type_ids"))
+        let mask = try fixture.intRows("attention_mask").flatMap { $0 }
+        let d = maxAbsDiff(try out.floats("last_hidden_state"), try fixture.floats("last_hidden_state")) { mask[$0 / 384] == 1 }
+        XCTAssertLessThanOrEqual(d, 5e-5)
+        XCTAssertLessThanOrEqual(maxAbsDiff(try out.floats("pooler_output"), try fixture.floats("pooler_output")), 2e-6)
+    }
+
+    func testEmbedIDsWritesFixtureOutputs() throws {
+        let model = try TestPaths.miniLM()
+        let fixture = try SafeTensorsFile(path: TestPaths.bertFixtures + "/f01_forward.safetensors")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("embed-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try sentinel(["embed", model, "--ids", "--output", dir + "/out.safetensors", "--batch-size", "4", "--json"],
+                             stdin: try lines(fixture, tokens: nil))
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let json = try JSONValue.parse(r.stdout)
+        XCTAssertEqual(json["rows"]?.intValue, 6)
+        XCTAssertEqual(json["sequence_length"]?.intValue, 19)
+        try checkOutput(dir + "/out.safetensors", against: fixture)
+    }
+
+    /// With the original vocabulary, the "digests" are the wordpieces themselves: the lookup, the added
+    /// [CLS]/[SEP] template and the pair's token types must reproduce the fixture's inputs exactly.
+    func testEmbedEncryptedLooksTokensUpAndAddsTemplate() throws {
+        let model = try TestPaths.miniLM()
+        let fixture = try SafeTensorsFile(path: TestPaths.bertFixtures + "/f01_forward.safetensors")
+        let vocab = try String(contentsOfFile: model + "/vocab.txt", encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var text = ""
+        for line in try lines(fixture, tokens: vocab).split(separator: "\n") {
+            // Drop the template: embed adds [CLS] … [SEP] (… [SEP]) itself.
+            let parts = line.split(separator: "\t").map { $0.split(separator: " ").filter { $0 != "[CLS]" && $0 != "[SEP]" }.joined(separator: " ") }
+            text += parts.joined(separator: "\t") + "\n"
+        }
+        let input = FileManager.default.temporaryDirectory.appendingPathComponent("embed-in-\(getpid()).txt").path
+        let output = input + ".safetensors"
+        try text.write(toFile: input, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: input); try? FileManager.default.removeItem(atPath: output) }
+        let r = try sentinel(["embed", model, "--encrypted", "--input", input, "--output", output])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        try checkOutput(output, against: fixture)
+    }
+
+    func testEmbedBadInputExitCodes() throws {
+        let model = try TestPaths.miniLM()
+        let bad = try sentinel(["embed", model, "--ids"], stdin: "101 x 102\n")
+        XCTAssertEqual(bad.status, 65, bad.stderr)
+        XCTAssertTrue(bad.stderr.contains("<stdin>"), bad.stderr)
+        let outOfVocab = try sentinel(["embed", model, "--ids", "--json"], stdin: "101 99999 102\n")
+        XCTAssertEqual(outOfVocab.status, 65, outOfVocab.stderr)
+        XCTAssertEqual(try JSONValue.parse(outOfVocab.stdout)["error"]?["code"]?.stringValue, "out_of_range")
+        let usage = try sentinel(["embed", model, "--ids", "--encrypted"], stdin: "")
+        XCTAssertEqual(usage.status, 64)
+        let missing = try sentinel(["embed", "/nonexistent-model-dir", "--ids"], stdin: "101 102\n")
+        XCTAssertEqual(missing.status, 74, missing.stderr)
+    }
+}
