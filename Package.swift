@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "SentinelTorch", targets: ["SentinelTorch"]),
         .library(name: "SentinelTokenizer", targets: ["SentinelTokenizer"]),
         .library(name: "SentinelEncoder", targets: ["SentinelEncoder"]),
+        .library(name: "SentinelAudit", targets: ["SentinelAudit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -41,11 +42,13 @@ let package = Package(
         .target(name: "SentinelTokenizer", dependencies: ["SentinelCore", "SentinelAdapt"]),
         // Native CPU BERT encoder (OpenBLAS sgemm), heads, metrics.
         .target(name: "SentinelEncoder", dependencies: ["SentinelCore", "SentinelTorch", "SentinelTokenizer", "COpenBLAS"]),
+        // Checks of adapted models: vocabulary, unchanged tensors, embedding rows, forward parity (verify).
+        .target(name: "SentinelAudit", dependencies: ["SentinelCore", "SentinelAdapt", "SentinelTorch", "SentinelTokenizer", "SentinelEncoder"]),
         // The command-line tool; stays thin.
         .executableTarget(
             name: "sentinel",
             dependencies: [
-                "SentinelCore", "SentinelTorch", "SentinelAdapt", "SentinelTokenizer", "SentinelEncoder",
+                "SentinelCore", "SentinelTorch", "SentinelAdapt", "SentinelTokenizer", "SentinelEncoder", "SentinelAudit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -54,7 +57,7 @@ let package = Package(
         .target(name: "SentinelTestSupport", dependencies: ["SentinelCore", "SentinelAdapt"]),
         .testTarget(name: "SentinelCoreTests", dependencies: ["SentinelCore", "SentinelTestSupport"]),
         .testTarget(name: "SentinelAdaptTests", dependencies: ["SentinelAdapt", "SentinelCore", "SentinelTestSupport"]),
-        .testTarget(name: "SentinelCLITests", dependencies: ["sentinel", "SentinelCore", "SentinelAdapt", "SentinelTestSupport"]),
+        .testTarget(name: "SentinelCLITests", dependencies: ["sentinel", "SentinelCore", "SentinelAdapt", "SentinelTorch", "SentinelTestSupport"]),
         .testTarget(name: "SentinelTorchTests", dependencies: ["SentinelTorch", "SentinelCore", "SentinelTestSupport"]),
         .testTarget(name: "SentinelTokenizerTests", dependencies: ["SentinelTokenizer", "SentinelCore", "SentinelTestSupport", "sentinel"]),
         .testTarget(name: "SentinelEncoderTests", dependencies: ["SentinelEncoder", "SentinelCore", "SentinelTestSupport", "sentinel"]),

@@ -25,6 +25,7 @@ struct SentinelCommand: ParsableCommand {
             BenchTokenize.self,
             Bench.self,
             Embed.self,
+            Verify.self,
         ]
     )
 }
