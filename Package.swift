@@ -32,12 +32,15 @@ let package = Package(
         // ~0.3 GB/s for libsodium's portable C), and every source file is digested for sentinel.json.
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
+        // Small numeric kernels in C where the exact operation order matters (the reference's ddot).
+        .target(name: "CSentinelKernels"),
+
         // Tensor model, memory-mapped files, JSON, safetensors, HF model directories, atomic output.
         .target(name: "SentinelCore", dependencies: ["CJSONC", "COpenSSL"]),
         // PyTorch checkpoints: restricted pickle machine, zip and legacy containers, writer.
         .target(name: "SentinelTorch", dependencies: ["SentinelCore", "CZip"]),
         // Adaptation pipeline: Python-compatible MT19937, keyed BLAKE2b, permutation, glide, audit.
-        .target(name: "SentinelAdapt", dependencies: ["SentinelCore", "SentinelTorch", "CSodium"]),
+        .target(name: "SentinelAdapt", dependencies: ["SentinelCore", "SentinelTorch", "CSodium", "CSentinelKernels"]),
         // BERT BasicTokenizer + WordPiece, client-side encryption, datasets.
         .target(name: "SentinelTokenizer", dependencies: ["SentinelCore", "SentinelAdapt"]),
         // Native CPU BERT encoder (OpenBLAS sgemm), heads, metrics.
@@ -56,7 +59,7 @@ let package = Package(
         // Fixture locations, the sample model and a process runner, shared by every test target.
         .target(name: "SentinelTestSupport", dependencies: ["SentinelCore", "SentinelAdapt"]),
         .testTarget(name: "SentinelCoreTests", dependencies: ["SentinelCore", "SentinelTestSupport"]),
-        .testTarget(name: "SentinelAdaptTests", dependencies: ["SentinelAdapt", "SentinelCore", "SentinelTestSupport"]),
+        .testTarget(name: "SentinelAdaptTests", dependencies: ["SentinelAdapt", "SentinelCore", "SentinelTestSupport", "CSentinelKernels"]),
         .testTarget(name: "SentinelCLITests", dependencies: ["sentinel", "SentinelCore", "SentinelAdapt", "SentinelTorch", "SentinelTestSupport"]),
         .testTarget(name: "SentinelTorchTests", dependencies: ["SentinelTorch", "SentinelCore", "SentinelTestSupport"]),
         .testTarget(name: "SentinelTokenizerTests", dependencies: ["SentinelTokenizer", "SentinelCore", "SentinelTestSupport", "sentinel"]),

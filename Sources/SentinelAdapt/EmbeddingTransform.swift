@@ -66,8 +66,9 @@ public struct EmbeddingTransform: @unchecked Sendable {
             let lo = range.lowerBound + range.count * w / workers
             let hi = range.lowerBound + range.count * (w + 1) / workers
             let row = UnsafeMutablePointer<Double>.allocate(capacity: hidden)
-            let lines = UnsafeMutablePointer<Double>.allocate(capacity: hidden)
+            let lines = UnsafeMutablePointer<Double>.allocate(capacity: max(1, passes.count) * hidden)
             defer { row.deallocate(); lines.deallocate() }
+            for (k, pass) in passes.enumerated() { (lines + k * hidden).update(repeating: pass.line, count: hidden) }
             for j in lo..<hi {
                 load(row: sourceRow[j], into: row)
                 SeedScheme.glide(row: row, hidden: hidden, passes: passes, lineDots: lineDots, lines: lines)

@@ -1,3 +1,4 @@
+import CSentinelKernels
 import Dispatch
 
 /// The `seed` adaptation scheme of the SentinelLMs authors' converter (`llm_converter.py`, AAAI 2024
@@ -57,46 +58,22 @@ public enum SeedScheme {
     /// The dot product in the order of OpenBLAS's SkylakeX `ddot` kernel, which numpy used for the
     /// reference (`../shared/fixtures/seed-converter/README.md` §7): 32 FMA lanes over the length rounded
     /// down to a multiple of 32, a fixed pairwise reduction, then the remainder added left to right.
+    /// The kernel is C (`CSentinelKernels`) so that it can use the FMA instructions, chosen at run time.
     @inline(__always)
     static func referenceDot(_ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ n: Int) -> Double {
-        var l0 = SIMD8<Double>(), l1 = SIMD8<Double>(), l2 = SIMD8<Double>(), l3 = SIMD8<Double>()
-        let n32 = n & ~31
-        var i = 0
-        let xr = UnsafeRawPointer(x), yr = UnsafeRawPointer(y)
-        while i < n32 {
-            l0.addProduct(xr.loadUnaligned(fromByteOffset: i * 8, as: SIMD8<Double>.self),
-                          yr.loadUnaligned(fromByteOffset: i * 8, as: SIMD8<Double>.self))
-            l1.addProduct(xr.loadUnaligned(fromByteOffset: (i + 8) * 8, as: SIMD8<Double>.self),
-                          yr.loadUnaligned(fromByteOffset: (i + 8) * 8, as: SIMD8<Double>.self))
-            l2.addProduct(xr.loadUnaligned(fromByteOffset: (i + 16) * 8, as: SIMD8<Double>.self),
-                          yr.loadUnaligned(fromByteOffset: (i + 16) * 8, as: SIMD8<Double>.self))
-            l3.addProduct(xr.loadUnaligned(fromByteOffset: (i + 24) * 8, as: SIMD8<Double>.self),
-                          yr.loadUnaligned(fromByteOffset: (i + 24) * 8, as: SIMD8<Double>.self))
-            i += 32
-        }
-        // acc[k][j] = lane[8k+j] + lane[8k+4+j]
-        let a0 = l0.lowHalf + l0.highHalf, a1 = l1.lowHalf + l1.highHalf
-        let a2 = l2.lowHalf + l2.highHalf, a3 = l3.lowHalf + l3.highHalf
-        let v = ((a0 + a1) + a2) + a3
-        var dot = (v[0] + v[2]) + (v[1] + v[3])
-        while i < n {
-            dot += x[i] * y[i]
-            i += 1
-        }
-        return dot
+        CSentinelKernels_reference_ddot(x, y, n)
     }
 
     /// Step 5 on one row, in place, in float64: for each pass, `v ← v − (2(v·line)/(line·line))·line + t·1`
     /// with `line = l·1`, evaluated as the reference does (`p = coef·l; s = v − p; out = s + t`).
     /// - Parameters:
     ///   - row: `[hidden]` float64 values.
-    ///   - lines: scratch of `hidden` doubles (filled here with each pass's line).
+    ///   - lines: `[passes, hidden]`: each pass's line `l · 1`.
     @inline(__always)
     static func glide(row: UnsafeMutablePointer<Double>, hidden: Int, passes: [GlidePass], lineDots: [Double],
-                      lines: UnsafeMutablePointer<Double>) {
+                      lines: UnsafePointer<Double>) {
         for (k, pass) in passes.enumerated() {
-            lines.update(repeating: pass.line, count: hidden)
-            let coef = (2 * referenceDot(row, lines, hidden)) / lineDots[k]
+            let coef = (2 * referenceDot(row, lines + k * hidden, hidden)) / lineDots[k]
             let p = coef * pass.line
             for i in 0..<hidden { row[i] = (row[i] - p) + pass.translation }
         }

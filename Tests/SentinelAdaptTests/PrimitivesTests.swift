@@ -109,3 +109,20 @@ final class PrimitivesTests: XCTestCase {
         return out
     }
 }
+
+import CSentinelKernels
+
+/// The reference-order dot product gives the same bits with and without FMA instructions, and is not a
+/// plain left-to-right sum.
+final class ReferenceDotTests: XCTestCase {
+    func testFMAAndGenericPathsAgreeBitForBit() {
+        var rng = PythonRandom(seed: 7)
+        for n in [0, 1, 31, 32, 33, 384, 385, 768, 1000] {
+            let x = (0..<n).map { _ in rng.random() * 2 - 1 }, y = (0..<n).map { _ in rng.random() }
+            let fast = CSentinelKernels_reference_ddot(x, y, n), slow = CSentinelKernels_reference_ddot_generic(x, y, n)
+            XCTAssertEqual(fast.bitPattern, slow.bitPattern, "n = \(n)")
+            let plain = zip(x, y).reduce(0.0) { $0 + $1.0 * $1.1 }
+            XCTAssertEqual(fast, plain, accuracy: 1e-12 * Double(max(n, 1)))
+        }
+    }
+}
