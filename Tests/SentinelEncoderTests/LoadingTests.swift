@@ -1,5 +1,8 @@
+import Foundation
 import SentinelCore
 @testable import SentinelEncoder
+import SentinelTestSupport
+import SentinelTorch
 import XCTest
 
 /// Loading: name prefixes, dtype conversion, borrowed F32 weights, one error listing every bad parameter.
@@ -62,6 +65,28 @@ final class LoadingTests: XCTestCase {
         XCTAssertEqual(q.values[0], before + 1)
         let stored = try file.withBytes(of: "encoder.layer.0.attention.self.query.weight") { $0.load(as: Float.self) }
         XCTAssertEqual(stored, before)
+    }
+
+    /// A sharded safetensors checkpoint (index + two shards): weights still borrowed from the mappings.
+    func testShardedSafetensorsWeightsAreUsedInPlace() throws {
+        let archive = exactArchive(.F32)
+        let dir = try Fixtures.temporaryDirectory("encoder-shards")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let half = archive.entries.count / 2
+        var map: [(String, JSONValue)] = []
+        for (i, part) in [archive.entries[..<half], archive.entries[half...]].enumerated() {
+            let name = "model-0000\(i + 1)-of-00002.safetensors"
+            try SafeTensorsWriter.write(part.map { .copy($0, from: archive) }, to: dir + "/" + name)
+            map += part.map { ($0.name, JSONValue.string(name)) }
+        }
+        let index = dir + "/model.safetensors.index.json"
+        try JSONValue.object([("metadata", .object([])), ("weight_map", .object(map))]).serialized(.pretty)
+            .write(toFile: index, atomically: true, encoding: .utf8)
+        let sharded = try openTensorArchive(path: index)
+        let model = try BertModel(archive: sharded, config: tiny)
+        XCTAssertTrue(model.parameters.allSatisfy { !$0.isOwned })
+        XCTAssertEqual(try model.forward(sampleBatch()).lastHiddenState,
+                       try BertModel(archive: archive, config: tiny).forward(sampleBatch()).lastHiddenState)
     }
 
     func testMissingAndMisshapedParametersAreListedInOneError() throws {
