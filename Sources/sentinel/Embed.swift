@@ -19,7 +19,7 @@ struct Embed: ParsableCommand {
         --ids: space-separated input_ids, used as they are.
         Rows are truncated to --max-length (longest first for pairs) and run in batches of --batch-size rows of
         similar length. The outputs keep the input order, padded to the longest row (padded positions hold 0).
-        --output writes a safetensors file: input_ids, attention_mask, token_type_ids
+        --output writes a safetensors file (atomically; an existing file only with --force): input_ids, attention_mask, token_type_ids
         (I64, [batch, seq]), last_hidden_state (F32, [batch, seq, hidden]) and pooler_output (F32, [batch, hidden]).
         """
     )
@@ -42,6 +42,9 @@ struct Embed: ParsableCommand {
     @Option(help: ArgumentHelp("Write the outputs to this safetensors file.", valueName: "file.safetensors"))
     var output: String?
 
+    @Flag(help: "Replace an existing --output file.")
+    var force = false
+
     @Option(help: "Rows per forward pass.")
     var batchSize = 32
 
@@ -57,6 +60,13 @@ struct Embed: ParsableCommand {
         try reportingErrors(json: report.json) {
             let progress = Progress(forced: report.progress)
             let started = monotonicSeconds()
+            if let output {
+                try checkOutput(output, inputs: [modelDir] + (input == "-" ? [] : [input]), force: false, marker: nil)
+                var st = stat()
+                if !force && lstat(output, &st) == 0 {
+                    throw OutputError(path: output, operation: "create (it exists; use --force to replace it)", errno: EEXIST)
+                }
+            }
             let dir = try ModelDirectory(path: modelDir)
             let config = try BertConfig(json: dir.config(), file: dir.file("config.json"))
             progress.step("loading \(dir.weightsPath)")

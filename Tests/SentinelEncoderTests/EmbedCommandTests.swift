@@ -102,5 +102,17 @@ final class EmbedCommandTests: XCTestCase {
         XCTAssertEqual(usage.status, 64)
         let missing = try sentinel(["embed", "/nonexistent-model-dir", "--ids"], stdin: "101 102\n")
         XCTAssertEqual(missing.status, 74, missing.stderr)
+        // The output may not replace the model's weights, nor an existing file without --force.
+        let clobber = try sentinel(["embed", model, "--ids", "--output", model + "/model.safetensors"], stdin: "101 102\n")
+        XCTAssertEqual(clobber.status, 64, clobber.stderr)
+        let dir = try Fixtures.temporaryDirectory("embed-exists")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "keep".write(toFile: dir + "/out.safetensors", atomically: true, encoding: .utf8)
+        let exists = try sentinel(["embed", model, "--ids", "--output", dir + "/out.safetensors"], stdin: "101 102\n")
+        XCTAssertEqual(exists.status, 74, exists.stderr)
+        XCTAssertEqual(try String(contentsOfFile: dir + "/out.safetensors", encoding: .utf8), "keep")
+        let forced = try sentinel(["embed", model, "--ids", "--force", "--output", dir + "/out.safetensors"], stdin: "101 102\n")
+        XCTAssertEqual(forced.status, 0, forced.stderr)
+        XCTAssertEqual(try SafeTensorsFile(path: dir + "/out.safetensors").entry(named: "last_hidden_state")?.shape, [1, 2, 384])
     }
 }
