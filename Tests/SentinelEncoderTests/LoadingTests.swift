@@ -120,6 +120,10 @@ final class LoadingTests: XCTestCase {
         XCTAssertEqual(c.layerNormEps, 1e-5)
         XCTAssertEqual(c.maxPositions, 512)
         XCTAssertEqual(c.headSize, 8)
+        XCTAssertEqual(c.labelNames, [])
+        let labelled = try BertConfig(json: JSONValue.parse(#"{"vocab_size": 50, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 48, "id2label": {"1": "B-PER", "0": "O"}}"#), file: "config.json")
+        XCTAssertEqual(labelled.labelNames, ["O", "B-PER"])
+        XCTAssertThrowsError(try BertConfig(json: JSONValue.parse(#"{"vocab_size": 50, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 48, "id2label": {"0": "O", "2": "X"}}"#), file: "config.json"))
         for (text, key) in [(#"{"vocab_size": 50, "hidden_size": 30, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 48}"#, "num_attention_heads"),
                             (#"{"vocab_size": 50, "hidden_size": 32, "num_attention_heads": 4, "intermediate_size": 48}"#, "num_hidden_layers"),
                             (#"{"vocab_size": 50, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 48, "hidden_act": "swish"}"#, "hidden_act")] {
