@@ -11,8 +11,9 @@ import Glibc
 typealias Vec = SIMD16<Float>
 typealias IVec = SIMD16<Int32>
 
-// Lane selection through compare masks and bitwise ops: these lower to `cmpps`/`andps`/`orps`, while
-// the standard library's generic `pointwiseMin`/`pointwiseMax` are scalarised lane by lane.
+// Lane selection through masks built from the sign of a difference and bitwise ops: these lower to
+// `subps`/`pcmpgtd`/`andps`/`orps` even in loop-carried code, while the standard library's generic
+// `pointwiseMin`/`pointwiseMax`, `SIMDMask` results and `.max()`/`.sum()` get scalarised lane by lane.
 
 /// Lanes of `a` where `mask` is all ones, of `b` elsewhere.
 @inline(__always) func select(_ mask: IVec, _ a: Vec, _ b: Vec) -> Vec {
@@ -20,8 +21,28 @@ typealias IVec = SIMD16<Int32>
     return unsafeBitCast((ai & mask) | (bi & ~mask), to: Vec.self)
 }
 
-@inline(__always) func vmin(_ a: Vec, _ b: Vec) -> Vec { select(unsafeBitCast(a .< b, to: IVec.self), a, b) }
-@inline(__always) func vmax(_ a: Vec, _ b: Vec) -> Vec { select(unsafeBitCast(a .> b, to: IVec.self), a, b) }
+/// All ones in the lanes where `a < b` (the sign of `a − b`; exact: a difference of two different
+/// floats never rounds to zero), zero elsewhere. Not for NaN.
+@inline(__always) func lessMask(_ a: Vec, _ b: Vec) -> IVec {
+    unsafeBitCast(a - b, to: IVec.self) &>> IVec(repeating: 31)
+}
+
+@inline(__always) func vmin(_ a: Vec, _ b: Vec) -> Vec { select(lessMask(a, b), a, b) }
+@inline(__always) func vmax(_ a: Vec, _ b: Vec) -> Vec { select(lessMask(a, b), b, a) }
+
+/// Sum of the 16 lanes (pairwise).
+@inline(__always) func hsum(_ v: Vec) -> Float {
+    let a = v.lowHalf + v.highHalf
+    let b = a.lowHalf + a.highHalf
+    return (b[0] + b[1]) + (b[2] + b[3])
+}
+
+/// Largest of the 16 lanes.
+@inline(__always) func hmax(_ v: Vec) -> Float {
+    var m = v[0]
+    for i in 1..<16 { m = Swift.max(m, v[i]) }
+    return m
+}
 
 @inline(__always) func load(_ p: UnsafePointer<Float>) -> Vec {
     UnsafeRawPointer(p).loadUnaligned(as: Vec.self)
@@ -214,13 +235,13 @@ enum Kernels {
         var acc = Vec(repeating: 0)
         var j = 0
         while j + 16 <= cols { acc += load(t + j); j += 16 }
-        var sum = acc.sum()
+        var sum = hsum(acc)
         while j < cols { sum += t[j]; j += 1 }
         let mean = sum / Float(cols)
         var acc2 = Vec(repeating: 0)
         j = 0
         while j + 16 <= cols { let d = load(t + j) - mean; acc2 += d * d; j += 16 }
-        var sq = acc2.sum()
+        var sq = hsum(acc2)
         while j < cols { let d = t[j] - mean; sq += d * d; j += 1 }
         let rstd = 1 / (sq / Float(cols) + eps).squareRoot()
         j = 0
@@ -288,7 +309,7 @@ enum Kernels {
             var vm = Vec(repeating: -Float.greatestFiniteMagnitude)
             var j = 0
             while j + 16 <= cols { vm = vmax(vm, load(row + j) + load(keyBias + j)); j += 16 }
-            var m = vm.max()
+            var m = hmax(vm)
             while j < cols { m = max(m, row[j] + keyBias[j]); j += 1 }
             var vsum = Vec(repeating: 0)
             j = 0
@@ -298,7 +319,7 @@ enum Kernels {
                 vsum += e
                 j += 16
             }
-            var sum = vsum.sum()
+            var sum = hsum(vsum)
             while j < cols { let e = Glibc.expf(row[j] - m) * keyMask[j]; row[j] = e; sum += e; j += 1 }
             if sum > 0, let deferredScale {
                 deferredScale[r] = 1 / sum
