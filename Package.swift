@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "SentinelCLITests", dependencies: ["sentinel", "SentinelCore", "SentinelAdapt", "SentinelTorch", "SentinelTestSupport"]),
         .testTarget(name: "SentinelTorchTests", dependencies: ["SentinelTorch", "SentinelCore", "SentinelTestSupport"]),
         .testTarget(name: "SentinelTokenizerTests", dependencies: ["SentinelTokenizer", "SentinelCore", "SentinelTestSupport", "sentinel"]),
-        .testTarget(name: "SentinelEncoderTests", dependencies: ["SentinelEncoder", "SentinelCore", "SentinelTestSupport", "sentinel"]),
+        .testTarget(name: "SentinelEncoderTests", dependencies: ["SentinelEncoder", "SentinelCore", "SentinelTorch", "SentinelTestSupport", "sentinel"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -88,6 +88,9 @@ public enum SeedConverter {
                 return (name, sha, size)
             }
         }
+        // On an early error, let the hashing finish before the process exits: libcrypto's atexit cleanup
+        // (run while OpenBLAS joins its thread pool) under a running SHA-256 crashed with SIGSEGV.
+        defer { _ = try? digests.wait() }
 
         progress("reading vocabulary")
         guard dir.has("vocab.txt") else { throw InputError(.missing, file: dir.file("vocab.txt"), "the model directory has no vocab.txt") }
@@ -124,6 +127,7 @@ public enum SeedConverter {
             let model = (original["model"] ?? .object([])).setting("vocab", to: adaptedVocab)
             return original.setting("model", to: model).serialized(.pretty)
         }
+        defer { _ = try? tokenizerText.wait() }
         var global = PythonRandom(seed: seed)
         let passes = SeedScheme.glidePasses(options.glideSteps, generator: &global)
 

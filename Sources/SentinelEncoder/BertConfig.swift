@@ -21,6 +21,8 @@ public struct BertConfig: Sendable, Equatable {
     public var maxPositions: Int
     /// Number of segment types (`type_vocab_size`).
     public var typeVocabSize: Int
+    /// Label names of a fine-tuned classifier by label index (`id2label`), in index order; empty when absent.
+    public var labelNames: [String] = []
 
     /// Width of one attention head: `hiddenSize / headCount`.
     public var headSize: Int { hiddenSize / headCount }
@@ -104,6 +106,20 @@ public struct BertConfig: Sendable, Equatable {
         if let v = json["position_embedding_type"], v.stringValue != "absolute" {
             throw InputError(.outOfRange, file: file, key: "position_embedding_type",
                              "only absolute position embeddings are supported")
+        }
+        if let map = json["id2label"] {
+            guard let pairs = map.objectValue else {
+                throw InputError(.invalidStructure, file: file, key: "id2label", "must be an object of index → label name")
+            }
+            var names = [String?](repeating: nil, count: pairs.count)
+            for (key, value) in pairs {
+                guard let i = Int(key), i >= 0, i < pairs.count, names[i] == nil, let name = value.stringValue else {
+                    throw InputError(.invalidStructure, file: file, key: "id2label.\(key)",
+                                     "keys must be the indices 0..<\(pairs.count), each once, with string values")
+                }
+                names[i] = name
+            }
+            labelNames = names.compactMap { $0 }
         }
         guard hiddenSize % headCount == 0 else {
             throw InputError(.outOfRange, file: file, key: "num_attention_heads",

@@ -393,7 +393,8 @@ public final class BertModel {
                            probabilities: UnsafeMutablePointer<Float>?) {
         let h = config.hiddenSize, heads = config.headCount, d = config.headSize
         let pairs = b * heads
-        let alpha = 1 / Float(d).squareRoot()
+        // Scores in base 2: the softmax uses 2^x, so log₂e joins the 1/√d scale inside the product.
+        let alpha = 1.442_695_04 / Float(d).squareRoot()
         let workers = min(BLAS.threads, pairs)
         while scores.count < workers { scores.append(FloatBuffer()) }
         let scratch = (0..<workers).map { scores[$0].reserve(l * l + l) }

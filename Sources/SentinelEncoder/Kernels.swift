@@ -11,8 +11,9 @@ import Glibc
 typealias Vec = SIMD16<Float>
 typealias IVec = SIMD16<Int32>
 
-// Lane selection through compare masks and bitwise ops: these lower to `cmpps`/`andps`/`orps`, while
-// the standard library's generic `pointwiseMin`/`pointwiseMax` are scalarised lane by lane.
+// Lane selection through masks built from the sign of a difference and bitwise ops: these lower to
+// `subps`/`pcmpgtd`/`andps`/`orps` even in loop-carried code, while the standard library's generic
+// `pointwiseMin`/`pointwiseMax`, `SIMDMask` results and `.max()`/`.sum()` get scalarised lane by lane.
 
 /// Lanes of `a` where `mask` is all ones, of `b` elsewhere.
 @inline(__always) func select(_ mask: IVec, _ a: Vec, _ b: Vec) -> Vec {
@@ -20,8 +21,28 @@ typealias IVec = SIMD16<Int32>
     return unsafeBitCast((ai & mask) | (bi & ~mask), to: Vec.self)
 }
 
-@inline(__always) func vmin(_ a: Vec, _ b: Vec) -> Vec { select(unsafeBitCast(a .< b, to: IVec.self), a, b) }
-@inline(__always) func vmax(_ a: Vec, _ b: Vec) -> Vec { select(unsafeBitCast(a .> b, to: IVec.self), a, b) }
+/// All ones in the lanes where `a < b` (the sign of `a − b`; exact: a difference of two different
+/// floats never rounds to zero), zero elsewhere. Not for NaN.
+@inline(__always) func lessMask(_ a: Vec, _ b: Vec) -> IVec {
+    unsafeBitCast(a - b, to: IVec.self) &>> IVec(repeating: 31)
+}
+
+@inline(__always) func vmin(_ a: Vec, _ b: Vec) -> Vec { select(lessMask(a, b), a, b) }
+@inline(__always) func vmax(_ a: Vec, _ b: Vec) -> Vec { select(lessMask(a, b), b, a) }
+
+/// Sum of the 16 lanes (pairwise).
+@inline(__always) func hsum(_ v: Vec) -> Float {
+    let a = v.lowHalf + v.highHalf
+    let b = a.lowHalf + a.highHalf
+    return (b[0] + b[1]) + (b[2] + b[3])
+}
+
+/// Largest of the 16 lanes.
+@inline(__always) func hmax(_ v: Vec) -> Float {
+    var m = v[0]
+    for i in 1..<16 { m = Swift.max(m, v[i]) }
+    return m
+}
 
 @inline(__always) func load(_ p: UnsafePointer<Float>) -> Vec {
     UnsafeRawPointer(p).loadUnaligned(as: Vec.self)
@@ -80,6 +101,27 @@ enum VectorMath {
         let ni = unsafeBitCast(t, to: IVec.self) &- IVec(repeating: 0x4B40_0000)
         let scale = unsafeBitCast((ni &+ IVec(repeating: 127)) &<< IVec(repeating: 23), to: Vec.self)
         return y * scale
+    }
+
+    /// `2^x` lane-wise for `x ≤ 0` (inputs below −126 give 2⁻¹²⁶ ≈ 1e-38): `x = n + f` with `f` in
+    /// [−½, ½], degree-6 polynomial for `2^f` (Taylor in `f·ln 2`, relative error ≤ 1.3e-7), `2^n` from the
+    /// exponent bits. The softmax works in base 2 (log₂e folded into the score scale): fewer operations
+    /// than `exp`, no Cody–Waite split.
+    @inline(__always)
+    static func exp2NonPositive(_ v: Vec) -> Vec {
+        let x = vmax(v, Vec(repeating: -126))
+        let t = x + magic
+        let n = t - magic
+        let f = x - n
+        var p = Vec(repeating: 1.540_353_0e-4)
+        p = p * f + 1.333_355_8e-3
+        p = p * f + 9.618_129_1e-3
+        p = p * f + 5.550_410_9e-2
+        p = p * f + 2.402_265_1e-1
+        p = p * f + 6.931_471_8e-1
+        p = p * f + 1
+        let ni = unsafeBitCast(t, to: IVec.self) &- IVec(repeating: 0x4B40_0000)
+        return p * unsafeBitCast((ni &+ IVec(repeating: 127)) &<< IVec(repeating: 23), to: Vec.self)
     }
 
     /// `erf(x)` lane-wise: the rational minimax approximation `x·P(x²)/Q(x²)` on [-4, 4] used by
@@ -214,13 +256,13 @@ enum Kernels {
         var acc = Vec(repeating: 0)
         var j = 0
         while j + 16 <= cols { acc += load(t + j); j += 16 }
-        var sum = acc.sum()
+        var sum = hsum(acc)
         while j < cols { sum += t[j]; j += 1 }
         let mean = sum / Float(cols)
         var acc2 = Vec(repeating: 0)
         j = 0
         while j + 16 <= cols { let d = load(t + j) - mean; acc2 += d * d; j += 16 }
-        var sq = acc2.sum()
+        var sq = hsum(acc2)
         while j < cols { let d = t[j] - mean; sq += d * d; j += 1 }
         let rstd = 1 / (sq / Float(cols) + eps).squareRoot()
         j = 0
@@ -274,11 +316,12 @@ enum Kernels {
         }
     }
 
-    /// Masked softmax of `rows` score rows of length `cols` (row stride `cols`), in place.
-    /// `keyMask[j]` is 1 for a key that may be attended to and 0 for padding; masked keys get weight 0.
+    /// Masked softmax of `rows` score rows of length `cols` (row stride `cols`), in place, for scores in
+    /// base 2 (already multiplied by log₂e): `p_j = 2^(s_j − max) / Σ`. `keyMask[j]` is 1 for a key that may
+    /// be attended to and 0 for padding, `keyBias[j]` 0 or −FLT_MAX; masked keys get weight exactly 0.
     /// A row with no valid key gets uniform weights (what an additive `finfo.min` mask gives in PyTorch).
     ///
-    /// With `deferredScale`, rows are left unnormalised (`exp(s − max)`) and `1 / Σ` is stored there
+    /// With `deferredScale`, rows are left unnormalised (`2^(s − max)`) and `1 / Σ` is stored there
     /// instead, for the caller to apply to the much narrower `P·V` rows.
     @inline(__always)
     static func maskedSoftmax(_ s: UnsafeMutablePointer<Float>, rows: Int, cols: Int, keyMask: UnsafePointer<Float>,
@@ -288,18 +331,19 @@ enum Kernels {
             var vm = Vec(repeating: -Float.greatestFiniteMagnitude)
             var j = 0
             while j + 16 <= cols { vm = vmax(vm, load(row + j) + load(keyBias + j)); j += 16 }
-            var m = vm.max()
+            var m = hmax(vm)
             while j < cols { m = max(m, row[j] + keyBias[j]); j += 1 }
             var vsum = Vec(repeating: 0)
             j = 0
             while j + 16 <= cols {
-                let e = VectorMath.exp(load(row + j) - m) * load(keyMask + j)
+                // row + bias − m ≤ 0 for every key; a masked key's −FLT_MAX bias makes it ≈ 0, the mask exactly 0.
+                let e = VectorMath.exp2NonPositive(load(row + j) + load(keyBias + j) - m) * load(keyMask + j)
                 store(e, row + j)
                 vsum += e
                 j += 16
             }
-            var sum = vsum.sum()
-            while j < cols { let e = Glibc.expf(row[j] - m) * keyMask[j]; row[j] = e; sum += e; j += 1 }
+            var sum = hsum(vsum)
+            while j < cols { let e = exp2f(row[j] + keyBias[j] - m) * keyMask[j]; row[j] = e; sum += e; j += 1 }
             if sum > 0, let deferredScale {
                 deferredScale[r] = 1 / sum
             } else if sum > 0 {

@@ -1,4 +1,5 @@
 import SentinelCore
+import SentinelTorch
 
 /// A ``TensorArchive`` whose tensor bytes stay at one address, unchanged, for as long as the archive
 /// object lives (a read-only memory map). The encoder uses F32 tensors of such an archive in place.
@@ -13,6 +14,16 @@ public protocol MappedTensorArchive: TensorArchive {
 extension SafeTensorsFile: MappedTensorArchive {
     public func mappedBytes(of name: String) -> UnsafeRawBufferPointer? {
         tensor(named: name).map { bytes(of: $0) }
+    }
+}
+
+extension ShardedArchive: MappedTensorArchive {
+    /// The view of the shard that holds `name`, when that shard is itself memory-mapped (safetensors shards).
+    public func mappedBytes(of name: String) -> UnsafeRawBufferPointer? {
+        for shard in shards where shard.entry(named: name) != nil {
+            return (shard as? MappedTensorArchive)?.mappedBytes(of: name)
+        }
+        return nil
     }
 }
 

@@ -1,6 +1,8 @@
 import ArgumentParser
 import SentinelCore
 import SentinelEncoder
+import SentinelTokenizer
+import SentinelTorch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,17 +13,18 @@ struct Embed: ParsableCommand {
         abstract: "Run the BERT encoder on one input per line.",
         discussion: """
         Each line is one input; a TAB separates the two sentences of a pair (the second gets token_type 1).
-        --encrypted: space-separated digests (the output of `sentinel encrypt`), looked up in the model's
+        Plain text is tokenized with the model's WordPiece tokenizer ([CLS] A [SEP] B [SEP], longest-first
+        truncation). --encrypted: space-separated digests (the output of `sentinel encrypt`), looked up in the model's
         vocab.txt (an unknown digest becomes [UNK]); [CLS] and [SEP] are added unless the line starts with [CLS].
         --ids: space-separated input_ids, used as they are.
         Rows are truncated to --max-length (longest first for pairs) and run in batches of --batch-size rows of
         similar length. The outputs keep the input order, padded to the longest row (padded positions hold 0).
-        --output writes a safetensors file: input_ids, attention_mask, token_type_ids
+        --output writes a safetensors file (atomically; an existing file only with --force): input_ids, attention_mask, token_type_ids
         (I64, [batch, seq]), last_hidden_state (F32, [batch, seq, hidden]) and pooler_output (F32, [batch, hidden]).
         """
     )
 
-    @Argument(help: "Model directory (config.json, model.safetensors, vocab.txt).")
+    @Argument(help: "Model directory (config.json, weights in any format Sentinel reads, tokenizer or vocab.txt).")
     var modelDir: String
 
     @Option(help: ArgumentHelp("Input file, or - for standard input.", valueName: "file"))
@@ -39,6 +42,9 @@ struct Embed: ParsableCommand {
     @Option(help: ArgumentHelp("Write the outputs to this safetensors file.", valueName: "file.safetensors"))
     var output: String?
 
+    @Flag(help: "Replace an existing --output file.")
+    var force = false
+
     @Option(help: "Rows per forward pass.")
     var batchSize = 32
 
@@ -54,22 +60,36 @@ struct Embed: ParsableCommand {
         try reportingErrors(json: report.json) {
             let progress = Progress(forced: report.progress)
             let started = monotonicSeconds()
-            // TODO(merge): find the files with ModelDirectory (config, weights of any format, vocabulary).
-            let config = try BertConfig.load(path: modelDir + "/config.json")
-            let model = try BertModel(archive: SafeTensorsFile(path: modelDir + "/model.safetensors"), config: config)
-            let limit = min(maxLength ?? min(config.maxPositions, 512), config.maxPositions)
-            let lines = try InputLines.read(input)
-            guard !lines.lines.isEmpty else {
-                throw InputError(.invalidStructure, file: lines.path, "no input lines")
+            if let output {
+                try checkOutput(output, inputs: [modelDir] + (input == "-" ? [] : [input]), force: false, marker: nil)
+                var st = stat()
+                if !force && lstat(output, &st) == 0 {
+                    throw OutputError(path: output, operation: "create (it exists; use --force to replace it)", errno: EEXIST)
+                }
             }
-            var rows: [EmbedRow]
+            let dir = try ModelDirectory(path: modelDir)
+            let config = try BertConfig(json: dir.config(), file: dir.file("config.json"))
+            progress.step("loading \(dir.weightsPath)")
+            let model = try BertModel(archive: openTensorArchive(path: dir.weightsPath), config: config)
+            let limit = min(maxLength ?? min(config.maxPositions, 512), config.maxPositions)
+            let file = try readInput(input)
+            var rows: [EmbedRow] = []
             if ids {
-                rows = try lines.lines.map { try EmbedRow(idsLine: $0.text, file: lines.path, offset: $0.offset) }
+                try file.forEachLine { rows.append(try EmbedRow(idsLine: $0.text, file: file.path, offset: $0.offset)) }
             } else if encrypted {
-                let vocab = try DigestVocabulary(path: modelDir + "/vocab.txt")
-                rows = lines.lines.map { vocab.row(for: $0.text) }
+                let vocab = try DigestLookup(Vocabulary(contentsOf: dir.file("vocab.txt")), path: dir.file("vocab.txt"))
+                file.forEachLine { rows.append(vocab.row(for: $0.text)) }
             } else {
-                rows = try tokenizePlainText(lines)
+                let tokenizer = try BertTokenizer.load(directory: modelDir)
+                file.forEachLine { line in
+                    let fields = line.text.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+                    let e = tokenizer.encode(fields[0], pair: fields.count > 1 ? fields[1] : nil,
+                                             truncation: .longestFirst(maxLength: limit))
+                    rows.append(EmbedRow(ids: e.inputIDs, types: e.tokenTypeIDs, firstSegment: nil, templated: true))
+                }
+            }
+            guard !rows.isEmpty else {
+                throw InputError(.invalidStructure, file: file.path, "no input lines")
             }
             for i in rows.indices { rows[i].truncate(to: limit) }
             let summary = try runEncoder(model, rows, progress: progress)
@@ -79,13 +99,6 @@ struct Embed: ParsableCommand {
             let seconds = monotonicSeconds() - started
             summary.print(json: report.json, output: output, seconds: seconds)
         }
-    }
-
-    /// Plain text needs the original model's WordPiece tokenizer.
-    /// TODO(merge): `BertTokenizer.load(directory: modelDir).encode(a, pair: b, truncation: .longestFirst(maxLength:))`
-    /// from SentinelTokenizer, one ``EmbedRow`` per line.
-    func tokenizePlainText(_ lines: InputLines) throws -> [EmbedRow] {
-        throw ValidationError("plain-text input needs the WordPiece tokenizer (SentinelTokenizer, not merged yet): use --encrypted or --ids")
     }
 
     /// Runs the rows in batches of similar length (sorted by length, each batch padded only to its own
@@ -197,37 +210,19 @@ struct EmbedRow {
     }
 }
 
-/// The model's vocabulary for encrypted input: token (digest or special token) → id, one per line of vocab.txt.
-/// TODO(merge): replace with SentinelTokenizer's `WordPieceVocabulary`.
-struct DigestVocabulary {
-    let ids: [String: Int32]
+/// Token lookup for encrypted input: a digest (or a special token, which is never hashed) → its id in the
+/// adapted model's vocab.txt; an unknown digest becomes `[UNK]`.
+struct DigestLookup {
+    let ids: [String: Int]
     let unk: Int32, cls: Int32, sep: Int32
 
-    init(path: String) throws {
-        let file = try MappedFile(path: path)
-        var ids: [String: Int32] = [:]
-        var index: Int32 = 0
-        var start = 0
-        let bytes = file.bytes
-        func take(_ end: Int) throws {
-            var e = end
-            if e > start, bytes[e - 1] == UInt8(ascii: "\r") { e -= 1 }
-            guard let token = String(validating: UnsafeRawBufferPointer(rebasing: bytes[start..<e]), as: UTF8.self) else {
-                throw InputError(.notText, file: path, offset: start, "line \(index + 1) is not valid UTF-8")
-            }
-            if ids[token] == nil { ids[token] = index }
-            index += 1
-        }
-        for i in 0..<bytes.count where bytes[i] == UInt8(ascii: "\n") {
-            try take(i)
-            start = i + 1
-        }
-        if start < bytes.count { try take(bytes.count) }
+    /// - Throws: ``InputError`` `.missing` naming `path` when `[UNK]`, `[CLS]` or `[SEP]` is not in the vocabulary.
+    init(_ vocabulary: Vocabulary, path: String) throws {
+        ids = vocabulary.ids
         func special(_ t: String) throws -> Int32 {
-            guard let id = ids[t] else { throw InputError(.missing, file: path, key: t, "the vocabulary has no \(t)") }
-            return id
+            guard let id = vocabulary.ids[t] else { throw InputError(.missing, file: path, key: t, "the vocabulary has no \(t)") }
+            return Int32(id)
         }
-        self.ids = ids
         unk = try special("[UNK]")
         cls = try special("[CLS]")
         sep = try special("[SEP]")
@@ -236,7 +231,7 @@ struct DigestVocabulary {
     /// `[CLS] a… [SEP] (b… [SEP])` for a line of digests (TAB before the second segment).
     func row(for text: String) -> EmbedRow {
         let parts = text.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
-        func lookup(_ s: Substring) -> [Int32] { s.split(separator: " ").map { ids[String($0)] ?? unk } }
+        func lookup(_ s: Substring) -> [Int32] { s.split(separator: " ").map { ids[String($0)].map { Int32($0) } ?? unk } }
         var a = lookup(parts[0])
         var b = parts.count > 1 ? lookup(parts[1]) : nil
         let templated = a.first != cls
@@ -247,52 +242,6 @@ struct DigestVocabulary {
         let second = b ?? []
         return EmbedRow(ids: a + second, types: Array(repeating: 0, count: a.count) + Array(repeating: 1, count: second.count),
                         firstSegment: b == nil ? nil : a.count, templated: templated)
-    }
-}
-
-/// Input lines with their byte offsets (for error messages).
-struct InputLines {
-    let path: String
-    var lines: [(text: String, offset: Int)] = []
-
-    /// Reads a file (memory-mapped) or standard input (`-`). A final newline ends the last line; `\r\n` is accepted.
-    /// - Throws: ``InputError`` `.notText` naming the byte offset of an invalid UTF-8 line; ``OutputError`` on read failure.
-    static func read(_ path: String) throws -> InputLines {
-        if path == "-" {
-            var data: [UInt8] = []
-            var chunk = [UInt8](repeating: 0, count: 1 << 16)
-            while true {
-                let n = chunk.withUnsafeMutableBytes { Glibc.read(0, $0.baseAddress, $0.count) }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw OutputError(path: "<stdin>", operation: "read", errno: errno)
-                }
-                if n == 0 { break }
-                data += chunk[0..<n]
-            }
-            return try data.withUnsafeBytes { try parse($0, path: "<stdin>") }
-        }
-        let file = try MappedFile(path: path)
-        return try parse(file.bytes, path: path)
-    }
-
-    static func parse(_ bytes: UnsafeRawBufferPointer, path: String) throws -> InputLines {
-        var out = InputLines(path: path)
-        var start = 0
-        func take(_ end: Int) throws {
-            var e = end
-            if e > start, bytes[e - 1] == UInt8(ascii: "\r") { e -= 1 }
-            guard let text = String(validating: UnsafeRawBufferPointer(rebasing: bytes[start..<e]), as: UTF8.self) else {
-                throw InputError(.notText, file: path, offset: start, "line \(out.lines.count + 1) is not valid UTF-8")
-            }
-            out.lines.append((text, start))
-        }
-        for i in 0..<bytes.count where bytes[i] == UInt8(ascii: "\n") {
-            try take(i)
-            start = i + 1
-        }
-        if start < bytes.count { try take(bytes.count) }
-        return out
     }
 }
 

@@ -1,23 +1,12 @@
 import Foundation
 import SentinelCore
+import SentinelTestSupport
 import XCTest
 
 /// End-to-end: the built `sentinel embed` binary on the f01 inputs, its safetensors output against the fixture.
 final class EmbedCommandTests: XCTestCase {
-    func sentinel(_ args: [String], stdin: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: TestPaths.root + "/.build/debug/sentinel")
-        p.arguments = args
-        let out = Pipe(), err = Pipe(), inp = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = inp
-        try p.run()
-        if let stdin { inp.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try inp.fileHandleForWriting.close()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    func sentinel(_ args: [String], stdin: String? = nil) throws -> RunResult {
+        try Fixtures.sentinel(args, stdin: stdin.map { Data($0.utf8) } ?? Data())
     }
 
     /// The f01 rows as lines: valid ids (or tokens), a TAB where token_type turns to 1.
@@ -51,8 +40,7 @@ final class EmbedCommandTests: XCTestCase {
     func testEmbedIDsWritesFixtureOutputs() throws {
         let model = try TestPaths.miniLM()
         let fixture = try SafeTensorsFile(path: TestPaths.bertFixtures + "/f01_forward.safetensors")
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("embed-\(getpid())").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try Fixtures.temporaryDirectory("embed-ids")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let r = try sentinel(["embed", model, "--ids", "--output", dir + "/out.safetensors", "--batch-size", "4", "--json"],
                              stdin: try lines(fixture, tokens: nil))
@@ -75,13 +63,31 @@ final class EmbedCommandTests: XCTestCase {
             let parts = line.split(separator: "\t").map { $0.split(separator: " ").filter { $0 != "[CLS]" && $0 != "[SEP]" }.joined(separator: " ") }
             text += parts.joined(separator: "\t") + "\n"
         }
-        let input = FileManager.default.temporaryDirectory.appendingPathComponent("embed-in-\(getpid()).txt").path
-        let output = input + ".safetensors"
+        let dir = try Fixtures.temporaryDirectory("embed-encrypted")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let input = dir + "/in.txt", output = dir + "/out.safetensors"
         try text.write(toFile: input, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: input); try? FileManager.default.removeItem(atPath: output) }
         let r = try sentinel(["embed", model, "--encrypted", "--input", input, "--output", output])
         XCTAssertEqual(r.status, 0, r.stderr)
         try checkOutput(output, against: fixture)
+    }
+
+    /// Plain text through the model's WordPiece tokenizer: the f01 sentences (one pair) must give the
+    /// fixture's input_ids, token_type_ids and hidden states.
+    func testEmbedPlainTextMatchesTheFixture() throws {
+        let model = try TestPaths.miniLM()
+        let fixture = try SafeTensorsFile(path: TestPaths.bertFixtures + "/f01_forward.safetensors")
+        let cases = try Fixtures.json("bert/cases_shared.json")
+        var text = ""
+        for item in try XCTUnwrap(cases["f01"]?.arrayValue) {
+            let pair = try XCTUnwrap(item.arrayValue)
+            text += try XCTUnwrap(pair[0].stringValue) + (pair[1].stringValue.map { "\t" + $0 } ?? "") + "\n"
+        }
+        let dir = try Fixtures.temporaryDirectory("embed-text")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try sentinel(["embed", model, "--output", dir + "/out.safetensors"], stdin: text)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        try checkOutput(dir + "/out.safetensors", against: fixture)
     }
 
     func testEmbedBadInputExitCodes() throws {
@@ -96,5 +102,17 @@ final class EmbedCommandTests: XCTestCase {
         XCTAssertEqual(usage.status, 64)
         let missing = try sentinel(["embed", "/nonexistent-model-dir", "--ids"], stdin: "101 102\n")
         XCTAssertEqual(missing.status, 74, missing.stderr)
+        // The output may not replace the model's weights, nor an existing file without --force.
+        let clobber = try sentinel(["embed", model, "--ids", "--output", model + "/model.safetensors"], stdin: "101 102\n")
+        XCTAssertEqual(clobber.status, 64, clobber.stderr)
+        let dir = try Fixtures.temporaryDirectory("embed-exists")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "keep".write(toFile: dir + "/out.safetensors", atomically: true, encoding: .utf8)
+        let exists = try sentinel(["embed", model, "--ids", "--output", dir + "/out.safetensors"], stdin: "101 102\n")
+        XCTAssertEqual(exists.status, 74, exists.stderr)
+        XCTAssertEqual(try String(contentsOfFile: dir + "/out.safetensors", encoding: .utf8), "keep")
+        let forced = try sentinel(["embed", model, "--ids", "--force", "--output", dir + "/out.safetensors"], stdin: "101 102\n")
+        XCTAssertEqual(forced.status, 0, forced.stderr)
+        XCTAssertEqual(try SafeTensorsFile(path: dir + "/out.safetensors").entry(named: "last_hidden_state")?.shape, [1, 2, 384])
     }
 }

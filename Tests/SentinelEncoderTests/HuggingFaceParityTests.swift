@@ -1,5 +1,8 @@
+import Foundation
 import SentinelCore
 @testable import SentinelEncoder
+import SentinelTestSupport
+import SentinelTorch
 import XCTest
 
 /// The encoder against HuggingFace transformers + PyTorch float32 outputs on the real MiniLM
@@ -54,6 +57,22 @@ final class HuggingFaceParityTests: XCTestCase {
         let pooled = try XCTUnwrap(out.poolerOutput)
         XCTAssertEqual(pooled.shape, [6, 384])
         XCTAssertLessThanOrEqual(maxAbsDiff(pooled.values, try fixture.floats("pooler_output")), 2e-6)
+    }
+
+    /// The same model written as a PyTorch zip checkpoint (read through SentinelTorch, weights copied out of
+    /// the archive) gives bit-identical outputs to the memory-mapped safetensors file.
+    func testTorchCheckpointGivesTheSameOutputs() throws {
+        let dir = try TestPaths.miniLM()
+        let tmp = try Fixtures.temporaryDirectory("encoder-torch")
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        try TorchWriter.write(archive: SafeTensorsFile(path: dir + "/model.safetensors"), to: tmp + "/pytorch_model.bin")
+        let torch = try BertModel(archive: openTensorArchive(path: tmp + "/pytorch_model.bin"),
+                                  config: BertConfig.load(path: dir + "/config.json"))
+        let fixture = try SafeTensorsFile(path: TestPaths.bertFixtures + "/f01_forward.safetensors")
+        let a = try torch.forward(batch(fixture))
+        let b = try miniLM().forward(batch(fixture))
+        XCTAssertEqual(a.lastHiddenState, b.lastHiddenState)
+        XCTAssertEqual(a.poolerOutput, b.poolerOutput)
     }
 
     /// f02: BertForTokenClassification logits `[4, 16, 9]` with the fixture's classifier, atol 1e-5.

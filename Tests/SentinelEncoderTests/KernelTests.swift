@@ -29,6 +29,16 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(apply([Float](repeating: -Float.greatestFiniteMagnitude, count: 16), VectorMath.exp)[0], 0, accuracy: 1e-37)
     }
 
+    func testExp2IsWithinTwoUlpOfLibm() {
+        let xs = grid(-125, 0, 16 * 4000)
+        let ys = apply(xs, VectorMath.exp2NonPositive)
+        for (x, y) in zip(xs, ys) {
+            let ref = Glibc.exp2(Double(x))
+            XCTAssertLessThanOrEqual(abs(Double(y) - ref) / ref, 2.5e-7, "exp2(\(x))")
+        }
+        XCTAssertEqual(apply([Float](repeating: -Float.greatestFiniteMagnitude, count: 16), VectorMath.exp2NonPositive)[0], 0, accuracy: 1e-37)
+    }
+
     func testErfAndGELU() {
         let xs = grid(-10, 10, 16 * 4000)
         let erfs = apply(xs, VectorMath.erf)
@@ -60,9 +70,9 @@ final class KernelTests: XCTestCase {
         for r in 0..<2 {
             let valid = (0..<13).map { Double(original[r * cols + $0]) }
             let m = valid.max()!
-            let z = valid.reduce(0) { $0 + Glibc.exp($1 - m) }
+            let z = valid.reduce(0) { $0 + Glibc.exp2($1 - m) }
             for j in 0..<cols {
-                let expected = j < 13 ? Glibc.exp(valid[j] - m) / z : 0
+                let expected = j < 13 ? Glibc.exp2(valid[j] - m) / z : 0
                 XCTAssertEqual(Double(scores[r * cols + j]), expected, accuracy: 1e-7)
             }
         }

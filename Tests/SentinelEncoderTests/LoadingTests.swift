@@ -1,5 +1,8 @@
+import Foundation
 import SentinelCore
 @testable import SentinelEncoder
+import SentinelTestSupport
+import SentinelTorch
 import XCTest
 
 /// Loading: name prefixes, dtype conversion, borrowed F32 weights, one error listing every bad parameter.
@@ -64,6 +67,28 @@ final class LoadingTests: XCTestCase {
         XCTAssertEqual(stored, before)
     }
 
+    /// A sharded safetensors checkpoint (index + two shards): weights still borrowed from the mappings.
+    func testShardedSafetensorsWeightsAreUsedInPlace() throws {
+        let archive = exactArchive(.F32)
+        let dir = try Fixtures.temporaryDirectory("encoder-shards")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let half = archive.entries.count / 2
+        var map: [(String, JSONValue)] = []
+        for (i, part) in [archive.entries[..<half], archive.entries[half...]].enumerated() {
+            let name = "model-0000\(i + 1)-of-00002.safetensors"
+            try SafeTensorsWriter.write(part.map { .copy($0, from: archive) }, to: dir + "/" + name)
+            map += part.map { ($0.name, JSONValue.string(name)) }
+        }
+        let index = dir + "/model.safetensors.index.json"
+        try JSONValue.object([("metadata", .object([])), ("weight_map", .object(map))]).serialized(.pretty)
+            .write(toFile: index, atomically: true, encoding: .utf8)
+        let sharded = try openTensorArchive(path: index)
+        let model = try BertModel(archive: sharded, config: tiny)
+        XCTAssertTrue(model.parameters.allSatisfy { !$0.isOwned })
+        XCTAssertEqual(try model.forward(sampleBatch()).lastHiddenState,
+                       try BertModel(archive: archive, config: tiny).forward(sampleBatch()).lastHiddenState)
+    }
+
     func testMissingAndMisshapedParametersAreListedInOneError() throws {
         let archive = exactArchive(.F32)
         archive.remove("encoder.layer.1.attention.self.key.bias")
@@ -95,6 +120,10 @@ final class LoadingTests: XCTestCase {
         XCTAssertEqual(c.layerNormEps, 1e-5)
         XCTAssertEqual(c.maxPositions, 512)
         XCTAssertEqual(c.headSize, 8)
+        XCTAssertEqual(c.labelNames, [])
+        let labelled = try BertConfig(json: JSONValue.parse(#"{"vocab_size": 50, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 48, "id2label": {"1": "B-PER", "0": "O"}}"#), file: "config.json")
+        XCTAssertEqual(labelled.labelNames, ["O", "B-PER"])
+        XCTAssertThrowsError(try BertConfig(json: JSONValue.parse(#"{"vocab_size": 50, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 48, "id2label": {"0": "O", "2": "X"}}"#), file: "config.json"))
         for (text, key) in [(#"{"vocab_size": 50, "hidden_size": 30, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 48}"#, "num_attention_heads"),
                             (#"{"vocab_size": 50, "hidden_size": 32, "num_attention_heads": 4, "intermediate_size": 48}"#, "num_hidden_layers"),
                             (#"{"vocab_size": 50, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 48, "hidden_act": "swish"}"#, "hidden_act")] {
