@@ -1,0 +1,89 @@
+import Foundation
+import SentinelCore
+import SentinelTestSupport
+import XCTest
+
+/// `sentinel predict` on MiniLM with the classifier heads of the bert fixtures (f02 token, f03 sequence
+/// classification): the logits and labels of HuggingFace's BertFor*Classification on the same inputs.
+final class PredictTests: XCTestCase {
+    /// A fine-tuned-style model directory: MiniLM + `classifier.*` taken from a fixture's `init.classifier.*`.
+    private func modelWithHead(_ fixture: String, labels: [String], in tmp: String) throws -> String {
+        let model = try Fixtures.miniLM()
+        let dir = tmp + "/model-" + fixture
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for f in ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"] {
+            try FileManager.default.copyItem(atPath: model + "/" + f, toPath: dir + "/" + f)
+        }
+        let config = try ModelDirectory.readJSON(model + "/config.json")
+            .setting("id2label", to: .object(labels.enumerated().map { ("\($0.offset)", .string($0.element)) }))
+        try config.serialized(.pretty).write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
+        let base = try SafeTensorsFile(path: model + "/model.safetensors")
+        let head = try SafeTensorsFile(path: Fixtures.fixture("bert/\(fixture).safetensors"))
+        var items = base.entries.map { SafeTensorsWriter.Item.copy($0, from: base) }
+        for name in ["classifier.weight", "classifier.bias"] {
+            let e = try XCTUnwrap(head.entry(named: "init." + name))
+            items.append(SafeTensorsWriter.Item(entry: TensorEntry(name: name, dtype: e.dtype, shape: e.shape)) { sink in
+                try head.withBytes(of: "init." + name) { try sink($0) }
+            })
+        }
+        try SafeTensorsWriter.write(items, to: dir + "/model.safetensors")
+        return dir
+    }
+
+    private func floats(_ file: SafeTensorsFile, _ name: String) throws -> [Float] {
+        try file.withBytes(of: name) { Array($0.bindMemory(to: Float.self)) }
+    }
+
+    func testSequenceClassificationLogitsMatchHuggingFace() throws {
+        let tmp = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let dir = try modelWithHead("f03_sequence_classification", labels: ["NEGATIVE", "POSITIVE"], in: tmp)
+        let cases = try XCTUnwrap(try Fixtures.json("bert/cases_shared.json")["f03"]?.arrayValue)
+        let input = cases.map { c in
+            let a = c.arrayValue ?? []
+            return [a[0].stringValue, a[1].stringValue].compactMap { $0 }.joined(separator: "\t")
+        }.joined(separator: "\n") + "\n"
+        let r = try Fixtures.sentinel(["predict", dir, "--task", "classification", "--json"], stdin: Data(input.utf8))
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let predictions = try XCTUnwrap(try JSONValue.parse(r.stdout)["predictions"]?.arrayValue)
+        XCTAssertEqual(predictions.count, 4)
+        let expected = try floats(SafeTensorsFile(path: Fixtures.fixture("bert/f03_sequence_classification.safetensors")), "logits")
+        for (i, p) in predictions.enumerated() {
+            let logits = p["logits"]?.arrayValue?.compactMap(\.doubleValue) ?? []
+            XCTAssertEqual(logits.count, 2)
+            for j in 0..<2 { XCTAssertEqual(logits[j], Double(expected[i * 2 + j]), accuracy: 1e-4, "case \(i) logit \(j)") }
+            let best = expected[i * 2 + 1] > expected[i * 2] ? "POSITIVE" : "NEGATIVE"
+            XCTAssertEqual(p["label"]?.stringValue, best)
+        }
+    }
+
+    func testTokenClassificationLabelsMatchHuggingFace() throws {
+        let tmp = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let labels = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+        let dir = try modelWithHead("f02_token_classification", labels: labels, in: tmp)
+        let sentences = try XCTUnwrap(try Fixtures.json("bert/cases_shared.json")["f02"]?.arrayValue).compactMap(\.stringValue)
+        let r = try Fixtures.sentinel(["predict", dir, "--task", "ner", "--json"], stdin: Data((sentences.joined(separator: "\n") + "\n").utf8))
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let predictions = try XCTUnwrap(try JSONValue.parse(r.stdout)["predictions"]?.arrayValue)
+        XCTAssertEqual(predictions.count, 4)
+        let fixture = try SafeTensorsFile(path: Fixtures.fixture("bert/f02_token_classification.safetensors"))
+        let logits = try floats(fixture, "logits")
+        let mask = try fixture.withBytes(of: "attention_mask") { Array($0.bindMemory(to: Int64.self)) }
+        for (i, p) in predictions.enumerated() {
+            let got = p["labels"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            let valid = (0..<16).filter { mask[i * 16 + $0] == 1 }.count
+            XCTAssertEqual(got.count, valid, "sentence \(i)")
+            for t in 0..<valid {
+                let row = logits[((i * 16 + t) * 9)..<((i * 16 + t + 1) * 9)]
+                let best = row.indices.max { row[$0] < row[$1] }! - (i * 16 + t) * 9
+                XCTAssertEqual(got[t], labels[best], "sentence \(i) token \(t)")
+            }
+            // The words (pre-tokenizer words: punctuation is its own word) spell the sentence, and each carries the
+            // label of its first wordpiece.
+            let words = p["words"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            XCTAssertEqual(words.joined(), sentences[i].filter { $0 != " " })
+            XCTAssertEqual(p["word_labels"]?.arrayValue?.count, words.count)
+        }
+    }
+}
