@@ -57,6 +57,41 @@ final class PredictTests: XCTestCase {
         }
     }
 
+    /// The whole client/server flow: convert the fine-tuned model with a key, encrypt the text on the client
+    /// side with the original tokenizer, predict on the adapted model: the same logits as in the clear.
+    func testEncryptedPredictionOnTheAdaptedModelMatchesPlain() throws {
+        let tmp = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let dir = try modelWithHead("f03_sequence_classification", labels: ["NEGATIVE", "POSITIVE"], in: tmp)
+        let env: [String: String?] = ["SENTINEL_KEY": "client passkey"]
+        let convert = try Fixtures.sentinel(["convert", dir, "--output", tmp + "/adapted", "--shuffle"], environment: env)
+        XCTAssertEqual(convert.status, 0, convert.stderr)
+        let text = "This movie was absolutely wonderful, I loved every minute.\nIs the package delivered?\tYes, it arrived yesterday morning.\n"
+        let encrypted = try Fixtures.sentinel(["encrypt", dir, "--format", "text"], environment: env, stdin: Data(text.utf8))
+        XCTAssertEqual(encrypted.status, 0, encrypted.stderr)
+        XCTAssertFalse(encrypted.stdout.contains("movie"))
+        let plain = try Fixtures.sentinel(["predict", dir, "--task", "classification", "--json"], stdin: Data(text.utf8))
+        let secret = try Fixtures.sentinel(["predict", tmp + "/adapted", "--task", "classification", "--encrypted", "--json"],
+                                           stdin: Data(encrypted.stdout.utf8))
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        XCTAssertEqual(secret.status, 0, secret.stderr)
+        let a = try XCTUnwrap(try JSONValue.parse(plain.stdout)["predictions"]?.arrayValue)
+        let b = try XCTUnwrap(try JSONValue.parse(secret.stdout)["predictions"]?.arrayValue)
+        XCTAssertEqual(a.count, 2)
+        XCTAssertEqual(b.count, 2)
+        for (x, y) in zip(a, b) {
+            XCTAssertEqual(x["label"], y["label"])
+            for (p, q) in zip(x["logits"]?.arrayValue ?? [], y["logits"]?.arrayValue ?? []) {
+                XCTAssertEqual(try XCTUnwrap(p.doubleValue), try XCTUnwrap(q.doubleValue), accuracy: 1e-4)
+            }
+        }
+        // The adapted model on the plain text (without the key) does not give the same logits.
+        let leaked = try Fixtures.sentinel(["predict", tmp + "/adapted", "--task", "classification", "--json"], stdin: Data(text.utf8))
+        let c = try XCTUnwrap(try JSONValue.parse(leaked.stdout)["predictions"]?.arrayValue)
+        let gap = zip(a, c).map { abs(($0["logits"]?.arrayValue?[0].doubleValue ?? 0) - ($1["logits"]?.arrayValue?[0].doubleValue ?? 0)) }.max() ?? 0
+        XCTAssertGreaterThan(gap, 1e-3)
+    }
+
     func testTokenClassificationLabelsMatchHuggingFace() throws {
         let tmp = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: tmp) }
