@@ -59,17 +59,25 @@ struct BenchEncoder: ParsableCommand {
             let progress = Progress(forced: report.progress)
             progress.step("measuring sgemm peak (2048³)")
             let peakBefore = max(BLAS.measureSgemmPeak(), BLAS.measureSgemmPeak(mode: .rowBlocks))
-            var models: [(String, BertModel)] = []
-            progress.step("loading \(model)")
-            let config = try BertConfig.load(path: model + "/config.json")
-            models.append(("MiniLM", try BertModel(archive: SafeTensorsFile(path: model + "/model.safetensors"), config: config)))
+            // Each model is built just before its passes and released after them (the random BERT-base
+            // weights are ~0.9 GB while they exist).
+            var models: [(String, () throws -> BertModel)] = []
+            models.append(("MiniLM", {
+                progress.step("loading \(model)")
+                let config = try BertConfig.load(path: model + "/config.json")
+                return try BertModel(archive: SafeTensorsFile(path: model + "/model.safetensors"), config: config)
+            }))
             if !skipBase {
-                let base = BertConfig(vocabSize: 30522, hiddenSize: 768, layerCount: 12, headCount: 12, intermediateSize: 3072)
-                models.append(("BERT-base", try BertModel(archive: MemoryArchive.randomBert(base, seed: 1), config: base)))
+                models.append(("BERT-base", {
+                    progress.step("building a random BERT-base")
+                    let base = BertConfig(vocabSize: 30522, hiddenSize: 768, layerCount: 12, headCount: 12, intermediateSize: 3072)
+                    return try BertModel(archive: MemoryArchive.randomBert(base, seed: 1), config: base)
+                }))
             }
             struct Row { var name: String; var b: Int; var l: Int; var median: Double; var best: Double; var flops: Double; var paired: Double }
             var measured: [Row] = []
-            for (name, m) in models {
+            for (name, make) in models {
+                let m = try make()
                 for (b, l) in try parsedShapes() {
                     progress.step("\(name) (\(b), \(l))")
                     let batch = try randomBatch(b, l, vocab: m.config.vocabSize)
