@@ -90,6 +90,41 @@ final class EmbedCommandTests: XCTestCase {
         try checkOutput(dir + "/out.safetensors", against: fixture)
     }
 
+    /// The scheme's promise end to end: `convert` (seed scheme, shuffled), `encrypt` with the original
+    /// tokenizer, then `embed --encrypted` on the adapted model gives the original model's outputs on the
+    /// plain text (SCHEME.md: the glide transform is cancelled by the embedding LayerNorm), through
+    /// different input_ids.
+    func testAdaptedModelOnEncryptedInputMatchesOriginal() throws {
+        let model = try TestPaths.miniLM()
+        let dir = try Fixtures.temporaryDirectory("embed-adapted")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let cases = try Fixtures.json("bert/cases_shared.json")
+        var text = ""
+        for item in try XCTUnwrap(cases["f01"]?.arrayValue) {
+            let pair = try XCTUnwrap(item.arrayValue)
+            text += try XCTUnwrap(pair[0].stringValue) + (pair[1].stringValue.map { "\t" + $0 } ?? "") + "\n"
+        }
+        try text.write(toFile: dir + "/plain.txt", atomically: true, encoding: .utf8)
+        let key: [String: String?] = ["SENTINEL_KEY": "embed test key"]
+        let convert = try Fixtures.sentinel(["convert", model, "--output", dir + "/adapted", "--shuffle"], environment: key)
+        XCTAssertEqual(convert.status, 0, convert.stderr)
+        let encrypt = try Fixtures.sentinel(["encrypt", model, "--input", dir + "/plain.txt", "--output", dir + "/encrypted.txt"],
+                                            environment: key)
+        XCTAssertEqual(encrypt.status, 0, encrypt.stderr)
+        let plain = try sentinel(["embed", model, "--input", dir + "/plain.txt", "--output", dir + "/plain.safetensors"])
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        let encrypted = try sentinel(["embed", dir + "/adapted", "--encrypted", "--input", dir + "/encrypted.txt",
+                                      "--output", dir + "/encrypted.safetensors"])
+        XCTAssertEqual(encrypted.status, 0, encrypted.stderr)
+        let a = try SafeTensorsFile(path: dir + "/plain.safetensors"), b = try SafeTensorsFile(path: dir + "/encrypted.safetensors")
+        XCTAssertEqual(try a.intRows("attention_mask"), try b.intRows("attention_mask"))
+        XCTAssertNotEqual(try a.intRows("input_ids"), try b.intRows("input_ids"), "the adapted ids are shuffled")
+        let mask = try a.intRows("attention_mask").flatMap { $0 }
+        let d = maxAbsDiff(try a.floats("last_hidden_state"), try b.floats("last_hidden_state")) { mask[$0 / 384] == 1 }
+        XCTAssertLessThanOrEqual(d, 5e-5)
+        XCTAssertLessThanOrEqual(maxAbsDiff(try a.floats("pooler_output"), try b.floats("pooler_output")), 5e-6)
+    }
+
     func testEmbedBadInputExitCodes() throws {
         let model = try TestPaths.miniLM()
         let bad = try sentinel(["embed", model, "--ids"], stdin: "101 x 102\n")
