@@ -70,6 +70,23 @@ final class EmbedCommandTests: XCTestCase {
         let r = try sentinel(["embed", model, "--encrypted", "--input", input, "--output", output])
         XCTAssertEqual(r.status, 0, r.stderr)
         try checkOutput(output, against: fixture)
+        // Truncation (longest first for the pair) is the tokenizer's, as for plain text.
+        let cases = try Fixtures.json("bert/cases_shared.json")
+        var plainText = ""
+        for item in try XCTUnwrap(cases["f01"]?.arrayValue) {
+            let pair = try XCTUnwrap(item.arrayValue)
+            plainText += try XCTUnwrap(pair[0].stringValue) + (pair[1].stringValue.map { "\t" + $0 } ?? "") + "\n"
+        }
+        try plainText.write(toFile: dir + "/plain.txt", atomically: true, encoding: .utf8)
+        let shortPlain = try sentinel(["embed", model, "--max-length", "9", "--input", dir + "/plain.txt", "--output", dir + "/p9.safetensors"])
+        XCTAssertEqual(shortPlain.status, 0, shortPlain.stderr)
+        let shortEncrypted = try sentinel(["embed", model, "--encrypted", "--max-length", "9", "--input", input, "--output", dir + "/e9.safetensors"])
+        XCTAssertEqual(shortEncrypted.status, 0, shortEncrypted.stderr)
+        let p9 = try SafeTensorsFile(path: dir + "/p9.safetensors"), e9 = try SafeTensorsFile(path: dir + "/e9.safetensors")
+        XCTAssertEqual(p9.entry(named: "input_ids")?.shape, [6, 9])
+        XCTAssertEqual(try p9.intRows("input_ids"), try e9.intRows("input_ids"))
+        XCTAssertEqual(try p9.intRows("token_type_ids"), try e9.intRows("token_type_ids"))
+        XCTAssertEqual(try p9.intRows("token_type_ids")[2].filter { $0 == 1 }.count, 4, "the pair keeps 3 + 3 tokens (longest first) and B's [SEP]")
     }
 
     /// Plain text through the model's WordPiece tokenizer: the f01 sentences (one pair) must give the
