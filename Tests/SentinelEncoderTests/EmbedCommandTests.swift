@@ -9,6 +9,16 @@ final class EmbedCommandTests: XCTestCase {
         try Fixtures.sentinel(args, stdin: stdin.map { Data($0.utf8) } ?? Data())
     }
 
+    /// The f01 sentences of `cases_shared.json` as plain-text lines (a TAB before the pair's second sentence).
+    func f01Text() throws -> String {
+        var text = ""
+        for item in try XCTUnwrap(Fixtures.json("bert/cases_shared.json")["f01"]?.arrayValue) {
+            let pair = try XCTUnwrap(item.arrayValue)
+            text += try XCTUnwrap(pair[0].stringValue) + (pair[1].stringValue.map { "\t" + $0 } ?? "") + "\n"
+        }
+        return text
+    }
+
     /// The f01 rows as lines: valid ids (or tokens), a TAB where token_type turns to 1.
     func lines(_ fixture: SafeTensorsFile, tokens vocab: [String]?) throws -> String {
         let ids = try fixture.intRows("input_ids"), mask = try fixture.intRows("attention_mask"), types = try fixture.intRows("token_type_ids")
@@ -71,12 +81,7 @@ final class EmbedCommandTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         try checkOutput(output, against: fixture)
         // Truncation (longest first for the pair) is the tokenizer's, as for plain text.
-        let cases = try Fixtures.json("bert/cases_shared.json")
-        var plainText = ""
-        for item in try XCTUnwrap(cases["f01"]?.arrayValue) {
-            let pair = try XCTUnwrap(item.arrayValue)
-            plainText += try XCTUnwrap(pair[0].stringValue) + (pair[1].stringValue.map { "\t" + $0 } ?? "") + "\n"
-        }
+        let plainText = try f01Text()
         try plainText.write(toFile: dir + "/plain.txt", atomically: true, encoding: .utf8)
         let shortPlain = try sentinel(["embed", model, "--max-length", "9", "--input", dir + "/plain.txt", "--output", dir + "/p9.safetensors"])
         XCTAssertEqual(shortPlain.status, 0, shortPlain.stderr)
@@ -94,12 +99,7 @@ final class EmbedCommandTests: XCTestCase {
     func testEmbedPlainTextMatchesTheFixture() throws {
         let model = try TestPaths.miniLM()
         let fixture = try SafeTensorsFile(path: TestPaths.bertFixtures + "/f01_forward.safetensors")
-        let cases = try Fixtures.json("bert/cases_shared.json")
-        var text = ""
-        for item in try XCTUnwrap(cases["f01"]?.arrayValue) {
-            let pair = try XCTUnwrap(item.arrayValue)
-            text += try XCTUnwrap(pair[0].stringValue) + (pair[1].stringValue.map { "\t" + $0 } ?? "") + "\n"
-        }
+        let text = try f01Text()
         let dir = try Fixtures.temporaryDirectory("embed-text")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let r = try sentinel(["embed", model, "--output", dir + "/out.safetensors"], stdin: text)
@@ -115,12 +115,7 @@ final class EmbedCommandTests: XCTestCase {
         let model = try TestPaths.miniLM()
         let dir = try Fixtures.temporaryDirectory("embed-adapted")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let cases = try Fixtures.json("bert/cases_shared.json")
-        var text = ""
-        for item in try XCTUnwrap(cases["f01"]?.arrayValue) {
-            let pair = try XCTUnwrap(item.arrayValue)
-            text += try XCTUnwrap(pair[0].stringValue) + (pair[1].stringValue.map { "\t" + $0 } ?? "") + "\n"
-        }
+        let text = try f01Text()
         try text.write(toFile: dir + "/plain.txt", atomically: true, encoding: .utf8)
         let key: [String: String?] = ["SENTINEL_KEY": "embed test key"]
         let convert = try Fixtures.sentinel(["convert", model, "--output", dir + "/adapted", "--shuffle"], environment: key)
