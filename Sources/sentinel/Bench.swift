@@ -16,14 +16,11 @@ struct BenchEncoder: ParsableCommand {
         commandName: "encoder",
         abstract: "Forward-pass throughput of the native encoder (MiniLM and a BERT-base geometry).",
         discussion: """
-        Measures a 2048³ cblas_sgemm (best of 5; OpenBLAS on --threads threads, and as --threads single-threaded
-        calls on row blocks) as the float32 peak, before and after the forward passes (the highest is used). For each model and (batch, seq) it runs 2 warm-up forward
-        passes, then --repeats timed ones, and reports the median and best time, tokens/s and GFLOP/s at the
-        median (2 × multiply-adds of every matrix product, attention included), the fraction of the sgemm peak
-        at the median and at the best time, and the ratio of median tokens/s to PyTorch 2.15's (median of 5) on
-        this machine (../shared/perf/BASELINE.md, 2 threads, inference mode). Input ids are pseudo-random, no
-        padding; the BERT-base geometry uses random weights. On a shared machine the best time shows what the
-        code can do, the median what it did.
+        Measures a 2048³ cblas_sgemm (best of 5; OpenBLAS on --threads threads, and as --threads single-threaded calls on row blocks) as the float32 peak, before and after the forward passes; the highest is used.
+
+        For each model and (batch, seq): 2 warm-up forward passes, then --repeats timed ones. Reported: median and best time, tokens/s and GFLOP/s at the median (2 × the multiply-adds of every matrix product, attention included), the fraction of the sgemm peak (%peak), and %paired: the median over passes of each pass's GFLOP/s divided by a 2048³ sgemm measured just before it (robust to a machine whose load changes).
+
+        PyTorch 2.15's median tokens/s on this machine (../shared/perf/BASELINE.md, 2 threads, inference mode) is printed with its fraction of that file's 207 GFLOP/s peak; "ratio" divides tokens/s, "ratio@peak" divides %paired by PyTorch's %peak (the ratio both would have on the same, equally loaded machine). Input ids are pseudo-random, no padding; BERT-base has random weights.
         """
     )
 
@@ -53,23 +50,37 @@ struct BenchEncoder: ParsableCommand {
         "BERT-base": [16: 334, 1024: 988, 4096: 945],
     ]
 
+    func validate() throws {
+        if repeats < 1 { throw ValidationError("--repeats must be at least 1") }
+        if threads < 1 { throw ValidationError("--threads must be at least 1") }
+        _ = try parsedShapes()
+    }
+
     func run() throws {
         try reportingErrors(json: report.json) {
             BLAS.configure(threads: threads)
             let progress = Progress(forced: report.progress)
             progress.step("measuring sgemm peak (2048³)")
             let peakBefore = max(BLAS.measureSgemmPeak(), BLAS.measureSgemmPeak(mode: .rowBlocks))
-            var models: [(String, BertModel)] = []
-            progress.step("loading \(model)")
-            let config = try BertConfig.load(path: model + "/config.json")
-            models.append(("MiniLM", try BertModel(archive: SafeTensorsFile(path: model + "/model.safetensors"), config: config)))
+            // Each model is built just before its passes and released after them (the random BERT-base
+            // weights are ~0.9 GB while they exist).
+            var models: [(String, () throws -> BertModel)] = []
+            models.append(("MiniLM", {
+                progress.step("loading \(model)")
+                let config = try BertConfig.load(path: model + "/config.json")
+                return try BertModel(archive: SafeTensorsFile(path: model + "/model.safetensors"), config: config)
+            }))
             if !skipBase {
-                let base = BertConfig(vocabSize: 30522, hiddenSize: 768, layerCount: 12, headCount: 12, intermediateSize: 3072)
-                models.append(("BERT-base", try BertModel(archive: MemoryArchive.randomBert(base, seed: 1), config: base)))
+                models.append(("BERT-base", {
+                    progress.step("building a random BERT-base")
+                    let base = BertConfig(vocabSize: 30522, hiddenSize: 768, layerCount: 12, headCount: 12, intermediateSize: 3072)
+                    return try BertModel(archive: MemoryArchive.randomBert(base, seed: 1), config: base)
+                }))
             }
             struct Row { var name: String; var b: Int; var l: Int; var median: Double; var best: Double; var flops: Double; var paired: Double }
             var measured: [Row] = []
-            for (name, m) in models {
+            for (name, make) in models {
+                let m = try make()
                 for (b, l) in try parsedShapes() {
                     progress.step("\(name) (\(b), \(l))")
                     let batch = try randomBatch(b, l, vocab: m.config.vocabSize)

@@ -13,14 +13,10 @@ struct Embed: ParsableCommand {
         abstract: "Run the BERT encoder on one input per line.",
         discussion: """
         Each line is one input; a TAB separates the two sentences of a pair (the second gets token_type 1).
-        Plain text is tokenized with the model's WordPiece tokenizer ([CLS] A [SEP] B [SEP], longest-first
-        truncation). --encrypted: space-separated digests (the output of `sentinel encrypt`), looked up in the model's
-        vocab.txt (an unknown digest becomes [UNK]); [CLS] and [SEP] are added unless the line starts with [CLS].
-        --ids: space-separated input_ids, used as they are.
-        Rows are truncated to --max-length (longest first for pairs) and run in batches of --batch-size rows of
-        similar length. The outputs keep the input order, padded to the longest row (padded positions hold 0).
-        --output writes a safetensors file (atomically; an existing file only with --force): input_ids, attention_mask, token_type_ids
-        (I64, [batch, seq]), last_hidden_state (F32, [batch, seq, hidden]) and pooler_output (F32, [batch, hidden]).
+
+        Plain text is tokenized with the model's WordPiece tokenizer: [CLS] A [SEP] B [SEP], longest-first truncation to --max-length. With --encrypted, a line holds space-separated digests (the output of `sentinel encrypt`), mapped to ids by the adapted model's own vocabulary (an unknown digest becomes [UNK]), with the same template and truncation. With --ids, a line holds space-separated input_ids, used as they are (cut at --max-length).
+
+        Rows run in batches of --batch-size rows of similar length. The outputs keep the input order, padded to the longest row (padded positions hold 0). --output writes a safetensors file atomically (an existing file only with --force): input_ids, attention_mask, token_type_ids (I64, [batch, seq]), last_hidden_state (F32, [batch, seq, hidden]) and pooler_output (F32, [batch, hidden]).
         """
     )
 
@@ -75,23 +71,31 @@ struct Embed: ParsableCommand {
             let file = try readInput(input)
             var rows: [EmbedRow] = []
             if ids {
-                try file.forEachLine { rows.append(try EmbedRow(idsLine: $0.text, file: file.path, offset: $0.offset)) }
-            } else if encrypted {
-                let vocab = try DigestLookup(Vocabulary(contentsOf: dir.file("vocab.txt")), path: dir.file("vocab.txt"))
-                file.forEachLine { rows.append(vocab.row(for: $0.text)) }
+                try file.forEachLine { line in
+                    var row = try EmbedRow(idsLine: line.text, file: file.path, offset: line.offset)
+                    row.truncate(to: limit)
+                    rows.append(row)
+                }
             } else {
+                // Plain text: the model's WordPiece tokenizer. Encrypted text: the digests are the adapted
+                // model's vocabulary, so its own tokenizer (vocab.txt or tokenizer.json) maps them to ids.
                 let tokenizer = try BertTokenizer.load(directory: modelDir)
                 file.forEachLine { line in
                     let fields = line.text.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-                    let e = tokenizer.encode(fields[0], pair: fields.count > 1 ? fields[1] : nil,
+                    let e: Encoding
+                    if encrypted {
+                        e = tokenizer.assemble(tokenizer.digestPieces(fields[0]), fields.count > 1 ? tokenizer.digestPieces(fields[1]) : nil,
+                                               truncation: .longestFirst(maxLength: limit))
+                    } else {
+                        e = tokenizer.encode(fields[0], pair: fields.count > 1 ? fields[1] : nil,
                                              truncation: .longestFirst(maxLength: limit))
-                    rows.append(EmbedRow(ids: e.inputIDs, types: e.tokenTypeIDs, firstSegment: nil, templated: true))
+                    }
+                    rows.append(EmbedRow(ids: e.inputIDs, types: e.tokenTypeIDs))
                 }
             }
             guard !rows.isEmpty else {
                 throw InputError(.invalidStructure, file: file.path, "no input lines")
             }
-            for i in rows.indices { rows[i].truncate(to: limit) }
             let summary = try runEncoder(model, rows, progress: progress)
             if let output {
                 try summary.write(to: output)
@@ -150,21 +154,20 @@ struct Embed: ParsableCommand {
 struct EmbedRow {
     var ids: [Int32]
     var types: [Int32]
-    /// Length of the first segment (special tokens included) when the row is a pair.
-    var firstSegment: Int?
-    /// Whether the row carries the `[CLS] … [SEP]` template (so truncation keeps the trailing `[SEP]`).
-    var templated: Bool
+
+    init(ids: [Int32], types: [Int32]) {
+        self.ids = ids
+        self.types = types
+    }
 
     /// `--ids`: space-separated integers; a TAB starts the second segment (token type 1).
     init(idsLine text: String, file: String, offset: Int) throws {
         ids = []
         types = []
-        templated = false
         for (segment, part) in text.split(separator: "\t", omittingEmptySubsequences: false).enumerated() {
             guard segment < 2 else {
                 throw InputError(.invalidStructure, file: file, offset: offset, "more than one TAB in a line")
             }
-            if segment == 1 { firstSegment = ids.count }
             for word in part.split(separator: " ") {
                 guard let id = Int32(word), id >= 0 else {
                     throw InputError(.invalidStructure, file: file, offset: offset, "'\(word)' is not a token id")
@@ -176,72 +179,25 @@ struct EmbedRow {
         guard !ids.isEmpty else { throw InputError(.invalidStructure, file: file, offset: offset, "empty line") }
     }
 
-    init(ids: [Int32], types: [Int32], firstSegment: Int?, templated: Bool) {
-        self.ids = ids
-        self.types = types
-        self.firstSegment = firstSegment
-        self.templated = templated
-    }
-
-    /// Shortens the row to `limit` tokens: HF `longest_first` for pairs (drop from the end of the longer
-    /// segment), keeping the `[SEP]` that closes each segment of a templated row.
+    /// Keeps the first `limit` positions (`--ids` rows are used as given, so they are cut, not re-templated).
     mutating func truncate(to limit: Int) {
-        guard ids.count > limit else { return }
-        let closing = templated ? 1 : 0
-        if let split = firstSegment {
-            // Segment bodies: a = [lead, split - closing), b = [split, count - closing).
-            let lead = templated ? 1 : 0
-            var a = Array(ids[lead..<(split - closing)]), b = Array(ids[split..<(ids.count - closing)])
-            let fixed = ids.count - a.count - b.count
-            while a.count + b.count + fixed > limit {
-                if a.count >= b.count, !a.isEmpty { a.removeLast() } else if !b.isEmpty { b.removeLast() } else { break }
-            }
-            let sep = ids.last ?? 0
-            let head = templated ? [ids[0]] : []
-            let tail = templated ? [sep] : []
-            ids = head + a + tail + b + tail
-            types = Array(repeating: 0, count: head.count + a.count + tail.count) + Array(repeating: 1, count: b.count + tail.count)
-            firstSegment = head.count + a.count + tail.count
-        } else {
-            let sep = ids.last ?? 0
-            ids = Array(ids.prefix(limit - closing)) + (templated ? [sep] : [])
-            types = Array(types.prefix(limit))
-        }
+        ids = Array(ids.prefix(limit))
+        types = Array(types.prefix(limit))
     }
 }
 
-/// Token lookup for encrypted input: a digest (or a special token, which is never hashed) → its id in the
-/// adapted model's vocab.txt; an unknown digest becomes `[UNK]`.
-struct DigestLookup {
-    let ids: [String: Int]
-    let unk: Int32, cls: Int32, sep: Int32
-
-    /// - Throws: ``InputError`` `.missing` naming `path` when `[UNK]`, `[CLS]` or `[SEP]` is not in the vocabulary.
-    init(_ vocabulary: Vocabulary, path: String) throws {
-        ids = vocabulary.ids
-        func special(_ t: String) throws -> Int32 {
-            guard let id = vocabulary.ids[t] else { throw InputError(.missing, file: path, key: t, "the vocabulary has no \(t)") }
-            return Int32(id)
+extension BertTokenizer {
+    /// Pieces for a field of space-separated digests (or special tokens, which are never hashed), looked up
+    /// in this (adapted) vocabulary; an unknown digest becomes `[UNK]`.
+    func digestPieces(_ field: String) -> Pieces {
+        var p = Pieces()
+        for (i, token) in field.split(separator: " ").enumerated() {
+            p.ids.append(vocabulary.id(of: String(token)) ?? unknownID)
+            p.starts.append(0)
+            p.ends.append(0)
+            p.words.append(Int32(truncatingIfNeeded: i))
         }
-        unk = try special("[UNK]")
-        cls = try special("[CLS]")
-        sep = try special("[SEP]")
-    }
-
-    /// `[CLS] a… [SEP] (b… [SEP])` for a line of digests (TAB before the second segment).
-    func row(for text: String) -> EmbedRow {
-        let parts = text.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
-        func lookup(_ s: Substring) -> [Int32] { s.split(separator: " ").map { ids[String($0)].map { Int32($0) } ?? unk } }
-        var a = lookup(parts[0])
-        var b = parts.count > 1 ? lookup(parts[1]) : nil
-        let templated = a.first != cls
-        if templated {
-            a = [cls] + a + [sep]
-            if b != nil { b! += [sep] }
-        }
-        let second = b ?? []
-        return EmbedRow(ids: a + second, types: Array(repeating: 0, count: a.count) + Array(repeating: 1, count: second.count),
-                        firstSegment: b == nil ? nil : a.count, templated: templated)
+        return p
     }
 }
 

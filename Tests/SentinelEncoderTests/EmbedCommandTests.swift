@@ -9,6 +9,16 @@ final class EmbedCommandTests: XCTestCase {
         try Fixtures.sentinel(args, stdin: stdin.map { Data($0.utf8) } ?? Data())
     }
 
+    /// The f01 sentences of `cases_shared.json` as plain-text lines (a TAB before the pair's second sentence).
+    func f01Text() throws -> String {
+        var text = ""
+        for item in try XCTUnwrap(Fixtures.json("bert/cases_shared.json")["f01"]?.arrayValue) {
+            let pair = try XCTUnwrap(item.arrayValue)
+            text += try XCTUnwrap(pair[0].stringValue) + (pair[1].stringValue.map { "\t" + $0 } ?? "") + "\n"
+        }
+        return text
+    }
+
     /// The f01 rows as lines: valid ids (or tokens), a TAB where token_type turns to 1.
     func lines(_ fixture: SafeTensorsFile, tokens vocab: [String]?) throws -> String {
         let ids = try fixture.intRows("input_ids"), mask = try fixture.intRows("attention_mask"), types = try fixture.intRows("token_type_ids")
@@ -70,6 +80,18 @@ final class EmbedCommandTests: XCTestCase {
         let r = try sentinel(["embed", model, "--encrypted", "--input", input, "--output", output])
         XCTAssertEqual(r.status, 0, r.stderr)
         try checkOutput(output, against: fixture)
+        // Truncation (longest first for the pair) is the tokenizer's, as for plain text.
+        let plainText = try f01Text()
+        try plainText.write(toFile: dir + "/plain.txt", atomically: true, encoding: .utf8)
+        let shortPlain = try sentinel(["embed", model, "--max-length", "9", "--input", dir + "/plain.txt", "--output", dir + "/p9.safetensors"])
+        XCTAssertEqual(shortPlain.status, 0, shortPlain.stderr)
+        let shortEncrypted = try sentinel(["embed", model, "--encrypted", "--max-length", "9", "--input", input, "--output", dir + "/e9.safetensors"])
+        XCTAssertEqual(shortEncrypted.status, 0, shortEncrypted.stderr)
+        let p9 = try SafeTensorsFile(path: dir + "/p9.safetensors"), e9 = try SafeTensorsFile(path: dir + "/e9.safetensors")
+        XCTAssertEqual(p9.entry(named: "input_ids")?.shape, [6, 9])
+        XCTAssertEqual(try p9.intRows("input_ids"), try e9.intRows("input_ids"))
+        XCTAssertEqual(try p9.intRows("token_type_ids"), try e9.intRows("token_type_ids"))
+        XCTAssertEqual(try p9.intRows("token_type_ids")[2].filter { $0 == 1 }.count, 4, "the pair keeps 3 + 3 tokens (longest first) and B's [SEP]")
     }
 
     /// Plain text through the model's WordPiece tokenizer: the f01 sentences (one pair) must give the
@@ -77,17 +99,42 @@ final class EmbedCommandTests: XCTestCase {
     func testEmbedPlainTextMatchesTheFixture() throws {
         let model = try TestPaths.miniLM()
         let fixture = try SafeTensorsFile(path: TestPaths.bertFixtures + "/f01_forward.safetensors")
-        let cases = try Fixtures.json("bert/cases_shared.json")
-        var text = ""
-        for item in try XCTUnwrap(cases["f01"]?.arrayValue) {
-            let pair = try XCTUnwrap(item.arrayValue)
-            text += try XCTUnwrap(pair[0].stringValue) + (pair[1].stringValue.map { "\t" + $0 } ?? "") + "\n"
-        }
+        let text = try f01Text()
         let dir = try Fixtures.temporaryDirectory("embed-text")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let r = try sentinel(["embed", model, "--output", dir + "/out.safetensors"], stdin: text)
         XCTAssertEqual(r.status, 0, r.stderr)
         try checkOutput(dir + "/out.safetensors", against: fixture)
+    }
+
+    /// The scheme's promise end to end: `convert` (seed scheme, shuffled), `encrypt` with the original
+    /// tokenizer, then `embed --encrypted` on the adapted model gives the original model's outputs on the
+    /// plain text (SCHEME.md: the glide transform is cancelled by the embedding LayerNorm), through
+    /// different input_ids.
+    func testAdaptedModelOnEncryptedInputMatchesOriginal() throws {
+        let model = try TestPaths.miniLM()
+        let dir = try Fixtures.temporaryDirectory("embed-adapted")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let text = try f01Text()
+        try text.write(toFile: dir + "/plain.txt", atomically: true, encoding: .utf8)
+        let key: [String: String?] = ["SENTINEL_KEY": "embed test key"]
+        let convert = try Fixtures.sentinel(["convert", model, "--output", dir + "/adapted", "--shuffle"], environment: key)
+        XCTAssertEqual(convert.status, 0, convert.stderr)
+        let encrypt = try Fixtures.sentinel(["encrypt", model, "--input", dir + "/plain.txt", "--output", dir + "/encrypted.txt"],
+                                            environment: key)
+        XCTAssertEqual(encrypt.status, 0, encrypt.stderr)
+        let plain = try sentinel(["embed", model, "--input", dir + "/plain.txt", "--output", dir + "/plain.safetensors"])
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        let encrypted = try sentinel(["embed", dir + "/adapted", "--encrypted", "--input", dir + "/encrypted.txt",
+                                      "--output", dir + "/encrypted.safetensors"])
+        XCTAssertEqual(encrypted.status, 0, encrypted.stderr)
+        let a = try SafeTensorsFile(path: dir + "/plain.safetensors"), b = try SafeTensorsFile(path: dir + "/encrypted.safetensors")
+        XCTAssertEqual(try a.intRows("attention_mask"), try b.intRows("attention_mask"))
+        XCTAssertNotEqual(try a.intRows("input_ids"), try b.intRows("input_ids"), "the adapted ids are shuffled")
+        let mask = try a.intRows("attention_mask").flatMap { $0 }
+        let d = maxAbsDiff(try a.floats("last_hidden_state"), try b.floats("last_hidden_state")) { mask[$0 / 384] == 1 }
+        XCTAssertLessThanOrEqual(d, 5e-5)
+        XCTAssertLessThanOrEqual(maxAbsDiff(try a.floats("pooler_output"), try b.floats("pooler_output")), 5e-6)
     }
 
     func testEmbedBadInputExitCodes() throws {
