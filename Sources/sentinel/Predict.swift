@@ -57,46 +57,42 @@ struct Predict: ParsableCommand {
             let labels = (0..<head.labelCount).map { $0 < config.labelNames.count ? config.labelNames[$0] : "LABEL_\($0)" }
             let limit = min(maxLength ?? min(config.maxPositions, 512), config.maxPositions)
             let file = try readInput(input)
-            let tokenizer = encrypted ? nil : try BertTokenizer.load(directory: modelDir)
-            let lookup = encrypted ? try DigestLookup(Vocabulary(contentsOf: dir.file("vocab.txt")), path: dir.file("vocab.txt")) : nil
+            // Plain text: the model's WordPiece tokenizer. Encrypted text: digests are the adapted model's own
+            // vocabulary, assembled with the same template and truncation (as `embed --encrypted` does).
+            let tokenizer = try BertTokenizer.load(directory: modelDir)
 
             var predictions: [JSONValue] = []
             var lines: [String] = []
             var rowsSeen = 0
             try file.forEachLine { line in
                 rowsSeen += 1
-                var row: EmbedRow
-                var tokens: [String]
+                let fields = line.text.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+                let pair = task == .classification && fields.count > 1 ? fields[1] : nil
+                let text = task == .classification ? fields[0] : line.text
+                let e: Encoding
+                if encrypted {
+                    e = tokenizer.assemble(tokenizer.digestPieces(text), pair.map { tokenizer.digestPieces($0) },
+                                           truncation: .longestFirst(maxLength: limit))
+                } else {
+                    e = tokenizer.encode(text, pair: pair, truncation: .longestFirst(maxLength: limit))
+                }
+                let tokens = tokenizer.tokens(e.inputIDs)
+                // Plain text: the words of the first text, each labelled by its first wordpiece.
                 var words: [(text: String, firstToken: Int)] = []
-                if let tokenizer {
-                    let fields = line.text.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-                    let pair = task == .classification && fields.count > 1 ? fields[1] : nil
-                    let text = task == .classification ? fields[0] : line.text
-                    let e = tokenizer.encode(text, pair: pair, truncation: .longestFirst(maxLength: limit))
-                    row = EmbedRow(ids: e.inputIDs, types: e.tokenTypeIDs, firstSegment: nil, templated: true)
-                    tokens = tokenizer.tokens(e.inputIDs)
-                    // Words of the first text, each labelled by its first wordpiece.
-                    var seen = Set<Int>()
+                if !encrypted {
                     let utf8 = Array(text.utf8)
-                    var wordRanges: [Int: Range<Int>] = [:]
+                    var ranges: [Int: Range<Int>] = [:], first: [Int: Int] = [:]
                     for (i, w) in e.wordIDs.enumerated() where e.sequenceIDs[i] == 0 {
                         guard let w else { continue }
                         let r = e.offsets[i]
-                        wordRanges[w] = wordRanges[w].map { min($0.lowerBound, r.lowerBound)..<max($0.upperBound, r.upperBound) } ?? r
-                        if seen.insert(w).inserted { words.append((text: "", firstToken: i)) }
+                        ranges[w] = ranges[w].map { min($0.lowerBound, r.lowerBound)..<max($0.upperBound, r.upperBound) } ?? r
+                        if first[w] == nil { first[w] = i }
                     }
-                    let order = wordRanges.keys.sorted()
-                    for (k, w) in order.enumerated() where k < words.count {
-                        let r = wordRanges[w]!
-                        words[k].text = String(decoding: utf8[r.clamped(to: 0..<utf8.count)], as: UTF8.self)
+                    words = ranges.keys.sorted().map { w in
+                        (String(decoding: utf8[ranges[w]!.clamped(to: 0..<utf8.count)], as: UTF8.self), first[w]!)
                     }
-                } else {
-                    row = lookup!.row(for: line.text)
-                    let pieces = line.text.split(separator: " ").map(String.init)
-                    tokens = pieces.first == "[CLS]" ? pieces : ["[CLS]"] + pieces + ["[SEP]"]
                 }
-                row.truncate(to: limit)
-                tokens = Array(tokens.prefix(row.ids.count))
+                let row = (ids: e.inputIDs, types: e.tokenTypeIDs)
                 let out = try model.forward(EncoderBatch(batchSize: 1, sequenceLength: row.ids.count, inputIDs: row.ids,
                                                          tokenTypeIDs: row.types))
                 switch task {
