@@ -32,11 +32,13 @@ let package = Package(
         // ~0.3 GB/s for libsodium's portable C), and every source file is digested for sentinel.json.
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
+        // Linux system calls Swift's Glibc module does not export (copy_file_range), as swift-nio's CNIOLinux does.
+        .target(name: "CSentinelLinux"),
         // Small numeric kernels in C where the exact operation order matters (the reference's ddot).
         .target(name: "CSentinelKernels"),
 
         // Tensor model, memory-mapped files, JSON, safetensors, HF model directories, atomic output.
-        .target(name: "SentinelCore", dependencies: ["CJSONC", "COpenSSL"]),
+        .target(name: "SentinelCore", dependencies: ["CJSONC", "COpenSSL", "CSentinelLinux"]),
         // PyTorch checkpoints: restricted pickle machine, zip and legacy containers, writer.
         .target(name: "SentinelTorch", dependencies: ["SentinelCore", "CZip"]),
         // Adaptation pipeline: Python-compatible MT19937, keyed BLAKE2b, permutation, glide, audit.

@@ -16,7 +16,8 @@ export SENTINEL_KEY=${SENTINEL_KEY:-llm123}
 "$bin" convert "$model" --output "$out" --shuffle --force >/dev/null   # warm the page cache
 walls=(); rss=()
 for i in $(seq "$runs"); do
-  line=$( { /usr/bin/time -f "%e %M" "$bin" convert "$model" --output "$out" --shuffle --force >/dev/null; } 2>&1 | tail -n 1)
+  rm -rf "$out"; sync   # each run writes a fresh output directory (removing the old one is not timed)
+  line=$( { /usr/bin/time -f "%e %M" "$bin" convert "$model" --output "$out" --shuffle >/dev/null; } 2>&1 | tail -n 1)
   walls+=("${line% *}"); rss+=("${line#* }")
   echo "run $i: ${line% *} s wall, ${line#* } KiB peak RSS"
 done

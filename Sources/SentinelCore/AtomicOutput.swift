@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Dispatch
+import CSentinelLinux
 
 /// A file opened for writing; `write` loops until every byte is written.
 public final class FileWriter {
@@ -30,6 +31,48 @@ public final class FileWriter {
             done += r
         }
         offset += done
+    }
+
+    /// Appends `count` bytes of the file at `source` (from `source.offset`), copied by the kernel
+    /// (`copy_file_range`, no pass through this process's memory); falls back to `pread` + `write`.
+    /// - Throws: ``OutputError``; ``InputError`` `.truncated` when the source file ends early.
+    public func copy(from source: FileRange, count: Int) throws {
+        let input = open(source.path, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw OutputError(path: source.path, operation: "open", errno: errno) }
+        defer { close(input) }
+        var inOffset = Int64(source.offset), done = 0
+        var kernelCopy = true
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+        defer { buffer.deallocate() }
+        while done < count {
+            if kernelCopy {
+                var outOffset = Int64(offset)
+                let r = CSentinelLinux_copy_file_range(input, &inOffset, fd, &outOffset, UInt(count - done))
+                if r > 0 {
+                    done += r
+                    offset += r
+                    // copy_file_range with an explicit output offset does not move the file position.
+                    guard lseek(fd, off_t(offset), SEEK_SET) >= 0 else { throw OutputError(path: path, operation: "seek", errno: errno) }
+                    continue
+                }
+                if r == 0 { throw InputError(.truncated, file: source.path, offset: Int(inOffset), "the file ends before the tensor does") }
+                if errno == EINTR { continue }
+                if errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP {
+                    kernelCopy = false
+                    continue
+                }
+                throw OutputError(path: path, operation: "copy_file_range", errno: errno)
+            }
+            let n = pread(input, buffer.baseAddress, min(buffer.count, count - done), off_t(inOffset))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw OutputError(path: source.path, operation: "read", errno: errno)
+            }
+            if n == 0 { throw InputError(.truncated, file: source.path, offset: Int(inOffset), "the file ends before the tensor does") }
+            try write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            inOffset += Int64(n)
+            done += n
+        }
     }
 
     /// Writes the UTF-8 bytes of `text`.

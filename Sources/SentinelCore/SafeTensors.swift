@@ -66,6 +66,11 @@ public final class SafeTensorsFile: TensorArchive, @unchecked Sendable {
         return try body(bytes(of: t))
     }
 
+    public func fileRange(of name: String) -> FileRange? {
+        guard let t = tensor(named: name) else { return nil }
+        return FileRange(path: path, offset: dataStart + t.dataOffsets.lowerBound)
+    }
+
     public func releaseBytes(of name: String) {
         guard let t = tensor(named: name) else { return }
         file.evict((dataStart + t.dataOffsets.lowerBound)..<(dataStart + t.dataOffsets.upperBound))
@@ -234,15 +239,20 @@ public enum SafeTensorsWriter {
         /// `entry.byteCount` bytes in total).
         public var produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
 
-        public init(entry: TensorEntry, produce: @escaping (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) {
+        /// Where the same bytes lie in a file, when they are stored there as they are: a writer that needs no
+        /// look at the bytes copies them in the kernel (`copy_file_range`) instead of calling ``produce``.
+        public var source: FileRange?
+
+        public init(entry: TensorEntry, source: FileRange? = nil,
+                    produce: @escaping (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) {
             self.entry = entry
+            self.source = source
             self.produce = produce
         }
 
-        /// An item whose bytes come from `archive`.
         /// An item whose bytes come from `archive`; they are released from memory once written.
         public static func copy(_ entry: TensorEntry, from archive: TensorArchive) -> Item {
-            Item(entry: entry) { sink in
+            Item(entry: entry, source: archive.fileRange(of: entry.name)) { sink in
                 try archive.withBytes(of: entry.name) { try sink($0) }
                 archive.releaseBytes(of: entry.name)
             }
@@ -288,6 +298,10 @@ public enum SafeTensorsWriter {
         let (header, ordered) = try layout(items, metadata: metadata)
         try header.withUnsafeBytes { try out.write($0) }
         for item in ordered {
+            if let source = item.source {
+                try out.copy(from: source, count: item.entry.byteCount)
+                continue
+            }
             var written = 0
             try item.produce { chunk in
                 written += chunk.count

@@ -37,10 +37,24 @@ public protocol TensorArchive: AnyObject {
     /// Hints that the tensor's bytes will not be read again soon: a memory-mapped archive drops their
     /// pages from the resident set. Optional; the default does nothing.
     func releaseBytes(of name: String)
+    /// Where the tensor's contiguous little-endian bytes are stored verbatim in a file, if they are (so a
+    /// writer can copy them in the kernel). Optional; the default is `nil`.
+    func fileRange(of name: String) -> FileRange?
+}
+
+/// A byte offset in a file: where a tensor's bytes begin.
+public struct FileRange: Sendable, Equatable {
+    public var path: String
+    public var offset: Int
+    public init(path: String, offset: Int) {
+        self.path = path
+        self.offset = offset
+    }
 }
 
 extension TensorArchive {
     public func releaseBytes(of name: String) {}
+    public func fileRange(of name: String) -> FileRange? { nil }
 
     /// The entry named `name`, or `nil`.
     public func entry(named name: String) -> TensorEntry? { entries.first { $0.name == name } }

@@ -94,4 +94,8 @@ public final class ShardedArchive: TensorArchive, @unchecked Sendable {
     public func releaseBytes(of name: String) {
         if let i = location[name] { shards[i].releaseBytes(of: name) }
     }
+
+    public func fileRange(of name: String) -> FileRange? {
+        location[name].flatMap { shards[$0].fileRange(of: name) }
+    }
 }

@@ -142,4 +142,8 @@ public final class RenamedArchive: TensorArchive {
     public func releaseBytes(of name: String) {
         if let old = original[name] { base.releaseBytes(of: old) }
     }
+
+    public func fileRange(of name: String) -> FileRange? {
+        original[name].flatMap { base.fileRange(of: $0) }
+    }
 }
