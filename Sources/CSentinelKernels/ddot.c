@@ -32,11 +32,15 @@ double CSentinelKernels_reference_ddot_generic(const double *x, const double *y,
     return reference_ddot(x, y, n);
 }
 
-double CSentinelKernels_reference_ddot(const double *x, const double *y, long n) {
-    static int has_fma = -1;
-    if (has_fma < 0) {
+int CSentinelKernels_cpu_has_avx2_fma(void) {
+    static int has = -1;
+    if (has < 0) {
         __builtin_cpu_init();
-        has_fma = __builtin_cpu_supports("fma") && __builtin_cpu_supports("avx2");
+        has = __builtin_cpu_supports("fma") && __builtin_cpu_supports("avx2");
     }
-    return has_fma ? reference_ddot_fma(x, y, n) : CSentinelKernels_reference_ddot_generic(x, y, n);
+    return has;
+}
+
+double CSentinelKernels_reference_ddot(const double *x, const double *y, long n) {
+    return CSentinelKernels_cpu_has_avx2_fma() ? reference_ddot_fma(x, y, n) : CSentinelKernels_reference_ddot_generic(x, y, n);
 }

@@ -1,3 +1,4 @@
+import CSentinelKernels
 import Dispatch
 import SentinelCore
 #if canImport(Glibc)
@@ -80,6 +81,13 @@ public struct BertOutput: Sendable {
     public var hiddenStates: [FloatTensor]
 }
 
+/// The encoder is compiled for AVX2 and FMA (x86-64 CPUs since 2013–2015); this CPU has neither.
+public struct UnsupportedCPU: Error, CustomStringConvertible {
+    public var description: String {
+        "this CPU lacks AVX2/FMA, which Sentinel's encoder is compiled for (rebuild without -target-cpu haswell in Package.swift)"
+    }
+}
+
 /// A BERT encoder (`transformers.BertModel`) running natively on the CPU in float32.
 ///
 /// Weights come from any ``TensorArchive`` by their HuggingFace names, with or without the `bert.`
@@ -110,6 +118,7 @@ public final class BertModel {
     /// - Throws: one ``InputError`` (`.missing` or `.sizeMismatch`, file = the archive) listing every
     ///   missing or mis-shaped parameter; `.unknownDType` for a non-float tensor.
     public init(archive: TensorArchive, config: BertConfig) throws {
+        guard CSentinelKernels_cpu_has_avx2_fma() != 0 else { throw UnsupportedCPU() }
         self.config = config
         self.archive = archive
         var loader = ParameterLoader(archive: archive)

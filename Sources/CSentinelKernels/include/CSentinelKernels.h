@@ -11,4 +11,7 @@ double CSentinelKernels_reference_ddot(const double *x, const double *y, long n)
 /// The same without FMA instructions (fma() from libm): what runs on a CPU without FMA. For tests.
 double CSentinelKernels_reference_ddot_generic(const double *x, const double *y, long n);
 
+/// 1 when the CPU has AVX2 and FMA (what the encoder's Swift kernels are compiled for), else 0.
+int CSentinelKernels_cpu_has_avx2_fma(void);
+
 #endif
