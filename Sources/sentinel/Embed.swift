@@ -23,17 +23,11 @@ struct Embed: ParsableCommand {
     @Argument(help: "Model directory (config.json, weights in any format Sentinel reads, tokenizer or vocab.txt).")
     var modelDir: String
 
-    @Option(help: ArgumentHelp("Input file, or - for standard input.", valueName: "file"))
-    var input = "-"
-
-    @Flag(help: "Lines hold space-separated token digests (encrypted text).")
-    var encrypted = false
+    @OptionGroup var inputOptions: EncoderInputOptions
+    var input: String { inputOptions.input }
 
     @Flag(help: "Lines hold space-separated input_ids.")
     var ids = false
-
-    @Option(help: "Longest row in tokens, special tokens included (default: max_position_embeddings, at most 512).")
-    var maxLength: Int?
 
     @Option(help: ArgumentHelp("Write the outputs to this safetensors file.", valueName: "file.safetensors"))
     var output: String?
@@ -47,8 +41,7 @@ struct Embed: ParsableCommand {
     @OptionGroup var report: ReportOptions
 
     func validate() throws {
-        if encrypted && ids { throw ValidationError("--encrypted and --ids are mutually exclusive") }
-        if let maxLength, maxLength < 2 { throw ValidationError("--max-length must be at least 2") }
+        if inputOptions.encrypted && ids { throw ValidationError("--encrypted and --ids are mutually exclusive") }
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
     }
 
@@ -67,7 +60,7 @@ struct Embed: ParsableCommand {
             let config = try BertConfig(json: dir.config(), file: dir.file("config.json"))
             progress.step("loading \(dir.weightsPath)")
             let model = try BertModel(archive: openTensorArchive(path: dir.weightsPath), config: config)
-            let limit = min(maxLength ?? min(config.maxPositions, 512), config.maxPositions)
+            let limit = inputOptions.lengthLimit(config)
             let file = try readInput(input)
             var rows: [EmbedRow] = []
             if ids {
@@ -82,14 +75,7 @@ struct Embed: ParsableCommand {
                 let tokenizer = try BertTokenizer.load(directory: modelDir)
                 file.forEachLine { line in
                     let fields = line.text.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-                    let e: Encoding
-                    if encrypted {
-                        e = tokenizer.assemble(tokenizer.digestPieces(fields[0]), fields.count > 1 ? tokenizer.digestPieces(fields[1]) : nil,
-                                               truncation: .longestFirst(maxLength: limit))
-                    } else {
-                        e = tokenizer.encode(fields[0], pair: fields.count > 1 ? fields[1] : nil,
-                                             truncation: .longestFirst(maxLength: limit))
-                    }
+                    let e = inputOptions.encode(tokenizer, fields[0], pair: fields.count > 1 ? fields[1] : nil, limit: limit)
                     rows.append(EmbedRow(ids: e.inputIDs, types: e.tokenTypeIDs))
                 }
             }

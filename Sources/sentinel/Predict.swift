@@ -27,20 +27,8 @@ struct Predict: ParsableCommand {
     @Option(help: "ner (a label per token) or classification (a label per input).")
     var task: Task
 
-    @Option(help: ArgumentHelp("Input file, or - for standard input.", valueName: "file"))
-    var input = "-"
-
-    @Flag(help: "Lines hold space-separated token digests (encrypted text).")
-    var encrypted = false
-
-    @Option(help: "Longest row in tokens, special tokens included (default: max_position_embeddings, at most 512).")
-    var maxLength: Int?
-
+    @OptionGroup var inputOptions: EncoderInputOptions
     @OptionGroup var report: ReportOptions
-
-    func validate() throws {
-        if let maxLength, maxLength < 2 { throw ValidationError("--max-length must be at least 2") }
-    }
 
     func run() throws {
         try reportingErrors(json: report.json) {
@@ -55,8 +43,8 @@ struct Predict: ParsableCommand {
                 throw InputError(.missing, file: archive.path, key: "pooler.dense.weight", "sequence classification needs the pooler")
             }
             let labels = (0..<head.labelCount).map { $0 < config.labelNames.count ? config.labelNames[$0] : "LABEL_\($0)" }
-            let limit = min(maxLength ?? min(config.maxPositions, 512), config.maxPositions)
-            let file = try readInput(input)
+            let limit = inputOptions.lengthLimit(config)
+            let file = try readInput(inputOptions.input)
             // Plain text: the model's WordPiece tokenizer. Encrypted text: digests are the adapted model's own
             // vocabulary, assembled with the same template and truncation (as `embed --encrypted` does).
             let tokenizer = try BertTokenizer.load(directory: modelDir)
@@ -69,17 +57,11 @@ struct Predict: ParsableCommand {
                 let fields = line.text.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
                 let pair = task == .classification && fields.count > 1 ? fields[1] : nil
                 let text = task == .classification ? fields[0] : line.text
-                let e: Encoding
-                if encrypted {
-                    e = tokenizer.assemble(tokenizer.digestPieces(text), pair.map { tokenizer.digestPieces($0) },
-                                           truncation: .longestFirst(maxLength: limit))
-                } else {
-                    e = tokenizer.encode(text, pair: pair, truncation: .longestFirst(maxLength: limit))
-                }
+                let e = inputOptions.encode(tokenizer, text, pair: pair, limit: limit)
                 let tokens = tokenizer.tokens(e.inputIDs)
                 // Plain text: the words of the first text, each labelled by its first wordpiece.
                 var words: [(text: String, firstToken: Int)] = []
-                if !encrypted {
+                if !inputOptions.encrypted {
                     let utf8 = Array(text.utf8)
                     var ranges: [Int: Range<Int>] = [:], first: [Int: Int] = [:]
                     for (i, w) in e.wordIDs.enumerated() where e.sequenceIDs[i] == 0 {
