@@ -6,6 +6,8 @@ import Dispatch
 public enum SeedScheme {
     /// Version of Sentinel's implementation of the scheme, recorded in `sentinel.json`.
     public static let version = 1
+    /// Largest number of glide passes Sentinel accepts (each pass is a full sweep over the embedding matrix).
+    public static let maxGlideSteps = 1000
     /// How many times the converter applies the same shuffle (`shuffle_param`).
     public static let shuffleRepetitions = 10
 

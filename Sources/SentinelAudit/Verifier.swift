@@ -62,20 +62,31 @@ public enum AdaptedModelVerifier {
         // sentinel.json: which scheme and options.
         var shuffle = true, glideSteps = 2
         if adaptedDir.has("sentinel.json") {
-            let manifest = try ModelDirectory.readJSON(adaptedDir.file("sentinel.json"))
-            shuffle = manifest["shuffle"]?.boolValue ?? true
-            glideSteps = manifest["glide_steps"]?.intValue ?? 2
+            let path = adaptedDir.file("sentinel.json")
+            let manifest = try ModelDirectory.readJSON(path)
+            guard let s = manifest["shuffle"]?.boolValue else {
+                throw InputError(.invalidStructure, file: path, key: "shuffle", "must be true or false")
+            }
+            guard let g = manifest["glide_steps"]?.intValue, (0...SeedScheme.maxGlideSteps).contains(g) else {
+                throw InputError(.invalidStructure, file: path, key: "glide_steps", "must be an integer from 0 to \(SeedScheme.maxGlideSteps)")
+            }
+            shuffle = s
+            glideSteps = g
             let scheme = manifest["scheme"]?.stringValue ?? "?"
             checks.append(VerificationCheck(name: "manifest", passed: scheme == "seed",
                                             detail: scheme == "seed" ? "scheme seed, shuffle \(shuffle), \(glideSteps) glide passes"
                                                                      : "scheme '\(scheme)' is not one this verifier knows",
                                             values: [("scheme", .string(scheme)), ("shuffle", .bool(shuffle)), ("glide_steps", .int(Int64(glideSteps)))]))
         } else {
-            checks.append(VerificationCheck(name: "manifest", passed: false, detail: "the adapted directory has no sentinel.json", values: []))
+            checks.append(VerificationCheck(name: "manifest", passed: false,
+                                            detail: "the adapted directory has no sentinel.json (checked as seed, shuffled, 2 glide passes)", values: []))
         }
 
         // 1. Vocabulary.
         progress("checking the vocabulary")
+        for dir in [originalDir, adaptedDir] where !dir.has("vocab.txt") {
+            throw InputError(.missing, file: dir.file("vocab.txt"), "verify needs the vocab.txt of both models")
+        }
         let originalVocab = try Vocabulary(contentsOf: originalDir.file("vocab.txt"))
         let adaptedVocab = try Vocabulary(contentsOf: adaptedDir.file("vocab.txt"))
         let specialIDs = Set(try originalDir.specialTokens().compactMap { originalVocab.ids[$0] })
@@ -216,14 +227,20 @@ public enum AdaptedModelVerifier {
                                       specialTokens: try ModelDirectory.specialTokens(inDirectory: originalDir.path))
         let adaptedVocab = try AdaptedVocabulary(path: adaptedDir.file("vocab.txt"))
         var maxHidden: Float = 0, maxPooler: Float = 0, plainOnAdapted: Float = 0
-        var tokens = 0
+        var tokens = 0, unknownPlain = 0, unknownEncrypted = 0
+        let limit = min(originalModel.config.maxPositions, adaptedModel.config.maxPositions)
+        // Over-long sentences keep their first limit-1 tokens and the final [SEP], on both sides alike.
+        func cut(_ ids: [Int]) -> [Int] { ids.count <= limit ? ids : Array(ids.prefix(limit - 1)) + [ids[ids.count - 1]] }
+        let originalUnknown = tokenizer.vocabulary.id(of: "[UNK]").map(Int.init) ?? -1
         for text in sentences {
-            let plain = tokenizer.encode(text).inputIDs.map(Int.init)
-            let encrypted = adaptedVocab.inputIDs(encryptor.encrypt(text: text)).map(Int.init)
-            guard plain.count == encrypted.count, plain.count <= originalModel.config.maxPositions else {
+            let plain = cut(tokenizer.encode(text).inputIDs.map(Int.init))
+            let encrypted = cut(adaptedVocab.inputIDs(encryptor.encrypt(text: text)).map(Int.init))
+            guard plain.count == encrypted.count else {
                 return VerificationCheck(name: "forward", passed: false,
                                          detail: "the encrypted and plain sequences of '\(text.prefix(40))' differ in length", values: [])
             }
+            unknownPlain += plain.filter { $0 == originalUnknown }.count
+            unknownEncrypted += encrypted.filter { $0 == Int(adaptedVocab.unknownID) }.count
             tokens += plain.count
             let x = try originalModel.forward(inputIDs: [plain])
             let y = try adaptedModel.forward(inputIDs: [encrypted])
@@ -233,14 +250,21 @@ public enum AdaptedModelVerifier {
             let z = try adaptedModel.forward(inputIDs: [plain])
             plainOnAdapted = max(plainOnAdapted, maxAbsDiff(x.lastHiddenState.values, z.lastHiddenState.values))
         }
-        let ok = maxHidden <= tolerance && maxPooler <= tolerance
+        // Digests the adapted vocabulary does not know become [UNK]: a wrong key or the wrong model, not parity
+        // (comparing [UNK] with [UNK] would pass while proving nothing).
+        let unknownDigests = unknownEncrypted
+        let textTokens = tokens - 2 * sentences.count
+        let ok = maxHidden <= tolerance && maxPooler <= tolerance && unknownEncrypted <= unknownPlain && 2 * unknownEncrypted < max(1, textTokens)
         return VerificationCheck(
             name: "forward", passed: ok,
-            detail: "max |Δ last_hidden_state| \(maxHidden), max |Δ pooler_output| \(maxPooler) over \(sentences.count) sentences (tolerance \(tolerance))",
+            detail: (unknownEncrypted > unknownPlain || 2 * unknownEncrypted >= max(1, textTokens)
+                     ? "\(unknownEncrypted) of \(textTokens) encrypted tokens are [UNK] in the adapted model; " : "")
+                + "max |Δ last_hidden_state| \(maxHidden), max |Δ pooler_output| \(maxPooler) over \(sentences.count) sentences (tolerance \(tolerance))",
             values: [("sentences", .int(Int64(sentences.count))), ("tokens", .int(Int64(tokens))),
                      ("max_abs_diff_last_hidden_state", .double(Double(maxHidden), text: nil)),
                      ("max_abs_diff_pooler_output", .double(Double(maxPooler), text: nil)),
                      ("tolerance", .double(Double(tolerance), text: nil)),
+                     ("unknown_digests", .int(Int64(max(0, unknownDigests)))),
                      ("adapted_model_on_plain_ids_max_abs_diff", .double(Double(plainOnAdapted), text: nil))])
     }
 

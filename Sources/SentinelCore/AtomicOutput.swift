@@ -187,6 +187,11 @@ public enum AtomicFile {
     /// Calls `body` with a writer on a temporary file and renames it to `path` when `body` returns.
     /// On any error the temporary file is removed and `path` is untouched.
     public static func write(to path: String, mode: mode_t = 0o644, _ body: (FileWriter) throws -> Void) throws {
+        // Only a regular file is ever replaced: renaming over /dev/null, a FIFO or a symlink would destroy it.
+        var existing = stat()
+        if lstat(path, &existing) == 0 && (existing.st_mode & S_IFMT) != S_IFREG {
+            throw OutputError(path: path, operation: "replace (it exists and is not a regular file)", errno: EEXIST)
+        }
         PartialOutputs.removeStale(besides: path)
         let tmp = PartialOutputs.temporaryName(for: path)
         PartialOutputs.register(tmp)
@@ -228,6 +233,9 @@ public final class AtomicDirectory {
         var st = stat()
         if lstat(path, &st) == 0 && !replace {
             throw OutputError(path: path, operation: "create (it exists; use --force to replace it)", errno: EEXIST)
+        }
+        if lstat(path, &st) == 0 && (st.st_mode & S_IFMT) != S_IFDIR {
+            throw OutputError(path: path, operation: "replace (it exists and is not a directory)", errno: EEXIST)
         }
         PartialOutputs.removeStale(besides: path)
         temporaryPath = PartialOutputs.temporaryName(for: path)

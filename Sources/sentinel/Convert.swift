@@ -60,7 +60,9 @@ struct Convert: ParsableCommand {
             throw ValidationError("--max-shard-size '\(maxShardSize)' is not a size (examples: 500MB, 2GiB, 1000000)")
         }
         guard !output.isEmpty else { throw ValidationError("--output must name a directory") }
-        guard (0...1000).contains(glideSteps) else { throw ValidationError("--glide-steps must be between 0 and 1000") }
+        guard (0...SeedScheme.maxGlideSteps).contains(glideSteps) else {
+            throw ValidationError("--glide-steps must be between 0 and \(SeedScheme.maxGlideSteps)")
+        }
     }
 
     func run() throws {

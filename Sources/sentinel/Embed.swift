@@ -94,9 +94,19 @@ struct Embed: ParsableCommand {
     /// Runs the rows in batches of similar length (sorted by length, each batch padded only to its own
     /// longest row) and places the results in input order, padded to the longest row overall. Padded
     /// positions of the output hold zeros.
+    /// Largest padded `last_hidden_state` `embed` holds, in bytes.
+    static let maxResultBytes = 4 << 30
+
     func runEncoder(_ model: BertModel, _ rows: [EmbedRow], progress: Progress) throws -> EmbedResult {
         let l = rows.map(\.ids.count).max() ?? 0
         let n = rows.count, h = model.config.hiddenSize
+        // The result is held padded to the longest row: refuse sizes that would exhaust memory.
+        let (bytes, overflow) = n.multipliedReportingOverflow(by: l * h * 4)
+        guard !overflow, bytes <= Self.maxResultBytes else {
+            throw InputError(.outOfRange, file: input == "-" ? "<stdin>" : input,
+                             "\(n) rows padded to \(l) tokens × \(h) floats would need \(overflow ? "too many" : String(bytes >> 30)) GiB "
+                             + "(limit \(Self.maxResultBytes >> 30) GiB): split the input or lower --max-length")
+        }
         var result = EmbedResult(rows: n, length: l, hidden: h, hasPooler: model.pooler != nil)
         for (i, row) in rows.enumerated() {
             for j in 0..<row.ids.count {
@@ -174,11 +184,16 @@ struct EmbedRow {
 
 extension BertTokenizer {
     /// Pieces for a field of space-separated digests (or special tokens, which are never hashed), looked up
-    /// in this (adapted) vocabulary; an unknown digest becomes `[UNK]`.
+    /// in this (adapted) vocabulary; an unknown digest becomes `[UNK]`. Digests are lowercase hex; upper-case
+    /// hex is accepted as the same digest.
     func digestPieces(_ field: String) -> Pieces {
         var p = Pieces()
-        for (i, token) in field.split(separator: " ").enumerated() {
-            p.ids.append(vocabulary.id(of: String(token)) ?? unknownID)
+        for (i, token) in field.split(whereSeparator: { $0 == " " || $0 == "\t" }).enumerated() {
+            var t = String(token)
+            if t.utf8.count == 32, t.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x46) || ($0 >= 0x61 && $0 <= 0x66) }) {
+                t = t.lowercased()
+            }
+            p.ids.append(vocabulary.id(of: t) ?? unknownID)
             p.starts.append(0)
             p.ends.append(0)
             p.words.append(Int32(truncatingIfNeeded: i))

@@ -151,19 +151,26 @@ struct Encrypt: ParsableCommand {
 /// Reads `path` (or all of standard input for `-`) as validated UTF-8 text.
 /// - Parameter allowEmpty: when false, an empty input is an ``InputError`` (`file_too_small`).
 func readInput(_ path: String, allowEmpty: Bool = false) throws -> TextFile {
-    if path != "-" { return try TextFile(path: path, allowEmpty: allowEmpty) }
+    var st = stat()
+    // Regular files are memory-mapped; "-", pipes and FIFOs (`<(…)`, /dev/stdin) are read as streams.
+    if path != "-" && (stat(path, &st) != 0 || (st.st_mode & S_IFMT) == S_IFREG || (st.st_mode & S_IFMT) == S_IFDIR) {
+        return try TextFile(path: path, allowEmpty: allowEmpty)
+    }
+    let fd = path == "-" ? 0 : open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw OutputError(path: path, operation: "open", errno: errno) }
+    defer { if fd != 0 { close(fd) } }
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 1 << 16)
     while true {
-        let n = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         if n < 0 {
             if errno == EINTR { continue }
-            throw OutputError(path: "<stdin>", operation: "read", errno: errno)
+            throw OutputError(path: path == "-" ? "<stdin>" : path, operation: "read", errno: errno)
         }
         if n == 0 { break }
         bytes.append(contentsOf: chunk[0..<n])
     }
-    return try TextFile(name: "<stdin>", bytes: bytes, allowEmpty: allowEmpty)
+    return try TextFile(name: path == "-" ? "<stdin>" : path, bytes: bytes, allowEmpty: allowEmpty)
 }
 
 /// Writes `bytes` to `path` atomically, or to standard output for `-`.

@@ -77,9 +77,16 @@ struct Predict: ParsableCommand {
                 let row = (ids: e.inputIDs, types: e.tokenTypeIDs)
                 let out = try model.forward(EncoderBatch(batchSize: 1, sequenceLength: row.ids.count, inputIDs: row.ids,
                                                          tokenTypeIDs: row.types))
+                func checkFinite(_ values: [Float]) throws {
+                    guard values.allSatisfy(\.isFinite) else {
+                        throw InputError(.outOfRange, file: archive.path, key: "classifier.weight",
+                                         "the model's logits are not finite (NaN or infinite weights?)")
+                    }
+                }
                 switch task {
                 case .classification:
                     let logits = head.logits(out.poolerOutput!).values
+                    try checkFinite(logits)
                     let probs = softmax(logits)
                     let best = probs.indices.max { probs[$0] < probs[$1] } ?? 0
                     predictions.append(.object([
@@ -89,6 +96,7 @@ struct Predict: ParsableCommand {
                     lines.append("\(labels[best])\t\(fixed(Double(probs[best]), 4))")
                 case .ner:
                     let logits = head.logits(out.lastHiddenState).values
+                    try checkFinite(logits)
                     let n = head.labelCount
                     let tokenLabels = (0..<row.ids.count).map { t -> String in
                         let slice = logits[(t * n)..<((t + 1) * n)]

@@ -22,7 +22,7 @@ struct Verify: ParsableCommand {
     @Option(help: "The original model directory it was converted from.")
     var original: String
 
-    @Option(help: "Text file with one sentence per line (default: built-in English sentences).")
+    @Option(help: "Text file with one sentence per line, or - for standard input (default: built-in English sentences).")
     var sentences: String?
 
     @Option(help: "Largest accepted max |Δ| of last_hidden_state and pooler_output (float32).")
@@ -42,7 +42,7 @@ struct Verify: ParsableCommand {
             let passkey = try key.passkey()
             var texts = AdaptedModelVerifier.defaultSentences
             if let sentences {
-                let bytes = try readSmallFile(sentences, limit: 16 << 20)
+                let bytes = try readSmallFile(sentences == "-" ? "/dev/stdin" : sentences, limit: 16 << 20)
                 guard let text = String(validating: bytes, as: UTF8.self) else {
                     throw InputError(.notText, file: sentences, "not valid UTF-8")
                 }

@@ -34,4 +34,15 @@ struct SentinelCommand: ParsableCommand {
 // A closed pipe must not kill a conversion half way: writes to it fail with EPIPE instead.
 signal(SIGPIPE, SIG_IGN)
 PartialOutputs.installSignalHandlers()
-SentinelCommand.main()
+// Like ParsableCommand.main(), but with --json a usage error found while parsing is also reported as one
+// JSON document on stdout (errors found while running are printed by reportingErrors).
+do {
+    var command = try SentinelCommand.parseAsRoot()
+    try command.run()
+} catch {
+    if CommandLine.arguments.contains("--json"), !(error is ExitCode), SentinelCommand.exitCode(for: error) != .success {
+        let message = SentinelCommand.message(for: error)
+        print(JSONValue.object([("error", .object([("code", .string("usage")), ("message", .string(message))]))]).serialized(.pretty))
+    }
+    SentinelCommand.exit(withError: error)
+}
