@@ -45,6 +45,9 @@ struct Encrypt: ParsableCommand {
     @Option(help: "Output file (written atomically), or - for standard output.")
     var output = "-"
 
+    @Flag(help: "Replace an existing --output file.")
+    var force = false
+
     @OptionGroup var key: KeyOptions
     @OptionGroup var report: ReportOptions
 
@@ -57,6 +60,13 @@ struct Encrypt: ParsableCommand {
     func run() throws {
         try reportingErrors(json: report.json) {
             let progress = Progress(forced: report.progress)
+            if output != "-" {
+                try checkOutput(output, inputs: [modelDirectory] + (input == "-" ? [] : [input]), force: false, marker: nil)
+                var st = stat()
+                if !force && lstat(output, &st) == 0 {
+                    throw OutputError(path: output, operation: "create (it exists; use --force to replace it)", errno: EEXIST)
+                }
+            }
             let passkey = try key.passkey()
             let clock = ContinuousClock()
             let start = clock.now

@@ -21,6 +21,14 @@ final class RobustnessTests: XCTestCase {
         var st = stat()
         XCTAssertEqual(lstat(tmp + "/fifo", &st), 0)
         XCTAssertEqual(st.st_mode & S_IFMT, S_IFIFO, "the FIFO is still a FIFO")
+        // An existing regular file is replaced only with --force.
+        try "precious\n".write(toFile: tmp + "/out.txt", atomically: true, encoding: .utf8)
+        let kept = try Fixtures.sentinel(["encrypt", model, "--input", tmp + "/in.txt", "--output", tmp + "/out.txt"], environment: env)
+        XCTAssertEqual(kept.status, 74, kept.stderr)
+        XCTAssertEqual(try String(contentsOfFile: tmp + "/out.txt", encoding: .utf8), "precious\n")
+        let replaced = try Fixtures.sentinel(["encrypt", model, "--input", tmp + "/in.txt", "--output", tmp + "/out.txt", "--force"], environment: env)
+        XCTAssertEqual(replaced.status, 0, replaced.stderr)
+        XCTAssertEqual(try String(contentsOfFile: tmp + "/out.txt", encoding: .utf8).split(separator: " ").count, 2)
         // A FIFO as input is read as a stream.
         let reader = try Fixtures.sentinel(["encrypt", model, "--input", "/dev/stdin"], environment: env, stdin: Data("hello world\n".utf8))
         XCTAssertEqual(reader.status, 0, reader.stderr)
