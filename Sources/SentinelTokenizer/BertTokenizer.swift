@@ -260,19 +260,6 @@ public final class BertTokenizer: @unchecked Sendable {
         public var all: [String] { [unknown, separator, padding, classifier] + (mask.map { [$0] } ?? []) }
     }
 
-    /// The token of each id (`convert_ids_to_tokens`).
-    public func tokens(_ ids: some Sequence<Int32>) -> [String] {
-        ids.map { id in
-            Int(id) >= 0 && Int(id) < vocabulary.count
-                ? vocabulary.tokens[Int(id)] : (addedTokens.first { $0.id == id }?.content ?? "")
-        }
-    }
-
-    /// The wordpiece tokens of `text`, without special tokens (HF `tokenize`).
-    public func tokenize(_ text: String) -> [String] {
-        tokens(pieces(of: text).ids)
-    }
-
     /// The wordpieces of `text`, without special tokens, with offsets and pre-tokenizer word indices.
     public func pieces(of text: String) -> Pieces {
         var out = Pieces()

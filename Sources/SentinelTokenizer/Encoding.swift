@@ -59,11 +59,42 @@ public enum Padding: Sendable, Equatable {
     case toLength(Int)
 }
 
-extension BertTokenizer {
+extension BertTokenizer: SubwordTokenizer {
+    public var vocabularySize: Int { max(vocabulary.count, (addedTokens.map { Int($0.id) }.max() ?? -1) + 1) }
+
+    public func id(of token: String) -> Int32? {
+        addedTokens.first { $0.content == token }?.id ?? vocabulary.id(of: token)
+    }
+
+    public func token(of id: Int32) -> String? {
+        if Int(id) >= 0 && Int(id) < vocabulary.count { return vocabulary.tokens[Int(id)] }
+        return addedTokens.first { $0.id == id }?.content
+    }
+
+    /// `[CLS] A [SEP]` / `[CLS] A [SEP] B [SEP]`.
+    public var template: SpecialTokenTemplate { SpecialTokenTemplate(style: .bert, start: clsID, end: sepID, pad: padID) }
+
+    public func pieces(ofWords words: [String]) -> Pieces {
+        var workspace = TokenizerWorkspace()
+        var a = Pieces()
+        for (index, word) in words.enumerated() {
+            append(word, word: Int32(index), to: &a, workspace: &workspace)
+        }
+        return a
+    }
+
+    /// Appends the pieces of pre-split words as ``SubwordTokenizer/labelPieces(ofWords:)`` does (a word that
+    /// yields no piece gets one `[UNK]`), reusing `workspace`; offsets are relative to each word.
+    public func appendWords(_ words: [String], to out: inout Pieces, workspace: inout TokenizerWorkspace) {
+        for (index, word) in words.enumerated() {
+            let before = out.count
+            append(word, word: Int32(index), to: &out, workspace: &workspace)
+            if out.count == before { out.append(unknownID, 0, Int32(word.utf8.count), Int32(index)) }
+        }
+    }
+
     /// Encodes one text or a pair: `[CLS] A [SEP]` or `[CLS] A [SEP] B [SEP]`, as HF's `tokenizer(text, pair)`.
-    /// - Parameters:
-    ///   - addSpecialTokens: false gives the bare pieces (then `truncation` counts no special tokens).
-    ///   - truncation: nil (no truncation, the HF default) or a strategy with a maximum length.
+    /// The second text's words are numbered from 0 again, as HF's `word_ids()` does.
     public func encode(_ text: String, pair: String? = nil, addSpecialTokens: Bool = true,
                        truncation: Truncation? = nil, padding: Padding = .none) -> Encoding {
         var workspace = TokenizerWorkspace()
@@ -76,81 +107,12 @@ extension BertTokenizer {
             append(pair, to: &p, workspace: &workspace)
             b = p
         }
-        return assemble(a, b, addSpecialTokens: addSpecialTokens, truncation: truncation, padding: padding)
+        return template.assemble(a, b, addSpecialTokens: addSpecialTokens, truncation: truncation, padding: padding)
     }
 
-    /// Encodes pre-split words (HF `is_split_into_words=True`): each word is tokenized on its own and its
-    /// pieces carry the word's index in ``Encoding/wordIDs``. Used for NER.
-    public func encode(words: [String], addSpecialTokens: Bool = true, truncation: Truncation? = nil,
-                       padding: Padding = .none) -> Encoding {
-        var workspace = TokenizerWorkspace()
-        var a = Pieces()
-        for (index, word) in words.enumerated() {
-            append(word, word: Int32(index), to: &a, workspace: &workspace)
-        }
-        return assemble(a, nil, addSpecialTokens: addSpecialTokens, truncation: truncation, padding: padding)
-    }
-
-    /// Encodes texts (or pairs, `(text, pair)`) and pads every row to the longest one.
-    public func encodeBatch(_ inputs: [(String, String?)], truncation: Truncation? = nil, padToLongest: Bool = true) -> [Encoding] {
-        var rows = inputs.map { encode($0.0, pair: $0.1, truncation: truncation) }
-        if padToLongest, let longest = rows.map(\.count).max() {
-            for i in rows.indices { rows[i].pad(to: longest, padID: padID) }
-        }
-        return rows
-    }
-
-    /// Adds the BERT template to pieces, after truncation, then pads.
+    /// Adds the BERT template to pieces, after truncation, then pads (``SpecialTokenTemplate/assemble(_:_:addSpecialTokens:truncation:padding:)``).
     public func assemble(_ a: Pieces, _ b: Pieces?, addSpecialTokens: Bool = true,
                          truncation: Truncation? = nil, padding: Padding = .none) -> Encoding {
-        var keepA = a.count
-        var keepB = b?.count ?? 0
-        if let truncation {
-            let added = addSpecialTokens ? (b == nil ? 2 : 3) : 0
-            let target = max(0, truncation.maxLength - added)
-            if keepA + keepB > target {
-                switch truncation {
-                case .onlyFirst: keepA = max(0, target - keepB)
-                case .onlySecond: keepB = b == nil ? 0 : max(0, target - keepA)
-                case .longestFirst:
-                    if b == nil {
-                        keepA = target
-                    } else {
-                        (keepA, keepB) = Self.longestFirst(keepA, keepB, target)
-                    }
-                }
-            }
-        }
-        var e = Encoding()
-        let total = keepA + keepB + (addSpecialTokens ? 3 : 0)
-        e.inputIDs.reserveCapacity(total)
-        if addSpecialTokens { e.append(clsID, type: 0) }
-        for i in 0..<keepA {
-            e.append(a.ids[i], type: 0, offset: Int(a.starts[i])..<Int(a.ends[i]), word: Int(a.words[i]), sequence: 0)
-        }
-        if addSpecialTokens { e.append(sepID, type: 0) }
-        if let b {
-            for i in 0..<keepB {
-                e.append(b.ids[i], type: 1, offset: Int(b.starts[i])..<Int(b.ends[i]), word: Int(b.words[i]), sequence: 1)
-            }
-            if addSpecialTokens { e.append(sepID, type: 1) }
-        }
-        if case let .toLength(n) = padding { e.pad(to: n, padID: padID) }
-        return e
-    }
-
-    /// The lengths `longest_first` keeps for a pair of lengths `n1`, `n2` and a budget `target`
-    /// (tokenizers `truncate_encodings`): the shorter sequence keeps up to half, the longer one the rest;
-    /// when both are over half, the second gets the odd position.
-    static func longestFirst(_ n1: Int, _ n2: Int, _ target: Int) -> (Int, Int) {
-        let swap = n1 > n2
-        var short = swap ? n2 : n1
-        var long = swap ? n1 : n2
-        if short > target { long = short } else { long = min(long, max(short, target - short)) }
-        if short + long > target {
-            short = target / 2
-            long = short + target % 2
-        }
-        return swap ? (long, short) : (short, long)
+        template.assemble(a, b, addSpecialTokens: addSpecialTokens, truncation: truncation, padding: padding)
     }
 }

@@ -110,28 +110,8 @@ public final class Encryptor: @unchecked Sendable {
     /// A word that normalizes to nothing (only control characters) gets one `[UNK]`, so that every word
     /// keeps a position for its label.
     public func encrypt(words: [String]) -> (tokens: [String], wordIDs: [Int]) {
-        let pieces = tokenizer.pieces(ofWords: words)
+        let pieces = tokenizer.labelPieces(ofWords: words)
         return (pieces.ids.map(encryptedToken(id:)), pieces.words.map(Int.init))
-    }
-}
-
-extension BertTokenizer {
-    /// The pieces of pre-split words, each piece carrying its word's index; a word that yields no piece
-    /// (it normalizes to nothing) gets one `[UNK]` so that every word is represented.
-    public func pieces(ofWords words: [String]) -> Pieces {
-        var out = Pieces()
-        var workspace = TokenizerWorkspace()
-        appendWords(words, to: &out, workspace: &workspace)
-        return out
-    }
-
-    /// Appends the pieces of pre-split words (see ``pieces(ofWords:)``); offsets are relative to each word.
-    public func appendWords(_ words: [String], to out: inout Pieces, workspace: inout TokenizerWorkspace) {
-        for (index, word) in words.enumerated() {
-            let before = out.count
-            append(word, word: Int32(index), to: &out, workspace: &workspace)
-            if out.count == before { out.append(unknownID, 0, Int32(word.utf8.count), Int32(index)) }
-        }
     }
 }
 

@@ -62,10 +62,10 @@ final class EncodingTests: XCTestCase {
         let pair = t.encode(a, pair: b, truncation: .longestFirst(maxLength: 12))
         XCTAssertEqual(pair.inputIDs, [t.clsID] + ia.prefix(5) + [t.sepID] + ib + [t.sepID])
         // Both over half: budget 7 → 3 + 4 (the second sequence gets the odd position).
-        XCTAssertTrue(BertTokenizer.longestFirst(14, 14, 7) == (3, 4))
-        XCTAssertTrue(BertTokenizer.longestFirst(4, 14, 9) == (4, 5))
-        XCTAssertTrue(BertTokenizer.longestFirst(14, 4, 9) == (5, 4))
-        XCTAssertTrue(BertTokenizer.longestFirst(20, 30, 10) == (5, 5))
+        XCTAssertTrue(SpecialTokenTemplate.longestFirst(14, 14, 7) == (3, 4))
+        XCTAssertTrue(SpecialTokenTemplate.longestFirst(4, 14, 9) == (4, 5))
+        XCTAssertTrue(SpecialTokenTemplate.longestFirst(14, 4, 9) == (5, 4))
+        XCTAssertTrue(SpecialTokenTemplate.longestFirst(20, 30, 10) == (5, 5))
         let onlySecond = t.encode(a, pair: b, truncation: .onlySecond(maxLength: 19))
         XCTAssertEqual(onlySecond.inputIDs, [t.clsID] + ia + [t.sepID] + ib.prefix(2) + [t.sepID])
         let padded = t.encode(b, padding: .toLength(10))
@@ -79,11 +79,17 @@ final class EncodingTests: XCTestCase {
     func testPreSplitWordsKeepTheirIndex() throws {
         let t = try miniLMTokenizer.get()
         let e = t.encode(words: ["Seashells", "\u{200B}", "EU"])
-        // The zero-width space normalizes to nothing: plain encode drops it, pieces(ofWords:) gives it [UNK].
+        // The zero-width space normalizes to nothing: encode and pieces(ofWords:) drop it as HF does,
+        // labelPieces(ofWords:) gives it [UNK]; appendWords is labelPieces' fast path.
         XCTAssertEqual(e.wordIDs, [nil, 0, 0, 0, 2, nil])
-        let p = t.pieces(ofWords: ["Seashells", "\u{200B}", "EU"])
+        XCTAssertEqual(t.pieces(ofWords: ["Seashells", "\u{200B}", "EU"]).words, [0, 0, 0, 2])
+        let p = t.labelPieces(ofWords: ["Seashells", "\u{200B}", "EU"])
         XCTAssertEqual(p.words, [0, 0, 0, 1, 2])
         XCTAssertEqual(p.ids[3], t.unknownID)
+        var fast = Pieces()
+        var workspace = TokenizerWorkspace()
+        t.appendWords(["Seashells", "\u{200B}", "EU"], to: &fast, workspace: &workspace)
+        XCTAssertEqual(fast, p)
     }
 }
 
