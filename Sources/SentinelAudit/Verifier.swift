@@ -1,8 +1,8 @@
-import SentinelAdapt
+import SentinelScheme
 import SentinelCore
 import SentinelEncoder
 import SentinelTokenizer
-import SentinelTorch
+import SentinelFormats
 
 /// One check of ``AdaptedModelVerifier``: its name, verdict, a sentence saying why, and measured values.
 public struct VerificationCheck: Sendable {
@@ -63,7 +63,7 @@ public enum AdaptedModelVerifier {
         var shuffle = true, glideSteps = 2
         if adaptedDir.has("sentinel.json") {
             let path = adaptedDir.file("sentinel.json")
-            let manifest = try ModelDirectory.readJSON(path)
+            let manifest = try JSONValue.read(file: path)
             guard let s = manifest["shuffle"]?.boolValue else {
                 throw InputError(.invalidStructure, file: path, key: "shuffle", "must be true or false")
             }
@@ -87,13 +87,13 @@ public enum AdaptedModelVerifier {
         for dir in [originalDir, adaptedDir] where !dir.has("vocab.txt") {
             throw InputError(.missing, file: dir.file("vocab.txt"), "verify needs the vocab.txt of both models")
         }
-        let originalVocab = try Vocabulary(contentsOf: originalDir.file("vocab.txt"))
-        let adaptedVocab = try Vocabulary(contentsOf: adaptedDir.file("vocab.txt"))
-        let specialIDs = Set(try originalDir.specialTokens().compactMap { originalVocab.ids[$0] })
+        let originalVocab = try WordPieceVocabulary.read(vocabTxt: originalDir.file("vocab.txt"))
+        let adaptedVocab = try WordPieceVocabulary.read(vocabTxt: adaptedDir.file("vocab.txt"))
+        let specialIDs = Set(try SpecialTokensMap.read(directory: originalDir.path).all.compactMap { originalVocab.id(of: $0).map(Int.init) })
         let hasher = try TokenHasher(passkey: passkey)
-        let hashed = SeedConverter.hashVocabulary(originalVocab.tokens, special: specialIDs, hasher: hasher)
+        let hashed = hasher.hexDigests(of: originalVocab.tokens, keeping: specialIDs)
         var found = [Int](repeating: -1, count: originalVocab.count)
-        for (i, digest) in hashed.enumerated() { found[i] = adaptedVocab.ids[digest] ?? -1 }
+        for (i, digest) in hashed.enumerated() { found[i] = adaptedVocab.id(of: digest).map(Int.init) ?? -1 }
         let missing = found.filter { $0 < 0 }.count
         let distinct = Set(found.filter { $0 >= 0 }).count
         let expected = SeedScheme.mapping(vocabSize: originalVocab.count, specialIDs: specialIDs,
@@ -103,8 +103,8 @@ public enum AdaptedModelVerifier {
         let hashedCount = originalVocab.count - specialIDs.count
         let hashedFound = found.enumerated().filter { !specialIDs.contains($0.offset) && $0.element >= 0 }.count
         var vocabDetail: String
-        if hashedFound == 0 && hashedCount > 0 {
-            vocabDetail = "none of the \(hashedCount) hashed tokens is in the adapted vocabulary: the key does not match this model"
+        if !KeyCheck.keyMatches(hashed: hashedCount, hashedFound: hashedFound) {
+            vocabDetail = "\(hashedFound) of the \(hashedCount) hashed tokens are in the adapted vocabulary: the key does not match this model"
         } else if !bijection {
             vocabDetail = "\(missing) original tokens have no digest in the adapted vocabulary (\(distinct) of \(originalVocab.count) distinct ids found)"
         } else if !mappingMatches {
@@ -224,7 +224,7 @@ public enum AdaptedModelVerifier {
         let adaptedModel = try BertModel(archive: adaptedWeights, config: BertConfig.load(path: adaptedDir.file("config.json")))
         let tokenizer = try BertTokenizer.load(directory: originalDir.path)
         let encryptor = try Encryptor(tokenizer: tokenizer, key: passkey,
-                                      specialTokens: try ModelDirectory.specialTokens(inDirectory: originalDir.path))
+                                      specialTokens: try SpecialTokensMap.read(directory: originalDir.path).all)
         let adaptedVocab = try AdaptedVocabulary(path: adaptedDir.file("vocab.txt"))
         var maxHidden: Float = 0, maxPooler: Float = 0, plainOnAdapted: Float = 0
         var tokens = 0, unknownPlain = 0, unknownEncrypted = 0

@@ -155,6 +155,12 @@ func splitPath(_ path: String) -> (dir: String, base: String) {
     return (".", p)
 }
 
+/// Whether `path` names a regular file (following symbolic links).
+public func isRegularFile(_ path: String) -> Bool {
+    var st = stat()
+    return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+}
+
 /// Names in directory `path` (without `.` and `..`), in directory order.
 /// - Throws: ``OutputError`` when it cannot be opened.
 public func directoryEntries(_ path: String) throws -> [String] {

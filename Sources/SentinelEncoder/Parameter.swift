@@ -1,31 +1,4 @@
 import SentinelCore
-import SentinelTorch
-
-/// A ``TensorArchive`` whose tensor bytes stay at one address, unchanged, for as long as the archive
-/// object lives (a read-only memory map). The encoder uses F32 tensors of such an archive in place.
-///
-/// Note: this belongs beside ``TensorArchive`` in SentinelCore; it lives here until the lead moves it.
-public protocol MappedTensorArchive: TensorArchive {
-    /// The tensor's bytes as a view into the mapping, valid while `self` lives, or `nil` when the tensor
-    /// is absent or not stored contiguously.
-    func mappedBytes(of name: String) -> UnsafeRawBufferPointer?
-}
-
-extension SafeTensorsFile: MappedTensorArchive {
-    public func mappedBytes(of name: String) -> UnsafeRawBufferPointer? {
-        tensor(named: name).map { bytes(of: $0) }
-    }
-}
-
-extension ShardedArchive: MappedTensorArchive {
-    /// The view of the shard that holds `name`, when that shard is itself memory-mapped (safetensors shards).
-    public func mappedBytes(of name: String) -> UnsafeRawBufferPointer? {
-        for shard in shards where shard.entry(named: name) != nil {
-            return (shard as? MappedTensorArchive)?.mappedBytes(of: name)
-        }
-        return nil
-    }
-}
 
 /// One float32 parameter tensor of the model, by its HuggingFace name.
 ///

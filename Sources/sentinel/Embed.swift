@@ -2,7 +2,7 @@ import ArgumentParser
 import SentinelCore
 import SentinelEncoder
 import SentinelTokenizer
-import SentinelTorch
+import SentinelFormats
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -70,12 +70,10 @@ struct Embed: ParsableCommand {
                     rows.append(row)
                 }
             } else {
-                // Plain text: the model's WordPiece tokenizer. Encrypted text: the digests are the adapted
-                // model's vocabulary, so its own tokenizer (vocab.txt or tokenizer.json) maps them to ids.
-                let tokenizer = try BertTokenizer.load(directory: modelDir)
+                let encoder = try inputOptions.inputEncoder(modelDir)
                 file.forEachLine { line in
-                    let fields = line.text.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-                    let e = inputOptions.encode(tokenizer, fields[0], pair: fields.count > 1 ? fields[1] : nil, limit: limit)
+                    let fields = line.text.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
+                    let e = encoder.encode(fields[0], pair: fields.count > 1 ? fields[1] : nil, maxLength: limit)
                     rows.append(EmbedRow(ids: e.inputIDs, types: e.tokenTypeIDs))
                 }
             }
@@ -179,26 +177,6 @@ struct EmbedRow {
     mutating func truncate(to limit: Int) {
         ids = Array(ids.prefix(limit))
         types = Array(types.prefix(limit))
-    }
-}
-
-extension BertTokenizer {
-    /// Pieces for a field of space-separated digests (or special tokens, which are never hashed), looked up
-    /// in this (adapted) vocabulary; an unknown digest becomes `[UNK]`. Digests are lowercase hex; upper-case
-    /// hex is accepted as the same digest.
-    func digestPieces(_ field: String) -> Pieces {
-        var p = Pieces()
-        for (i, token) in field.split(whereSeparator: { $0 == " " || $0 == "\t" }).enumerated() {
-            var t = String(token)
-            if t.utf8.count == 32, t.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x46) || ($0 >= 0x61 && $0 <= 0x66) }) {
-                t = t.lowercased()
-            }
-            p.ids.append(vocabulary.id(of: t) ?? unknownID)
-            p.starts.append(0)
-            p.ends.append(0)
-            p.words.append(Int32(truncatingIfNeeded: i))
-        }
-        return p
     }
 }
 

@@ -1,6 +1,6 @@
 import ArgumentParser
 import SentinelEncoder
-import SentinelTokenizer
+import SentinelScheme
 
 /// Input options shared by the commands that run the encoder (`embed`, `predict`).
 struct EncoderInputOptions: ParsableArguments {
@@ -22,13 +22,9 @@ struct EncoderInputOptions: ParsableArguments {
         min(maxLength ?? min(config.maxPositions, 512), config.maxPositions)
     }
 
-    /// One row of model input: plain text through the model's WordPiece tokenizer, or (with `--encrypted`)
-    /// digests mapped by the adapted model's own vocabulary; `[CLS] A [SEP] (B [SEP])`, longest-first truncation.
-    func encode(_ tokenizer: BertTokenizer, _ text: String, pair: String?, limit: Int) -> Encoding {
-        if encrypted {
-            return tokenizer.assemble(tokenizer.digestPieces(text), pair.map { tokenizer.digestPieces($0) },
-                                      truncation: .longestFirst(maxLength: limit))
-        }
-        return tokenizer.encode(text, pair: pair, truncation: .longestFirst(maxLength: limit))
+    /// Plain text through the model's tokenizer, or (with `--encrypted`) digests mapped by the adapted
+    /// model's own vocabulary.
+    func inputEncoder(_ modelDirectory: String) throws -> InputEncoder {
+        try InputEncoder.load(directory: modelDirectory, encrypted: encrypted)
     }
 }

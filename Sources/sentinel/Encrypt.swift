@@ -1,5 +1,5 @@
 import ArgumentParser
-import SentinelAdapt
+import SentinelScheme
 import SentinelCore
 import SentinelTokenizer
 #if canImport(Glibc)
@@ -76,7 +76,7 @@ struct Encrypt: ParsableCommand {
             } catch let e as TokenHasher.Error {
                 throw ValidationError(e.description)
             }
-            progress.step("tokenizer loaded, vocabulary hashed (\(encryptor.tokenizer.vocabulary.count) entries)")
+            progress.step("tokenizer loaded, vocabulary hashed (\(encryptor.tokenizer.vocabularySize) entries)")
             // An empty text input is zero texts (empty output); CoNLL and TSV readers refuse an empty file
             // (no sentence / no header), which is most likely the wrong file.
             let file = try readInput(input, allowEmpty: format == .text)
@@ -86,6 +86,12 @@ struct Encrypt: ParsableCommand {
             let unk = encryptor.tokenizer.unknownID
             var pieces = Pieces()
             var workspace = TokenizerWorkspace()
+            let bert = encryptor.tokenizer as? BertTokenizer
+            func appendPieces(_ text: UnsafeRawBufferPointer) {
+                if let bert { bert.append(text, to: &pieces, workspace: &workspace); return }
+                let p = encryptor.tokenizer.pieces(of: String(decoding: text, as: UTF8.self))
+                for i in 0..<p.count { pieces.ids.append(p.ids[i]); pieces.words.append(p.words[i]) }
+            }
 
             func appendTokens(_ ids: [Int32]) {
                 for (i, id) in ids.enumerated() {
@@ -103,7 +109,7 @@ struct Encrypt: ParsableCommand {
                     for (i, field) in line.bytes.split(separator: 0x09, omittingEmptySubsequences: false).enumerated() {
                         if i > 0 { out.append(0x09) }
                         pieces.removeAll()
-                        encryptor.tokenizer.append(UnsafeRawBufferPointer(rebasing: field), to: &pieces, workspace: &workspace)
+                        appendPieces(UnsafeRawBufferPointer(rebasing: field))
                         appendTokens(pieces.ids)
                     }
                     out.append(0x0A)
@@ -112,7 +118,9 @@ struct Encrypt: ParsableCommand {
             case .conll:
                 for sentence in try NERCorpus.read(file) {
                     pieces.removeAll()
-                    encryptor.tokenizer.appendWords(sentence.words, to: &pieces, workspace: &workspace)
+                    if let bert { bert.appendWords(sentence.words, to: &pieces, workspace: &workspace) } else {
+                        pieces = encryptor.tokenizer.labelPieces(ofWords: sentence.words)
+                    }
                     out.append(contentsOf: #"{"tokens": ["#.utf8)
                     for (i, id) in pieces.ids.enumerated() {
                         if i > 0 { out.append(contentsOf: ", ".utf8) }
@@ -134,7 +142,8 @@ struct Encrypt: ParsableCommand {
                 for row in rows {
                     for text in [row.text] + (row.pair.map { [$0] } ?? []) {
                         pieces.removeAll()
-                        encryptor.tokenizer.append(text, to: &pieces, workspace: &workspace)
+                        var text = text
+                        text.withUTF8 { appendPieces(UnsafeRawBufferPointer($0)) }
                         appendTokens(pieces.ids)
                         out.append(0x09)
                     }

@@ -2,7 +2,7 @@ import ArgumentParser
 import SentinelCore
 import SentinelEncoder
 import SentinelTokenizer
-import SentinelTorch
+import SentinelFormats
 
 /// `sentinel predict`: labels from a fine-tuned token- or sequence-classification model (CLI.md).
 struct Predict: ParsableCommand {
@@ -45,20 +45,18 @@ struct Predict: ParsableCommand {
             let labels = (0..<head.labelCount).map { $0 < config.labelNames.count ? config.labelNames[$0] : "LABEL_\($0)" }
             let limit = inputOptions.lengthLimit(config)
             let file = try readInput(inputOptions.input)
-            // Plain text: the model's WordPiece tokenizer. Encrypted text: digests are the adapted model's own
-            // vocabulary, assembled with the same template and truncation (as `embed --encrypted` does).
-            let tokenizer = try BertTokenizer.load(directory: modelDir)
+            let encoder = try inputOptions.inputEncoder(modelDir)
 
             var predictions: [JSONValue] = []
             var lines: [String] = []
             var rowsSeen = 0
             try file.forEachLine { line in
                 rowsSeen += 1
-                let fields = line.text.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+                let fields = line.text.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
                 let pair = task == .classification && fields.count > 1 ? fields[1] : nil
-                let text = task == .classification ? fields[0] : line.text
-                let e = inputOptions.encode(tokenizer, text, pair: pair, limit: limit)
-                let tokens = tokenizer.tokens(e.inputIDs)
+                let text = task == .classification ? fields[0] : line.text[...]
+                let e = encoder.encode(text, pair: pair, maxLength: limit)
+                let tokens = encoder.tokens(e.inputIDs)
                 // Plain text: the words of the first text, each labelled by its first wordpiece.
                 var words: [(text: String, firstToken: Int)] = []
                 if !inputOptions.encrypted {

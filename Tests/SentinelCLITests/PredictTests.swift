@@ -1,5 +1,6 @@
 import Foundation
 import SentinelCore
+import SentinelFormats
 import SentinelTestSupport
 import XCTest
 
@@ -14,7 +15,7 @@ final class PredictTests: XCTestCase {
         for f in ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"] {
             try FileManager.default.copyItem(atPath: model + "/" + f, toPath: dir + "/" + f)
         }
-        let config = try ModelDirectory.readJSON(model + "/config.json")
+        let config = try JSONValue.read(file: model + "/config.json")
             .setting("id2label", to: .object(labels.enumerated().map { ("\($0.offset)", .string($0.element)) }))
         try config.serialized(.pretty).write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
         let base = try SafeTensorsFile(path: model + "/model.safetensors")

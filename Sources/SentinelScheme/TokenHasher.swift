@@ -1,4 +1,5 @@
 internal import CSodium
+import Dispatch
 import SentinelCore
 #if canImport(Glibc)
 import Glibc
@@ -83,5 +84,24 @@ public struct TokenHasher: Sendable {
     public func hexDigest(_ token: String) -> String {
         var copy = token
         return copy.withUTF8 { hexDigest(UnsafeRawBufferPointer($0)) }
+    }
+}
+
+extension TokenHasher {
+    /// The adapted spelling of every vocabulary entry (SCHEME.md steps 2–3): the hex digest of each token,
+    /// except the ids in `special`, which keep their text. Uses both cores.
+    /// - Parameter tokens: the vocabulary by id, `[vocab]`.
+    /// - Returns: `[vocab]` strings, index = original id.
+    public func hexDigests(of tokens: [String], keeping special: Set<Int>) -> [String] {
+        var out = [String](repeating: "", count: tokens.count)
+        out.withUnsafeMutableBufferPointer { buf in
+            let base = buf.baseAddress!
+            DispatchQueue.concurrentPerform(iterations: 2) { w in
+                for i in stride(from: w, to: tokens.count, by: 2) {
+                    (base + i).pointee = special.contains(i) ? tokens[i] : hexDigest(tokens[i])
+                }
+            }
+        }
+        return out
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 import SentinelCore
-@testable import SentinelTorch
+@testable import SentinelFormats
 
 final class ShardAndCLITests: XCTestCase {
     /// Sharded output in both formats reads back through its index with every tensor intact.

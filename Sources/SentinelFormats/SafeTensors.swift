@@ -1,3 +1,5 @@
+import SentinelCore
+
 /// Reader and writer for the safetensors format.
 ///
 /// Layout (spec: https://github.com/huggingface/safetensors#format): an unsigned 64-bit little-endian

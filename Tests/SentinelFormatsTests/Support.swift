@@ -31,7 +31,7 @@ func assertFixtureDigests(_ archive: TensorArchive, _ fixture: String, file: Sta
     }
 }
 
-func loadJSON(_ path: String) throws -> JSONValue { try ModelDirectory.readJSON(path) }
+func loadJSON(_ path: String) throws -> JSONValue { try JSONValue.read(file: path) }
 
 /// SHA-256 hex digests for comparing bytes with the fixtures.
 enum SHA256 {

@@ -1,4 +1,4 @@
-import SentinelAdapt
+import SentinelScheme
 import SentinelCore
 import SentinelTestSupport
 import XCTest

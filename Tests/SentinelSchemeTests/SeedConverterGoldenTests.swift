@@ -1,5 +1,6 @@
 import Foundation
-import SentinelAdapt
+import SentinelFormats
+import SentinelScheme
 import SentinelCore
 import SentinelTestSupport
 import XCTest
@@ -50,12 +51,12 @@ final class SeedConverterGoldenTests: XCTestCase {
         for (old, new) in expectedPairs { XCTAssertEqual(mapping[try XCTUnwrap(Int(old))], new.intValue, "mapping[\(old)]") }
 
         // tokenizer.json: the canonical digest of model.vocab, and nothing else changed but model.vocab.
-        let tokenizer = try ModelDirectory.readJSON(out + "/tokenizer.json")
+        let tokenizer = try JSONValue.read(file: out + "/tokenizer.json")
         let vocab = try XCTUnwrap(tokenizer["model"]?["vocab"]?.objectValue)
         let canonical = vocab.sorted { ($0.1.intValue ?? 0) < ($1.1.intValue ?? 0) }.map { "\($0.0)\t\($0.1.intValue ?? -1)" }.joined(separator: "\n")
         XCTAssertEqual(SHA256Stream.hex(UnsafeRawBufferPointer(start: canonical, count: canonical.utf8.count)),
                        reference["files"]?["tokenizer_json_vocab_canonical_sha256"]?.stringValue)
-        let original = try ModelDirectory.readJSON(model + "/tokenizer.json")
+        let original = try JSONValue.read(file: model + "/tokenizer.json")
         XCTAssertEqual(tokenizer.setting("model", to: .null), original.setting("model", to: .null))
         XCTAssertEqual(tokenizer["model"]?.setting("vocab", to: .null), original["model"]?.setting("vocab", to: .null))
 
@@ -100,7 +101,7 @@ final class SeedConverterGoldenTests: XCTestCase {
         }
 
         // sentinel.json records the scheme and never the key or the seed.
-        let manifest = try ModelDirectory.readJSON(out + "/sentinel.json")
+        let manifest = try JSONValue.read(file: out + "/sentinel.json")
         XCTAssertEqual(manifest["scheme"]?.stringValue, "seed")
         XCTAssertEqual(manifest["glide_steps"]?.intValue, factor)
         XCTAssertEqual(manifest["shuffle"]?.boolValue, true)

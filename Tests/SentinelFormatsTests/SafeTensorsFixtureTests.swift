@@ -1,5 +1,5 @@
-import SentinelAdapt
 import SentinelCore
+import SentinelFormats
 import SentinelTestSupport
 import XCTest
 
@@ -135,7 +135,7 @@ final class SafeTensorsFixtureTests: XCTestCase {
 final class SafeTensorsVectorTests: XCTestCase {
     func testConformanceVectors() throws {
         let dir = Fixtures.packageRoot + "/Formats/safetensors-vectors/"
-        let cases = try XCTUnwrap(try ModelDirectory.readJSON(dir + "expected.json")["cases"]?.arrayValue)
+        let cases = try XCTUnwrap(try JSONValue.read(file: dir + "expected.json")["cases"]?.arrayValue)
         XCTAssertEqual(cases.count, 12)
         for c in cases {
             let file = try XCTUnwrap(c["file"]?.stringValue), expected = try XCTUnwrap(c["expected"]?.stringValue)

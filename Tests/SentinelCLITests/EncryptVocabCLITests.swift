@@ -1,5 +1,6 @@
 import Foundation
 import SentinelCore
+import SentinelScheme
 import SentinelTestSupport
 @testable import SentinelTokenizer
 import XCTest
@@ -19,7 +20,7 @@ final class EncryptCLITests: XCTestCase {
 
     func testEncryptTextGivesTheReferenceHashes() throws {
         let model = try Fixtures.miniLM()
-        let sentences = try XCTUnwrap(try readJSON(fixture + "/reference.json")["sentences"]?.arrayValue)
+        let sentences = try XCTUnwrap(try JSONValue.read(file: fixture + "/reference.json")["sentences"]?.arrayValue)
         let texts = sentences.map { s in textOf(wordpieces: s["wordpieces"]!.arrayValue!.compactMap(\.stringValue)) }
         let r = try run(["encrypt", model], stdin: texts.joined(separator: "\n") + "\n")
         XCTAssertEqual(r.status, 0, r.stderr)
@@ -176,15 +177,19 @@ final class EncryptCLITests: XCTestCase {
     }
 
     func testVocabDigestMustBeADigestOrSpecialToken() throws {
-        let first = try XCTUnwrap(try readJSON(fixture + "/reference.json")["sentences"]?.arrayValue?.first)
+        let first = try XCTUnwrap(try JSONValue.read(file: fixture + "/reference.json")["sentences"]?.arrayValue?.first)
         let digest = try XCTUnwrap(first["hashes"]?.arrayValue?.first?.stringValue)
-        for bad in ["xyz", digest.uppercased(), digest + "0", String(digest.dropLast()) + "g", ""] {
+        for bad in ["xyz", digest + "0", String(digest.dropLast()) + "g", ""] {
             let r = try run(["vocab", fixture, "--digest", bad], key: nil)
             XCTAssertEqual(r.status, 64, "\(bad): \(r.stderr)")
             XCTAssertTrue(r.stderr.contains("is neither a digest"), r.stderr)
         }
+        // One digest rule for every command (Digest.canonical): upper-case hex is the same digest.
+        let upper = try run(["vocab", fixture, "--digest", digest.uppercased(), "--json"], key: nil)
+        XCTAssertEqual(upper.status, 0, upper.stderr)
         let good = try run(["vocab", fixture, "--digest", digest, "--json"], key: nil)
         XCTAssertEqual(good.status, 0, good.stderr)
+        XCTAssertEqual(try JSONValue.parse(upper.stdout)["entries"], try JSONValue.parse(good.stdout)["entries"])
         let entry = try XCTUnwrap(try JSONValue.parse(good.stdout)["entries"]?.arrayValue?.first)
         XCTAssertEqual(entry["adapted_id"]?.int64Value, first["adapted_ids"]?.arrayValue?[1].int64Value)
         let special = try run(["vocab", fixture, "--digest", "[CLS]", "--json"], key: nil)
@@ -208,7 +213,7 @@ final class EncryptCLITests: XCTestCase {
 
     func testVocabLinksTokenDigestAndIDs() throws {
         let model = try Fixtures.miniLM()
-        let first = try XCTUnwrap(try readJSON(fixture + "/reference.json")["sentences"]?.arrayValue?.first)
+        let first = try XCTUnwrap(try JSONValue.read(file: fixture + "/reference.json")["sentences"]?.arrayValue?.first)
         let r = try run(["vocab", fixture, "--original", model, "--token", "the", "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let entry = try XCTUnwrap(try JSONValue.parse(r.stdout)["entries"]?.arrayValue?.first)
@@ -231,7 +236,7 @@ final class EncryptCLITests: XCTestCase {
         // With the key the whole vocabulary is found; the mapping fixes 14 ids (reference.json `mapping`).
         let keyed = try run(["vocab", fixture, "--original", model, "--json"])
         let s = try XCTUnwrap(try JSONValue.parse(keyed.stdout)["summary"])
-        let fixed = try XCTUnwrap(try readJSON(fixture + "/reference.json")["mapping"]?["fixed_points"]?.arrayValue?.count)
+        let fixed = try XCTUnwrap(try JSONValue.read(file: fixture + "/reference.json")["mapping"]?["fixed_points"]?.arrayValue?.count)
         XCTAssertEqual(s["original_tokens_found"]?.intValue, 30522)
         XCTAssertEqual(s["original_tokens_moved"]?.intValue, 30522 - fixed)
     }

@@ -1,6 +1,7 @@
 import Dispatch
 import SentinelCore
-import SentinelTorch
+import SentinelTokenizer
+import SentinelFormats
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -94,10 +95,10 @@ public enum SeedConverter {
 
         progress("reading vocabulary")
         guard dir.has("vocab.txt") else { throw InputError(.missing, file: dir.file("vocab.txt"), "the model directory has no vocab.txt") }
-        let vocab = try Vocabulary(contentsOf: dir.file("vocab.txt"))
+        let vocab = try WordPieceVocabulary.read(vocabTxt: dir.file("vocab.txt"))
         try vocab.checkForAdaptation(path: dir.file("vocab.txt"))
-        let specialTokens = try dir.specialTokens()
-        let specialIDs = Set(specialTokens.compactMap { vocab.ids[$0] })
+        let specialTokens = try SpecialTokensMap.read(directory: dir.path).all
+        let specialIDs = Set(specialTokens.compactMap { vocab.id(of: $0).map(Int.init) })
         guard !specialIDs.isEmpty else {
             throw InputError(.invalidStructure, file: dir.file("vocab.txt"),
                              "none of the special tokens (\(specialTokens.joined(separator: " "))) is in the vocabulary")
@@ -112,7 +113,7 @@ public enum SeedConverter {
         }
 
         progress("hashing \(vocab.count) tokens")
-        let hashed = hashVocabulary(vocab.tokens, special: specialIDs, hasher: hasher)
+        let hashed = hasher.hexDigests(of: vocab.tokens, keeping: specialIDs)
         let seed = SeedScheme.seed(forKey: passkey)
         let mapping = SeedScheme.mapping(vocabSize: vocab.count, specialIDs: specialIDs, seed: seed, shuffle: options.shuffle)
         var adaptedTokensByID = [String](repeating: "", count: vocab.count)
@@ -121,7 +122,7 @@ public enum SeedConverter {
         // tokenizer.json (about 1.5 MB of JSON) is rewritten on the other core while the weights are written.
         let tokenizerText = BackgroundTask { () -> String? in
             guard dir.has("tokenizer.json") else { return nil }
-            let original = try ModelDirectory.readJSON(dir.file("tokenizer.json"))
+            let original = try JSONValue.read(file: dir.file("tokenizer.json"))
             try checkTokenizerVocab(original, matches: vocab, path: dir.file("tokenizer.json"))
             let adaptedVocab = JSONValue.object(adaptedTokens.enumerated().map { ($0.element, .int(Int64($0.offset))) })
             let model = (original["model"] ?? .object([])).setting("vocab", to: adaptedVocab)
@@ -229,30 +230,17 @@ public enum SeedConverter {
                                 renamedTensors: renamed, weightFiles: weightFiles, seconds: monotonicSeconds() - start)
     }
 
-    /// Digests every non-special token (specials keep their text), using both cores.
-    public static func hashVocabulary(_ tokens: [String], special: Set<Int>, hasher: TokenHasher) -> [String] {
-        var out = [String](repeating: "", count: tokens.count)
-        out.withUnsafeMutableBufferPointer { buf in
-            let base = buf.baseAddress!
-            DispatchQueue.concurrentPerform(iterations: 2) { w in
-                for i in stride(from: w, to: tokens.count, by: 2) {
-                    (base + i).pointee = special.contains(i) ? tokens[i] : hasher.hexDigest(tokens[i])
-                }
-            }
-        }
-        return out
-    }
-
     /// `tokenizer.json`'s `model.vocab`, when present, must agree with `vocab.txt`.
-    static func checkTokenizerVocab(_ tokenizer: JSONValue, matches vocab: Vocabulary, path: String) throws {
+    /// - Precondition: `vocab` passed ``WordPieceVocabulary/checkForAdaptation(path:)`` (no token twice).
+    static func checkTokenizerVocab(_ tokenizer: JSONValue, matches vocab: WordPieceVocabulary, path: String) throws {
         guard let map = tokenizer["model"]?["vocab"]?.objectValue else { return }
-        guard map.count == vocab.ids.count else {
+        guard map.count == vocab.count else {
             throw InputError(.invalidStructure, file: path, key: "model.vocab",
-                             "has \(map.count) tokens but vocab.txt has \(vocab.ids.count) distinct tokens")
+                             "has \(map.count) tokens but vocab.txt has \(vocab.count) distinct tokens")
         }
-        for (token, id) in map where vocab.ids[token] != id.intValue {
+        for (token, id) in map where vocab.id(of: token).map(Int.init) != id.intValue {
             throw InputError(.invalidStructure, file: path, key: "model.vocab",
-                             "token id \(id.intValue.map(String.init) ?? "?") disagrees with vocab.txt (\(vocab.ids[token].map(String.init) ?? "absent"))")
+                             "token id \(id.intValue.map(String.init) ?? "?") disagrees with vocab.txt (\(vocab.id(of: token).map(String.init) ?? "absent"))")
         }
     }
 }

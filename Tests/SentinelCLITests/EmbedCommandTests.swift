@@ -1,5 +1,6 @@
 import Foundation
 import SentinelCore
+import SentinelFormats
 import SentinelTestSupport
 import XCTest
 
@@ -48,8 +49,8 @@ final class EmbedCommandTests: XCTestCase {
     }
 
     func testEmbedIDsWritesFixtureOutputs() throws {
-        let model = try TestPaths.miniLM()
-        let fixture = try SafeTensorsFile(path: TestPaths.bertFixtures + "/f01_forward.safetensors")
+        let model = try Fixtures.miniLM()
+        let fixture = try SafeTensorsFile(path: Fixtures.fixture("bert") + "/f01_forward.safetensors")
         let dir = try Fixtures.temporaryDirectory("embed-ids")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let r = try sentinel(["embed", model, "--ids", "--output", dir + "/out.safetensors", "--batch-size", "4", "--json"],
@@ -64,8 +65,8 @@ final class EmbedCommandTests: XCTestCase {
     /// With the original vocabulary, the "digests" are the wordpieces themselves: the lookup, the added
     /// [CLS]/[SEP] template and the pair's token types must reproduce the fixture's inputs exactly.
     func testEmbedEncryptedLooksTokensUpAndAddsTemplate() throws {
-        let model = try TestPaths.miniLM()
-        let fixture = try SafeTensorsFile(path: TestPaths.bertFixtures + "/f01_forward.safetensors")
+        let model = try Fixtures.miniLM()
+        let fixture = try SafeTensorsFile(path: Fixtures.fixture("bert") + "/f01_forward.safetensors")
         let vocab = try String(contentsOfFile: model + "/vocab.txt", encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         var text = ""
         for line in try lines(fixture, tokens: vocab).split(separator: "\n") {
@@ -97,8 +98,8 @@ final class EmbedCommandTests: XCTestCase {
     /// Plain text through the model's WordPiece tokenizer: the f01 sentences (one pair) must give the
     /// fixture's input_ids, token_type_ids and hidden states.
     func testEmbedPlainTextMatchesTheFixture() throws {
-        let model = try TestPaths.miniLM()
-        let fixture = try SafeTensorsFile(path: TestPaths.bertFixtures + "/f01_forward.safetensors")
+        let model = try Fixtures.miniLM()
+        let fixture = try SafeTensorsFile(path: Fixtures.fixture("bert") + "/f01_forward.safetensors")
         let text = try f01Text()
         let dir = try Fixtures.temporaryDirectory("embed-text")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -112,7 +113,7 @@ final class EmbedCommandTests: XCTestCase {
     /// plain text (SCHEME.md: the glide transform is cancelled by the embedding LayerNorm), through
     /// different input_ids.
     func testAdaptedModelOnEncryptedInputMatchesOriginal() throws {
-        let model = try TestPaths.miniLM()
+        let model = try Fixtures.miniLM()
         let dir = try Fixtures.temporaryDirectory("embed-adapted")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let text = try f01Text()
@@ -138,7 +139,7 @@ final class EmbedCommandTests: XCTestCase {
     }
 
     func testEmbedBadInputExitCodes() throws {
-        let model = try TestPaths.miniLM()
+        let model = try Fixtures.miniLM()
         let bad = try sentinel(["embed", model, "--ids"], stdin: "101 x 102\n")
         XCTAssertEqual(bad.status, 65, bad.stderr)
         XCTAssertTrue(bad.stderr.contains("<stdin>"), bad.stderr)

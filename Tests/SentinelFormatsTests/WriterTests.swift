@@ -1,6 +1,6 @@
 import XCTest
 import SentinelCore
-@testable import SentinelTorch
+@testable import SentinelFormats
 
 /// The writer against torch's own output, and round trips on the real MiniLM.
 final class WriterTests: XCTestCase {

@@ -1,4 +1,4 @@
-import SentinelAdapt
+import SentinelScheme
 import SentinelCore
 import SentinelTestSupport
 @testable import SentinelTokenizer
@@ -11,7 +11,7 @@ final class EncryptionTests: XCTestCase {
     let fixture = shared("fixtures/seed-converter/minilm-llm123-f2-shuffle")
 
     func testFiveReferenceSentencesGiveTheAdaptedIDs() throws {
-        let reference = try readJSON(fixture + "/reference.json")
+        let reference = try JSONValue.read(file: fixture + "/reference.json")
         XCTAssertEqual(reference["run"]?["key"]?.stringValue, "llm123")
         let sentences = try XCTUnwrap(reference["sentences"]?.arrayValue)
         XCTAssertEqual(sentences.count, 5)
@@ -48,7 +48,7 @@ final class EncryptionTests: XCTestCase {
         XCTAssertNotEqual(other.encrypt(text: "the")[0], out[0])
         XCTAssertEqual(adapted.inputIDs(other.encrypt(text: "the"), addSpecialTokens: false), [adapted.unknownID])
         // "the" is the first wordpiece of reference sentence 1.
-        let first = try XCTUnwrap(try readJSON(fixture + "/reference.json")["sentences"]?.arrayValue?.first)
+        let first = try XCTUnwrap(try JSONValue.read(file: fixture + "/reference.json")["sentences"]?.arrayValue?.first)
         XCTAssertEqual(first["wordpieces"]?.arrayValue?.first?.stringValue, "the")
         XCTAssertEqual(Int64(adapted.inputIDs(out, addSpecialTokens: false)[0]), first["adapted_ids"]?.arrayValue?[1].int64Value)
     }
@@ -59,5 +59,14 @@ final class EncryptionTests: XCTestCase {
             XCTAssertFalse(String(describing: error).contains("kkkk"), "the key must not appear in errors")
         }
         XCTAssertNoThrow(try Encryptor(tokenizer: try miniLMTokenizer.get(), key: String(repeating: "k", count: 64)))
+    }
+
+    func testAdaptedVocabularyWithoutUnknownToken() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        try "[PAD]\n[CLS]\n[SEP]\nhello\n".write(toFile: dir + "/vocab.txt", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try AdaptedVocabulary(path: dir)) { error in
+            XCTAssertEqual((error as? InputError)?.key, "[UNK]")
+            XCTAssertEqual((error as? InputError)?.file, dir + "/vocab.txt")
+        }
     }
 }

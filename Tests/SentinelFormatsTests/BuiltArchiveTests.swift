@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 import SentinelCore
-@testable import SentinelTorch
+@testable import SentinelFormats
 
 /// Hand-assembles pickle bytes opcode by opcode (independent of the writer's pickler).
 struct PickleBytes {

@@ -1,6 +1,6 @@
 import XCTest
 import SentinelCore
-@testable import SentinelTorch
+@testable import SentinelFormats
 
 /// Every file of `../shared/fixtures/torch` (made by torch 2.15) against its `.expected.json`.
 final class FixtureTests: XCTestCase {
