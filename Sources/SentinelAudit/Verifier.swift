@@ -210,12 +210,7 @@ public enum AdaptedModelVerifier {
 
     @inline(__always)
     static func element(_ b: UnsafeRawBufferPointer, _ i: Int, _ dtype: DType) -> Double {
-        switch dtype {
-        case .F64: b.loadUnaligned(fromByteOffset: i * 8, as: Double.self)
-        case .F32: Double(b.loadUnaligned(fromByteOffset: i * 4, as: Float.self))
-        case .F16: Double(Float(Float16(bitPattern: b.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))))
-        default: Double(Float(bitPattern: UInt32(b.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) << 16))
-        }
+        FloatCoding.double(b, i, dtype)
     }
 
     static func forwardCheck(originalDir: ModelDirectory, adaptedDir: ModelDirectory, originalWeights: TensorArchive,

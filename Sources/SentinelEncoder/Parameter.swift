@@ -96,16 +96,7 @@ public final class Parameter: @unchecked Sendable {
                 throw InputError(.sizeMismatch, file: archive.path, key: entry.name,
                                  "\(raw.count) bytes for \(count) elements of \(entry.dtype)")
             }
-            switch entry.dtype {
-            case .F32:
-                for i in 0..<count { out[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
-            case .F16:
-                for i in 0..<count { out[i] = Float(Float16(bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))) }
-            case .BF16:
-                for i in 0..<count { out[i] = Float(bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16) }
-            default:
-                for i in 0..<count { out[i] = Float(Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
-            }
+            FloatCoding.decode(raw, entry.dtype, count: count, into: out)
         }
         return p
     }

@@ -38,22 +38,9 @@ public struct EmbeddingTransform: @unchecked Sendable {
     /// Loads input row `r` as float64 into `out`.
     @inline(__always)
     func load(row r: Int, into out: UnsafeMutablePointer<Double>) {
-        let base = source.baseAddress!
-        switch sourceDType {
-        case .F32:
-            let p = (base + r * hidden * 4).assumingMemoryBound(to: Float.self)
-            for i in 0..<hidden { out[i] = Double(p[i]) }
-        case .F64:
-            let p = (base + r * hidden * 8).assumingMemoryBound(to: Double.self)
-            out.update(from: p, count: hidden)
-        case .F16:
-            let p = (base + r * hidden * 2).assumingMemoryBound(to: UInt16.self)
-            for i in 0..<hidden { out[i] = Double(Float(Float16(bitPattern: UInt16(littleEndian: p[i])))) }
-        case .BF16:
-            let p = (base + r * hidden * 2).assumingMemoryBound(to: UInt16.self)
-            for i in 0..<hidden { out[i] = Double(Float(bitPattern: UInt32(UInt16(littleEndian: p[i])) << 16)) }
-        default: fatalError("unsupported dtype \(sourceDType)")
-        }
+        let width = sourceDType.byteWidth!
+        FloatCoding.decode(UnsafeRawBufferPointer(rebasing: source[(r * hidden * width)..<((r + 1) * hidden * width)]),
+                           sourceDType, count: hidden, into: out)
     }
 
     /// Writes output rows `range` (adapted ids) into `out` as `dtype` (F16, BF16, F32 or F64; float64
@@ -73,30 +60,9 @@ public struct EmbeddingTransform: @unchecked Sendable {
                 load(row: sourceRow[j], into: row)
                 SeedScheme.glide(row: row, hidden: hidden, passes: passes, lineDots: lineDots, lines: lines)
                 let dst = out.baseAddress! + (j - range.lowerBound) * hidden * width
-                switch dtype {
-                case .F64:
-                    dst.assumingMemoryBound(to: Double.self).update(from: row, count: hidden)
-                case .F32:
-                    let d = dst.assumingMemoryBound(to: Float.self)
-                    for i in 0..<hidden { d[i] = Float(row[i]) }
-                case .F16:
-                    let d = dst.assumingMemoryBound(to: UInt16.self)
-                    for i in 0..<hidden { d[i] = Float16(row[i]).bitPattern.littleEndian }
-                case .BF16:
-                    let d = dst.assumingMemoryBound(to: UInt16.self)
-                    for i in 0..<hidden { d[i] = bfloat16Bits(Float(row[i])).littleEndian }
-                default: fatalError("unsupported dtype \(dtype)")
-                }
+                FloatCoding.encode(row, count: hidden, as: dtype, into: dst)
             }
         }
     }
 }
 
-/// Rounds a float32 to bfloat16 (round to nearest even; NaN stays NaN).
-@inline(__always)
-func bfloat16Bits(_ x: Float) -> UInt16 {
-    let bits = x.bitPattern
-    if x.isNaN { return UInt16(bits >> 16) | 0x40 }
-    let rounding = 0x7fff + ((bits >> 16) & 1)
-    return UInt16((bits &+ rounding) >> 16)
-}
