@@ -295,6 +295,11 @@ public enum SafeTensorsWriter {
         try AtomicFile.write(to: path) { out in try stream(items, metadata: metadata, to: out) }
     }
 
+    /// Writes every tensor of `archive` to `path` atomically, values unchanged.
+    public static func write(_ archive: TensorArchive, metadata: [(String, String)]? = [("format", "pt")], to path: String) throws {
+        try write(archive.entries.map { Item.copy($0, from: archive) }, metadata: metadata, to: path)
+    }
+
     /// Streams the file into an open writer (used by ``write(_:metadata:to:)`` and by directory outputs).
     public static func stream(_ items: [Item], metadata: [(String, String)]?, to out: FileWriter) throws {
         let (header, ordered) = try layout(items, metadata: metadata)
