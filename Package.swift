@@ -7,9 +7,13 @@ import PackageDescription
 /// `unsafeFlags` in a package that others depend on by URL and version, so without the variable no
 /// unsafe flag is used and the library products can be depended on as usual.
 let encoderTargetCPU = Context.environment["SENTINEL_TARGET_CPU"].flatMap { $0.isEmpty ? nil : $0 }
-let encoderSettings: [SwiftSetting] = encoderTargetCPU.map {
+/// `SENTINEL_OPTIMIZE_DEBUG=1` compiles the numeric targets (encoder, scheme) with `-O` in debug builds too,
+/// so that the test suite's end-to-end runs of the encoder take seconds, not minutes (also a local setting).
+let optimizeDebug = Context.environment["SENTINEL_OPTIMIZE_DEBUG"] == "1"
+let numericSettings: [SwiftSetting] = optimizeDebug ? [.unsafeFlags(["-O"], .when(configuration: .debug))] : []
+let encoderSettings: [SwiftSetting] = (encoderTargetCPU.map {
     [.unsafeFlags(["-target-cpu", $0]), .define("SENTINEL_CPU_CHECK")]
-} ?? []
+} ?? []) + numericSettings
 
 /// Sentinel: adapt HuggingFace BERT checkpoints for encrypted input (SentinelLMs, AAAI 2024),
 /// inspect and convert checkpoint formats, and run the adapted encoder natively on a CPU.
@@ -66,7 +70,8 @@ let package = Package(
         ),
         // The adaptation schemes: keyed token hashing, Python-compatible MT19937, the seed scheme's id
         // mapping and glide transform, the converter, the client-side encryptor, the adapted vocabulary.
-        .target(name: "SentinelScheme", dependencies: ["SentinelCore", "SentinelFormats", "SentinelTokenizer", "CSodium", "CSentinelKernels"]),
+        .target(name: "SentinelScheme", dependencies: ["SentinelCore", "SentinelFormats", "SentinelTokenizer", "CSodium", "CSentinelKernels"],
+                swiftSettings: numericSettings),
         // Checks of adapted models: vocabulary, unchanged tensors, embedding rows, forward parity (verify).
         .target(name: "SentinelAudit", dependencies: ["SentinelCore", "SentinelFormats", "SentinelTokenizer", "SentinelEncoder", "SentinelScheme"]),
         // The command-line tool: options and calls into the libraries.

@@ -61,7 +61,7 @@ struct Embed: ParsableCommand {
             progress.step("loading \(dir.weightsPath)")
             let model = try BertModel(archive: openTensorArchive(path: dir.weightsPath), config: config)
             let limit = inputOptions.lengthLimit(config)
-            let file = try readInput(input)
+            let file = try TextFile.read(input)
             var rows: [EncoderRow] = []
             if ids {
                 try file.forEachLine { line in
@@ -71,10 +71,8 @@ struct Embed: ParsableCommand {
                 }
             } else {
                 let encoder = try inputOptions.inputEncoder(modelDir)
-                file.forEachLine { line in
-                    let fields = line.text.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
-                    let e = encoder.encode(fields[0], pair: fields.count > 1 ? fields[1] : nil, maxLength: limit)
-                    rows.append(EncoderRow(ids: e.inputIDs, types: e.tokenTypeIDs))
+                rows = try inputOptions.records(encoder, file, tokens: false, limit: limit).map {
+                    EncoderRow(ids: $0.encoding.inputIDs, types: $0.encoding.tokenTypeIDs)
                 }
             }
             guard !rows.isEmpty else {

@@ -45,18 +45,11 @@ struct Predict: ParsableCommand {
             let head = try ClassificationHead.load(from: archive, hiddenSize: config.hiddenSize)
             let labels = (0..<head.labelCount).map { $0 < config.labelNames.count ? config.labelNames[$0] : "LABEL_\($0)" }
             let limit = inputOptions.lengthLimit(config)
-            let file = try readInput(inputOptions.input)
+            let file = try TextFile.read(inputOptions.input)
             let encoder = try inputOptions.inputEncoder(modelDir)
 
-            var texts: [Substring] = []
-            var encodings: [Encoding] = []
-            file.forEachLine { line in
-                let fields = line.text.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
-                let pair = task == .classification && fields.count > 1 ? fields[1] : nil
-                let text = task == .classification ? fields[0] : line.text[...]
-                texts.append(text)
-                encodings.append(encoder.encode(text, pair: pair, maxLength: limit))
-            }
+            let records = try inputOptions.records(encoder, file, tokens: task == .ner, limit: limit)
+            let encodings = records.map(\.encoding)
             guard !encodings.isEmpty else { throw InputError(.invalidStructure, file: file.path, "no input lines") }
             let logits = try model.logits(encodings.map { EncoderRow(ids: $0.inputIDs, types: $0.tokenTypeIDs) }, head: head,
                                           kind: task.kind, batchSize: 32, source: file.path) { done, all in
@@ -77,8 +70,8 @@ struct Predict: ParsableCommand {
                     lines.append("\(labels[best])\t\(fixed(Double(probs[best]), 4))")
                 case .ner:
                     let tokens = encoder.tokens(e.inputIDs)
-                    // Plain text: the words of the text, each labelled by its first wordpiece.
-                    let words = inputOptions.encrypted ? [] : e.firstPieceWords(in: texts[r])
+                    // Words (plain text, datasets), each labelled by its first piece.
+                    let words = records[r].words
                     var fields: [(String, JSONValue)] = [
                         ("tokens", .array(tokens.map { .string($0) })), ("labels", .array(predicted.map { .string($0) })),
                     ]

@@ -48,9 +48,10 @@ final class EncryptCLITests: XCTestCase {
         let expected = encryptor.encrypt(words: ["EU", "rejects", "seashells"])
         XCTAssertEqual(rows[0]["tokens"]?.arrayValue?.compactMap(\.stringValue), expected.tokens)
         XCTAssertEqual(rows[0]["word_ids"]?.arrayValue?.compactMap(\.intValue), expected.wordIDs)
-        XCTAssertEqual(rows[0]["labels"]?.arrayValue?.compactMap(\.stringValue), ["B-ORG", "O", "O"])
+        // HF conll2003 field names: ner_tags holds each digest's word label.
+        XCTAssertEqual(rows[0]["ner_tags"]?.arrayValue?.compactMap(\.stringValue), expected.wordIDs.map { ["B-ORG", "O", "O"][$0] })
         XCTAssertGreaterThan(expected.tokens.count, 3)  // "seashells" is three pieces
-        XCTAssertEqual(rows[1]["labels"]?.arrayValue?.compactMap(\.stringValue), ["B-PER"])
+        XCTAssertEqual(rows[1]["ner_tags"]?.arrayValue?.compactMap(\.stringValue), ["B-PER"])
     }
 
     func testEncryptErrorsAndExitCodes() throws {

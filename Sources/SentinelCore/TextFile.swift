@@ -1,4 +1,3 @@
-import SentinelCore
 
 /// A memory-mapped UTF-8 text file, validated once, read line by line with line numbers and byte
 /// offsets for error messages.
