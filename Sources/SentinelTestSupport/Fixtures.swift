@@ -32,8 +32,8 @@ public enum Fixtures {
     /// Why the vendored fixtures could not be unpacked, or nil (forces ``shared``).
     public static var unpackError: String? { _ = shared; return unpackFailure.value }
 
-    private static let unpackFailure = Once()
-    private final class Once: @unchecked Sendable {
+    private static let unpackFailure = LockedMessage()
+    private final class LockedMessage: @unchecked Sendable {
         private let lock = NSLock()
         private var stored: String?
         var value: String? { lock.lock(); defer { lock.unlock() }; return stored }

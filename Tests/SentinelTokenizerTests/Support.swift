@@ -6,7 +6,7 @@ import SentinelTestSupport
 /// The real MiniLM tokenizer, loaded once for all tests.
 let miniLMTokenizer: Result<BertTokenizer, Error> = Result { try BertTokenizer.load(directory: try Fixtures.miniLM()) }
 
-/// Path of `relative` inside `../shared`.
+/// Path of `relative` inside the vendored copy of `../shared` (`Fixtures.shared`).
 func shared(_ relative: String) -> String { Fixtures.shared + "/" + relative }
 
 /// Reads a JSON-lines file into parsed values.
