@@ -1,7 +1,7 @@
 import Foundation
 import SentinelCore
 
-/// Path of `relative` inside the ground truth (`../shared`, see ``Fixtures/shared``).
+/// Path of `relative` inside the vendored copy of `../shared` (``Fixtures/shared``).
 public func shared(_ relative: String) -> String { Fixtures.shared + "/" + relative }
 
 /// Reads a JSON-lines file into parsed values (Sentinel's own JSON reader: exact 64-bit integers).

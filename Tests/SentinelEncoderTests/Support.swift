@@ -3,7 +3,7 @@ import SentinelCore
 import SentinelTestSupport
 import XCTest
 
-/// Paths of the package, `../shared` and the real MiniLM sample (see `SentinelTestSupport.Fixtures`).
+/// Paths of the package, the vendored copy of `../shared` and the real MiniLM sample (see `SentinelTestSupport.Fixtures`).
 enum TestPaths {
     static let root = Fixtures.packageRoot
     static let shared = Fixtures.shared

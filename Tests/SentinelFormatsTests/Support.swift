@@ -3,7 +3,7 @@ import XCTest
 import SentinelCore
 import SentinelTestSupport
 
-/// Paths of the package, `../shared` and the sample model (see `SentinelTestSupport.Fixtures`).
+/// Paths of the package, the vendored copy of `../shared` and the sample model (see `SentinelTestSupport.Fixtures`).
 enum Paths {
     static let root = Fixtures.packageRoot
     static let shared = Fixtures.shared
