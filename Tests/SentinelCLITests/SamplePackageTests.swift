@@ -37,8 +37,9 @@ final class SamplePackageTests: XCTestCase {
         let sample = tmp + "/EncryptSentence"
         try FileManager.default.copyItem(atPath: root + "/Samples/EncryptSentence", toPath: sample)
         try? FileManager.default.removeItem(atPath: sample + "/.build")
-        // No SENTINEL_TARGET_CPU: a dependency by URL must build without unsafe flags.
-        let env: [String: String?] = ["SENTINEL_PACKAGE_URL": "file://" + clone, "SENTINEL_TARGET_CPU": nil]
+        // Without the local build settings (Samples/build-env.sh): a dependency by URL must build without unsafe
+        // flags, which SwiftPM refuses there (it did, with SENTINEL_OPTIMIZE_DEBUG set).
+        let env: [String: String?] = ["SENTINEL_PACKAGE_URL": "file://" + clone, "SENTINEL_TARGET_CPU": nil, "SENTINEL_OPTIMIZE_DEBUG": nil]
         let build = try Fixtures.run("/usr/bin/env", ["swift", "build", "--package-path", sample, "--scratch-path", tmp + "/build"], environment: env)
         XCTAssertEqual(build.status, 0, build.stderr + build.stdout)
         let bin = try Fixtures.run("/usr/bin/env", ["swift", "build", "--package-path", sample, "--scratch-path", tmp + "/build", "--show-bin-path"], environment: env)
