@@ -53,8 +53,9 @@ let package = Package(
             // (8, 128) than baseline SSE2, which puts it above PyTorch. BertModel checks the CPU at load time.
             swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"], .when(platforms: [.linux]))]
         ),
-        // Checks of adapted models: vocabulary, unchanged tensors, embedding rows, forward parity (verify).
-        .target(name: "SentinelAudit", dependencies: ["SentinelCore", "SentinelAdapt", "SentinelTorch", "SentinelTokenizer", "SentinelEncoder"]),
+        // Checks of adapted models: vocabulary, unchanged tensors, embedding rows, forward parity (verify);
+        // the irreversibility audit (attacks on the id permutation, BLAS similarity blocks).
+        .target(name: "SentinelAudit", dependencies: ["SentinelCore", "SentinelAdapt", "SentinelTorch", "SentinelTokenizer", "SentinelEncoder", "COpenBLAS"]),
         // The command-line tool; stays thin.
         .executableTarget(
             name: "sentinel",
@@ -71,6 +72,7 @@ let package = Package(
         .testTarget(name: "SentinelCLITests", dependencies: ["sentinel", "SentinelCore", "SentinelAdapt", "SentinelTorch", "SentinelTestSupport"]),
         .testTarget(name: "SentinelTorchTests", dependencies: ["SentinelTorch", "SentinelCore", "SentinelTestSupport"]),
         .testTarget(name: "SentinelTokenizerTests", dependencies: ["SentinelTokenizer", "SentinelCore", "SentinelTestSupport", "sentinel"]),
+        .testTarget(name: "SentinelAuditTests", dependencies: ["SentinelAudit", "SentinelAdapt", "SentinelCore", "SentinelEncoder", "SentinelTestSupport"]),
         .testTarget(name: "SentinelEncoderTests", dependencies: ["SentinelEncoder", "SentinelCore", "SentinelTorch", "SentinelTestSupport", "sentinel"]),
     ],
     swiftLanguageModes: [.v5]
