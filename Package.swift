@@ -55,7 +55,13 @@ let package = Package(
         ),
         // Checks of adapted models: vocabulary, unchanged tensors, embedding rows, forward parity (verify);
         // the irreversibility audit (attacks on the id permutation, BLAS similarity blocks).
-        .target(name: "SentinelAudit", dependencies: ["SentinelCore", "SentinelAdapt", "SentinelTorch", "SentinelTokenizer", "SentinelEncoder", "COpenBLAS"]),
+        // Compiled optimised in debug builds too: its matchers scan ~10⁹ similarities per attack on MiniLM, which
+        // unoptimised SIMD code would take minutes over (the tests run the audit on the real model).
+        .target(
+            name: "SentinelAudit",
+            dependencies: ["SentinelCore", "SentinelAdapt", "SentinelTorch", "SentinelTokenizer", "SentinelEncoder", "COpenBLAS"],
+            swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]
+        ),
         // The command-line tool; stays thin.
         .executableTarget(
             name: "sentinel",

@@ -130,8 +130,8 @@ public enum FrequencyAnalysis {
         return (counts, tokens)
     }
 
-    /// Whether the file is word-per-line (CoNLL): it starts with `-DOCSTART-`, or its first 20 data lines all have
-    /// the same number of columns, from 2 to 5.
+    /// Whether the file is word-per-line NER data (CoNLL): it starts with `-DOCSTART-`, or each of its first 20 data
+    /// lines has 2 to 5 columns, the same number, and ends in a tag (`O`, or `B-`, `I-`, `E-`, `S-`… a type).
     static func looksLikeConll(_ file: TextFile) -> Bool {
         var n: Int?
         var seen = 0, conll = true
@@ -139,9 +139,11 @@ public enum FrequencyAnalysis {
             guard conll, seen < 20, !line.isBlank else { return }
             let text = line.text
             if seen == 0 && text.hasPrefix("-DOCSTART-") { seen = 20; return }
-            let c = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).count
-            if n == nil { n = c }
-            if c != n || c < 2 || c > 5 { conll = false }
+            let columns = text.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            if n == nil { n = columns.count }
+            let tag = columns.last.map(String.init) ?? ""
+            let isTag = tag == "O" || (tag.count > 2 && ["B-", "I-", "E-", "S-", "L-", "U-"].contains(String(tag.prefix(2))))
+            if columns.count != n || columns.count < 2 || columns.count > 5 || !isTag { conll = false }
             seen += 1
         }
         return conll && seen > 0
