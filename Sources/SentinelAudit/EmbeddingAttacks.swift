@@ -4,26 +4,33 @@ import SentinelCore
 enum EmbeddingAttacks {
     /// Nearest neighbour of every adapted row among all original rows, as stored (`centred: false`) or after
     /// subtracting each row's mean from both matrices (`centred: true`, which cancels the seed scheme's glide
-    /// transform exactly: SCHEME.md "What the audit must say about seed").
-    static func nearest(_ input: AuditInput, centred: Bool, metric: NearestNeighbours.Metric, threads: Int) -> AttackResult {
+    /// transform exactly: SCHEME.md "What the audit must say about seed"), under each of `metrics` (one similarity
+    /// pass serves them all).
+    static func nearest(_ input: AuditInput, centred: Bool, metrics: [NearestNeighbours.Metric], threads: Int) -> [AttackResult] {
         let d = input.dimension
         var q = input.adapted.values, r = input.original.values
         if centred {
             q = RowMatrix.rowCentred(q, rows: input.adaptedRows, dimension: d)
             r = RowMatrix.rowCentred(r, rows: input.originalRows, dimension: d)
         }
-        let result = NearestNeighbours.search(queries: q, references: r, dimension: d, k: 10, metric: metric, threads: threads)
-        let (top1, top10) = input.recovery(of: result)
-        let name: AttackName = switch (centred, metric) {
+        let results = NearestNeighbours.search(queries: q, references: r, dimension: d, k: 10, metrics: metrics, threads: threads)
+        return zip(metrics, results).map { metric, result in
+            let (top1, top10) = input.recovery(of: result)
+            return AttackResult(name: nearestName(centred: centred, metric: metric), recoveredTop1: top1, recoveredTop10: top10,
+                                chanceTop1: chance(input, 1), seconds: 0,
+                                detail: "\(centred ? "row-mean-centred" : "raw") rows, \(metric == .cosine ? "cosine" : "L2") nearest neighbour "
+                                    + "among \(input.originalRows) original rows: \(percent(top1)) of \(input.hiddenCount) hidden ids recovered "
+                                    + "(\(percent(top10)) in the top 10)")
+        }
+    }
+
+    static func nearestName(centred: Bool, metric: NearestNeighbours.Metric) -> AttackName {
+        switch (centred, metric) {
         case (false, .cosine): .nearestRawCosine
         case (false, .l2): .nearestRawL2
         case (true, .cosine): .nearestCentredCosine
         case (true, .l2): .nearestCentredL2
         }
-        return AttackResult(name: name, recoveredTop1: top1, recoveredTop10: top10, chanceTop1: chance(input, 1), seconds: 0,
-                            detail: "\(centred ? "row-mean-centred" : "raw") rows, \(metric == .cosine ? "cosine" : "L2") nearest neighbour "
-                                + "among \(input.originalRows) original rows: \(percent(top1)) of \(input.hiddenCount) hidden ids recovered "
-                                + "(\(percent(top10)) in the top 10)")
     }
 
     /// What guessing `k` original ids at random recovers.
@@ -37,17 +44,21 @@ enum EmbeddingAttacks {
     static let profileLength = 64
     /// Alternations of nearest neighbour and Procrustes per starting map.
     static let alignmentIterations = 8
+    /// Mean cosine of the matched subset rows above which a starting map counts as aligned (no other start is tried).
+    static let alignedCosine = 0.99
 
     /// An attack blind to isometries (rotations, reflections, translations, a common scale):
     /// 1. centre the columns of both matrices (removes any translation);
     /// 2. take the `alignmentRows` longest rows of each (lengths survive any isometry, so the two sets coincide);
-    /// 3. starting maps: the identity, and one from a distance-profile matching (each subset row described by its
-    ///    sorted largest cosines to the other subset rows, a description no orthogonal map changes; mutual nearest
-    ///    profiles give pairs, Procrustes turns them into a map), as the unsupervised initialisation of bilingual
-    ///    lexicon induction does (Artetxe et al. 2018, VecMap);
+    /// 3. starting maps: the identity, and, when the identity does not align the subsets (mean matched cosine below
+    ///    ``alignedCosine``), one from a distance-profile matching (each subset row described by its sorted largest
+    ///    cosines to the other subset rows, a description no orthogonal map changes; mutual nearest profiles give
+    ///    pairs, Procrustes turns them into a map), as the unsupervised initialisation of bilingual lexicon induction
+    ///    does (Artetxe et al. 2018, VecMap);
     /// 4. from each, alternate mutual-nearest-neighbour matching and orthogonal Procrustes (iterative closest
-    ///    point / Wasserstein–Procrustes, Grave et al. 2019), the special-token rows always among the pairs; keep
-    ///    the map whose matched rows are most similar (the attacker can measure that without the key);
+    ///    point / Wasserstein–Procrustes, Grave et al. 2019), the special-token rows always among the pairs, until the
+    ///    pairs stop changing (at most ``alignmentIterations`` rounds); keep the map whose matched rows are most
+    ///    similar (the attacker can measure that without the key);
     /// 5. map every adapted row and match it against all original rows (cosine, top 10).
     static func procrustes(_ input: AuditInput, threads: Int) -> AttackResult {
         let d = input.dimension
@@ -69,22 +80,17 @@ enum EmbeddingAttacks {
             let y = RowMatrix.gather(xo, rows: pairs.map(\.1), dimension: d) + anchorO
             return Procrustes.orthogonalMap(x: x, y: y, pairs: pairs.count + input.anchors.count, dimension: d)
         }
-        /// Mutual nearest neighbours between the subset rows of `x` (`[subset, dx]`) and `y`, and the mean best score.
+        /// Mutual nearest neighbours (cosine) between the subset rows of `x` (`[subset, dx]`) and `y`, and the mean best score.
         func mutual(_ x: [Float], _ y: [Float], dimension dx: Int) -> (pairs: [(Int, Int)], score: Double) {
-            let f = NearestNeighbours.search(queries: x, references: y, dimension: dx, k: 1, metric: .cosine, threads: threads)
-            let b = NearestNeighbours.search(queries: y, references: x, dimension: dx, k: 1, metric: .cosine, threads: threads)
-            var pairs: [(Int, Int)] = []
-            for i in 0..<subset where b.neighbour(f.neighbour(i)) == i { pairs.append((i, f.neighbour(i))) }
-            let score = f.scores.reduce(0.0) { $0 + Double($1.isFinite ? $1 : 0) } / Double(max(1, subset))
-            return (pairs, score)
+            RowMatrix.mutualNearest(x, y, rows: subset, dimension: dx)
         }
 
         // Starting maps: identity, and the distance-profile matching's.
         var identity = [Float](repeating: 0, count: d * d)
         for i in 0..<d { identity[i * d + i] = 1 }
-        var starts: [(String, [Float])] = [("identity", identity)]
-        let k = min(profileLength, subset - 1)
-        if k >= 2 {
+        func profileStart() -> [Float]? {
+            let k = min(profileLength, subset - 1)
+            guard k >= 2 else { return nil }
             func profiles(_ x: [Float]) -> [Float] {
                 let g = NearestNeighbours.search(queries: x, references: x, dimension: d, k: k + 1, metric: .cosine, threads: threads)
                 var p = [Float](repeating: 0, count: subset * k)
@@ -102,11 +108,11 @@ enum EmbeddingAttacks {
                 return p
             }
             let m = mutual(profiles(xa), profiles(xo), dimension: k)
-            if !m.pairs.isEmpty { starts.append(("distance_profile", fit(m.pairs))) }
+            return m.pairs.isEmpty ? nil : fit(m.pairs)
         }
 
         var best: (name: String, map: [Float], score: Double, pairs: Int)?
-        for (name, start) in starts {
+        func align(_ name: String, from start: [Float]) {
             var map = start
             var last: (pairs: [(Int, Int)], score: Double) = ([], -.infinity)
             for _ in 0..<alignmentIterations {
@@ -118,6 +124,10 @@ enum EmbeddingAttacks {
             }
             if best == nil || last.score > best!.score { best = (name, map, last.score, last.pairs.count) }
         }
+        // The identity first (a transform that leaves the space alone, up to a translation, is aligned at once); the
+        // distance profiles only when it does not align the subsets.
+        align("identity", from: identity)
+        if best!.score < alignedCosine, let profileStart = profileStart() { align("distance_profile", from: profileStart) }
         let chosen = best!
         let mapped = RowMatrix.multiply(a, rows: input.adaptedRows, dimension: d, by: chosen.map)
         let result = NearestNeighbours.search(queries: mapped, references: o, dimension: d, k: 10, metric: .cosine, threads: threads)

@@ -55,63 +55,94 @@ public enum NearestNeighbours {
     /// - Returns: `[queryCount, k]` indices and scores.
     public static func search(queries: UnsafeBufferPointer<Float>, queryCount: Int,
                               references: UnsafeBufferPointer<Float>, referenceCount: Int,
-                              dimension d: Int, k requested: Int, metric: Metric, threads: Int = 2) -> Result {
-        precondition(queries.count >= queryCount * d && references.count >= referenceCount * d, "matrix smaller than its shape")
-        let k = max(1, min(requested, referenceCount))
-        var indices = [Int32](repeating: -1, count: queryCount * k)
-        var scores = [Float](repeating: -.infinity, count: queryCount * k)
-        guard queryCount > 0, referenceCount > 0, d > 0 else { return Result(k: k, indices: indices, scores: scores) }
+                              dimension d: Int, k: Int, metric: Metric, threads: Int = 2) -> Result {
+        search(queries: queries, queryCount: queryCount, references: references, referenceCount: referenceCount,
+               dimension: d, k: k, metrics: [metric], threads: threads)[0]
+    }
 
-        // Cosine: unit rows. L2: a per-reference bias -|r|²/2 added in the scan.
-        var q = Array(queries.prefix(queryCount * d)), r = Array(references.prefix(referenceCount * d))
-        var bias = [Float](repeating: 0, count: referenceCount)
-        switch metric {
-        case .cosine:
-            normalizeRows(&q, rows: queryCount, dimension: d)
-            normalizeRows(&r, rows: referenceCount, dimension: d)
-        case .l2:
-            r.withUnsafeBufferPointer { p in
-                for j in 0..<referenceCount { bias[j] = -0.5 * Float(squaredNorm(p.baseAddress! + j * d, d)) }
+    /// The `k` nearest references of every query under each of `metrics`, from one pass of similarity blocks:
+    /// cosine and L2 rank the same dot products (scaled by `1/|r|`, or shifted by `-|r|²/2`), so asking for both
+    /// costs one sgemm pass and two scans.
+    /// - Returns: one ``Result`` per metric, in the order given.
+    public static func search(queries: UnsafeBufferPointer<Float>, queryCount: Int,
+                              references: UnsafeBufferPointer<Float>, referenceCount: Int,
+                              dimension d: Int, k requested: Int, metrics: [Metric], threads: Int = 2) -> [Result] {
+        precondition(queries.count >= queryCount * d && references.count >= referenceCount * d, "matrix smaller than its shape")
+        precondition(!metrics.isEmpty)
+        let k = max(1, min(requested, referenceCount))
+        guard queryCount > 0, referenceCount > 0, d > 0 else {
+            return metrics.map { _ in Result(k: k, indices: [Int32](repeating: -1, count: queryCount * k),
+                                             scores: [Float](repeating: -.infinity, count: queryCount * k)) }
+        }
+        // Per reference: 1/|r| (cosine; 0 for an all-zero row) or -|r|²/2 (L2).
+        let squared = (0..<referenceCount).map { j in squaredNorm(references.baseAddress! + j * d, d) }
+        let vectors: [[Float]] = metrics.map { metric in
+            switch metric {
+            case .cosine: squared.map { $0 > 0 && $0.isFinite ? Float(1 / $0.squareRoot()) : 0 }
+            case .l2: squared.map { Float(-0.5 * $0) }
             }
         }
-        let useBias = metric == .l2
+        let scaled = metrics.map { $0 == .cosine }
         openblas_set_num_threads(1)
         let blocks = (queryCount + queryBlock - 1) / queryBlock
         let workers = max(1, min(threads, blocks))
-        q.withUnsafeBufferPointer { qp in
-            r.withUnsafeBufferPointer { rp in
-                bias.withUnsafeBufferPointer { bp in
-                    indices.withUnsafeMutableBufferPointer { ip in
-                        scores.withUnsafeMutableBufferPointer { sp in
-                            let qa = qp.baseAddress!, ra = rp.baseAddress!, ba = bp.baseAddress!
-                            let ia = UnsafeMutableSendable(ip.baseAddress!), sa = UnsafeMutableSendable(sp.baseAddress!)
-                            let qs = UnsafeSendable(qa), rs = UnsafeSendable(ra), bs = UnsafeSendable(ba)
-                            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                                let block = UnsafeMutablePointer<Float>.allocate(capacity: queryBlock * referenceBlock)
-                                defer { block.deallocate() }
-                                var b = w
-                                while b < blocks {
-                                    let q0 = b * queryBlock, qn = min(queryBlock, queryCount - q0)
-                                    var r0 = 0
-                                    while r0 < referenceCount {
-                                        let rn = min(referenceBlock, referenceCount - r0)
-                                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(qn), Int32(rn), Int32(d), 1,
-                                                    qs.pointer + q0 * d, Int32(d), rs.pointer + r0 * d, Int32(d), 0, block, Int32(rn))
-                                        for i in 0..<qn {
-                                            scan(block + i * rn, count: rn, bias: useBias ? bs.pointer + r0 : nil, offset: r0,
-                                                 k: k, topScores: sa.pointer + (q0 + i) * k, topIndices: ia.pointer + (q0 + i) * k)
-                                        }
-                                        r0 += rn
-                                    }
-                                    b += workers
-                                }
-                            }
+        let qs = UnsafeSendable(queries.baseAddress!), rs = UnsafeSendable(references.baseAddress!)
+        // Each metric's vector and outputs in raw memory that the workers share (they write disjoint query rows).
+        let count = queryCount * k
+        let vectorPointers = vectors.map { v -> UnsafeSendable<Float> in
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: referenceCount)
+            p.initialize(from: v, count: referenceCount)
+            return UnsafeSendable(p)
+        }
+        let indexPointers = metrics.map { _ -> UnsafeMutableSendable<Int32> in
+            let p = UnsafeMutablePointer<Int32>.allocate(capacity: count)
+            p.initialize(repeating: -1, count: count)
+            return UnsafeMutableSendable(p)
+        }
+        let scorePointers = metrics.map { _ -> UnsafeMutableSendable<Float> in
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            p.initialize(repeating: -.infinity, count: count)
+            return UnsafeMutableSendable(p)
+        }
+        defer {
+            vectorPointers.forEach { UnsafeMutablePointer(mutating: $0.pointer).deallocate() }
+            indexPointers.forEach { $0.pointer.deallocate() }
+            scorePointers.forEach { $0.pointer.deallocate() }
+        }
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let block = UnsafeMutablePointer<Float>.allocate(capacity: queryBlock * referenceBlock)
+            defer { block.deallocate() }
+            var b = w
+            while b < blocks {
+                let q0 = b * queryBlock, qn = min(queryBlock, queryCount - q0)
+                var r0 = 0
+                while r0 < referenceCount {
+                    let rn = min(referenceBlock, referenceCount - r0)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(qn), Int32(rn), Int32(d), 1,
+                                qs.pointer + q0 * d, Int32(d), rs.pointer + r0 * d, Int32(d), 0, block, Int32(rn))
+                    for m in 0..<metrics.count {
+                        for i in 0..<qn {
+                            scan(block + i * rn, count: rn, vector: vectorPointers[m].pointer + r0, scaled: scaled[m], offset: r0,
+                                 k: k, topScores: scorePointers[m].pointer + (q0 + i) * k,
+                                 topIndices: indexPointers[m].pointer + (q0 + i) * k)
                         }
                     }
+                    r0 += rn
                 }
+                b += workers
             }
         }
-        return Result(k: k, indices: indices, scores: scores)
+        let indices = indexPointers.map { Array(UnsafeBufferPointer(start: $0.pointer, count: count)) }
+        var scores = scorePointers.map { Array(UnsafeBufferPointer(start: $0.pointer, count: count)) }
+        // Cosine scores so far are q·r/|r|: divide by |q|.
+        for m in 0..<metrics.count where scaled[m] {
+            for i in 0..<queryCount {
+                let n = squaredNorm(queries.baseAddress! + i * d, d)
+                let s = n > 0 && n.isFinite ? Float(1 / n.squareRoot()) : 0
+                for r in 0..<k where scores[m][i * k + r].isFinite { scores[m][i * k + r] *= s }
+            }
+        }
+        return (0..<metrics.count).map { Result(k: k, indices: indices[$0], scores: scores[$0]) }
     }
 
     /// ``search(queries:queryCount:references:referenceCount:dimension:k:metric:threads:)`` on two `[rows, d]` matrices.
@@ -125,12 +156,25 @@ public enum NearestNeighbours {
         }
     }
 
-    /// Merges one row of block scores into a query's sorted top-k list.
+    /// ``search(queries:queryCount:references:referenceCount:dimension:k:metrics:threads:)`` on two `[rows, d]` matrices.
+    public static func search(queries: [Float], references: [Float], dimension d: Int, k: Int,
+                              metrics: [Metric], threads: Int = 2) -> [Result] {
+        queries.withUnsafeBufferPointer { q in
+            references.withUnsafeBufferPointer { r in
+                search(queries: q, queryCount: q.count / d, references: r, referenceCount: r.count / d,
+                       dimension: d, k: k, metrics: metrics, threads: threads)
+            }
+        }
+    }
+
+    /// Merges one row of block scores (`dot · vector[j]` when `scaled`, else `dot + vector[j]`) into a query's sorted
+    /// top-k list.
     @inline(__always)
-    static func scan(_ row: UnsafePointer<Float>, count: Int, bias: UnsafePointer<Float>?, offset: Int, k: Int,
+    static func scan(_ row: UnsafePointer<Float>, count: Int, vector: UnsafePointer<Float>, scaled: Bool, offset: Int, k: Int,
                      topScores: UnsafeMutablePointer<Float>, topIndices: UnsafeMutablePointer<Int32>) {
         var threshold = topScores[k - 1]
         var j = 0
+        @inline(__always)
         func consider(_ s: Float, _ index: Int) {
             // NaN never enters (comparisons with NaN are false).
             guard s > threshold else { return }
@@ -144,25 +188,19 @@ public enum NearestNeighbours {
             topIndices[p] = Int32(index)
             threshold = topScores[k - 1]
         }
-        if let bias {
-            while j + 16 <= count {
-                let v = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD16<Float>.self)
-                    + UnsafeRawPointer(bias + j).loadUnaligned(as: SIMD16<Float>.self)
-                if any(v .> SIMD16(repeating: threshold)) {
-                    for l in 0..<16 { consider(v[l], offset + j + l) }
-                }
-                j += 16
+        let raw = UnsafeRawPointer(row), vec = UnsafeRawPointer(vector)
+        while j + 16 <= count {
+            let c = raw.loadUnaligned(fromByteOffset: 4 * j, as: SIMD16<Float>.self)
+            let x = vec.loadUnaligned(fromByteOffset: 4 * j, as: SIMD16<Float>.self)
+            let v = scaled ? c * x : c + x
+            if any(v .> SIMD16(repeating: threshold)) {
+                for l in 0..<16 { consider(v[l], offset + j + l) }
             }
-            while j < count { consider(row[j] + bias[j], offset + j); j += 1 }
-        } else {
-            while j + 16 <= count {
-                let v = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD16<Float>.self)
-                if any(v .> SIMD16(repeating: threshold)) {
-                    for l in 0..<16 { consider(v[l], offset + j + l) }
-                }
-                j += 16
-            }
-            while j < count { consider(row[j], offset + j); j += 1 }
+            j += 16
+        }
+        while j < count {
+            consider(scaled ? row[j] * vector[j] : row[j] + vector[j], offset + j)
+            j += 1
         }
     }
 

@@ -104,6 +104,35 @@ enum RowMatrix {
         return out
     }
 
+    /// Mutual nearest neighbours by cosine between the rows of `x` and `y` (`[rows, d]` each): pairs `(i, j)` where `j`
+    /// is `i`'s nearest row of `y` and `i` is `j`'s nearest row of `x`, and the mean of every `x` row's best cosine.
+    /// Holds the `[rows, rows]` similarity matrix: for the alignment subsets (a few thousand rows), not whole vocabularies.
+    static func mutualNearest(_ x: [Float], _ y: [Float], rows n: Int, dimension d: Int) -> (pairs: [(Int, Int)], score: Double) {
+        guard n > 0 else { return ([], 0) }
+        var xs = x, ys = y
+        NearestNeighbours.normalizeRows(&xs, rows: n, dimension: d)
+        NearestNeighbours.normalizeRows(&ys, rows: n, dimension: d)
+        var s = [Float](repeating: 0, count: n * n)
+        openblas_set_num_threads(Int32(2))
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(n), Int32(d), 1, xs, Int32(d), ys, Int32(d), 0, &s, Int32(n))
+        openblas_set_num_threads(1)
+        var rowBest = [Int](repeating: 0, count: n), colBest = [Int](repeating: 0, count: n)
+        var rowScore = [Float](repeating: -.infinity, count: n), colScore = [Float](repeating: -.infinity, count: n)
+        s.withUnsafeBufferPointer { p in
+            for i in 0..<n {
+                for j in 0..<n {
+                    let v = p[i * n + j]
+                    if v > rowScore[i] { rowScore[i] = v; rowBest[i] = j }
+                    if v > colScore[j] { colScore[j] = v; colBest[j] = i }
+                }
+            }
+        }
+        var pairs: [(Int, Int)] = []
+        for i in 0..<n where colBest[rowBest[i]] == i { pairs.append((i, rowBest[i])) }
+        let score = rowScore.reduce(0.0) { $0 + Double($1.isFinite ? $1 : 0) } / Double(n)
+        return (pairs, score)
+    }
+
     /// Euclidean length of every row.
     static func rowNorms(_ x: [Float], rows: Int, dimension d: Int) -> [Double] {
         x.withUnsafeBufferPointer { p in

@@ -110,6 +110,13 @@ final class NearestNeighbourTests: XCTestCase {
             }
             XCTAssertEqual(mismatches, 0, "\(metric)")
         }
+        // One pass for both metrics gives each metric's own result.
+        let both = NearestNeighbours.search(queries: q, references: r, dimension: d, k: 10, metrics: [.l2, .cosine])
+        for (i, metric) in [NearestNeighbours.Metric.l2, .cosine].enumerated() {
+            let alone = NearestNeighbours.search(queries: q, references: r, dimension: d, k: 10, metric: metric)
+            XCTAssertEqual(both[i].indices, alone.indices, "\(metric)")
+            XCTAssertEqual(both[i].scores, alone.scores, "\(metric)")
+        }
     }
 }
 
