@@ -107,6 +107,8 @@ public struct AttackResult: Sendable {
     public var chanceTop1: Double
     /// Wall time of the attack, seconds.
     public var seconds: Double
+    /// CPU time of the process during the attack (all threads), seconds.
+    public var cpuSeconds: Double = 0
     /// `recoveredTop1 <= maxRecovered` (set by ``IrreversibilityAudit``).
     public var passed: Bool = true
     /// One sentence on what the attack found.
@@ -121,6 +123,7 @@ public struct AttackResult: Sendable {
             ("recovered_top10", recoveredTop10.map { .double($0, text: nil) } ?? .null),
             ("seconds", .double(seconds, text: nil)),
             ("verdict", .string(passed ? "pass" : "fail")),
+            ("cpu_seconds", .double(cpuSeconds, text: nil)),
             ("chance_top1", .double(chanceTop1, text: nil)),
             ("detail", .string(detail)),
         ] + values)
@@ -138,6 +141,8 @@ public struct AuditReport: Sendable {
     public var passed: Bool { attacks.allSatisfy(\.passed) }
     /// The seed the brute force found (library callers and tests only: never printed or written).
     public var seedFound: Int?
+    /// Wall time of the whole audit (attacks that share a similarity pass count it once), seconds.
+    public var seconds: Double = 0
 
     /// `{"max_recovered", "hidden_ids", "passed", "attacks": [...]}` (`Formats/audit.md`).
     public var json: JSONValue {
@@ -145,6 +150,7 @@ public struct AuditReport: Sendable {
             ("max_recovered", .double(maxRecovered, text: nil)),
             ("hidden_ids", .int(Int64(hiddenIDs))),
             ("passed", .bool(passed)),
+            ("seconds", .double(seconds, text: nil)),
             ("attacks", .array(attacks.map(\.json))),
         ])
     }
@@ -169,6 +175,7 @@ public enum IrreversibilityAudit {
     public static func run(_ input: AuditInput, attacks: [AttackName] = AttackName.embeddingAttacks,
                            ciphertext: FrequencyEvidence? = nil, maxRecovered: Double = defaultMaxRecovered,
                            threads: Int = 2, progress: (String) -> Void = { _ in }) -> AuditReport {
+        let auditStart = monotonicSeconds()
         var results: [AttackResult] = []
         var seed: Int?
         var done: [AttackName: AttackResult] = [:]
@@ -182,7 +189,7 @@ public enum IrreversibilityAudit {
                 continue
             }
             progress("attack \(name.rawValue)")
-            let start = monotonicSeconds()
+            let start = monotonicSeconds(), cpuStart = processCPUSeconds()
             var r: AttackResult
             switch name {
             case .nearestRawCosine, .nearestRawL2, .nearestCentredCosine, .nearestCentredL2:
@@ -190,9 +197,10 @@ public enum IrreversibilityAudit {
                 let centred = name == .nearestCentredCosine || name == .nearestCentredL2
                 let group = nearest.filter { $0.1 == centred && attacks.contains($0.0) }
                 let outcomes = EmbeddingAttacks.nearest(input, centred: centred, metrics: group.map(\.2), threads: threads)
-                let seconds = monotonicSeconds() - start
+                let seconds = monotonicSeconds() - start, cpu = processCPUSeconds() - cpuStart
                 for var o in outcomes {
                     o.seconds = seconds
+                    o.cpuSeconds = cpu
                     o.passed = o.recoveredTop1 <= maxRecovered
                     if group.count > 1 {
                         o.values.append(("similarity_pass_shared_with", .array(group.map(\.0).filter { $0 != o.name }.map { .string($0.rawValue) })))
@@ -212,10 +220,12 @@ public enum IrreversibilityAudit {
                 r = FrequencyAnalysis.attack(input, evidence: ciphertext)
             }
             r.seconds = monotonicSeconds() - start
+            r.cpuSeconds = processCPUSeconds() - cpuStart
             r.passed = r.recoveredTop1 <= maxRecovered
             results.append(r)
         }
-        return AuditReport(attacks: results, maxRecovered: maxRecovered, hiddenIDs: input.hiddenCount, seedFound: seed)
+        return AuditReport(attacks: results, maxRecovered: maxRecovered, hiddenIDs: input.hiddenCount, seedFound: seed,
+                           seconds: monotonicSeconds() - auditStart)
     }
 }
 
@@ -234,7 +244,8 @@ extension AuditReport {
     public var textLines: [String] {
         var lines = attacks.map { a in
             "\(a.passed ? "PASS" : "FAIL")  \(a.name.rawValue): top-1 \(percent(a.recoveredTop1))"
-                + (a.recoveredTop10.map { ", top-10 \(percent($0))" } ?? "") + ", \(fixed3(a.seconds)) s — \(a.detail)"
+                + (a.recoveredTop10.map { ", top-10 \(percent($0))" } ?? "")
+                + ", \(fixed3(a.seconds)) s (\(fixed3(a.cpuSeconds)) s CPU) — \(a.detail)"
         }
         lines.append(passed
             ? "audit passed: no attack recovered more than \(percent(maxRecovered)) of the \(hiddenIDs) hidden ids"

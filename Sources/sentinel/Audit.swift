@@ -1,4 +1,5 @@
 import ArgumentParser
+import SentinelAdapt
 import SentinelAudit
 import SentinelCore
 #if canImport(Glibc)
@@ -115,7 +116,12 @@ struct AuditOptions: ParsableArguments {
     func runAudit(adaptedDir: String, original: String, passkey: String, attacks: [AttackName], ciphertext: String?, corpus: String?,
                   progress: @escaping (String) -> Void) throws -> AuditReport {
         progress("loading both models")
-        let input = try AuditInput.load(adapted: adaptedDir, original: original, passkey: passkey)
+        let input: AuditInput
+        do {
+            input = try AuditInput.load(adapted: adaptedDir, original: original, passkey: passkey)
+        } catch let e as TokenHasher.Error {
+            throw ValidationError(e.description)  // a key over 64 bytes: usage, as in vocab and encrypt
+        }
         var evidence: FrequencyEvidence?
         if let ciphertext, attacks.contains(.ciphertextFrequency) {
             let executable = splitDirectory(resolvedPath(CommandLine.arguments[0]))
