@@ -84,6 +84,10 @@ final class AuditCLITests: XCTestCase {
         XCTAssertEqual(vdoc["passed"]?.boolValue, false)
         try checkSeedSchemeVerdict(try XCTUnwrap(vdoc["audit"]))
         XCTAssertFalse(v.stdout.contains("llm123") || v.stderr.contains("llm123"))
+        // Plain verify checks parity and integrity only: it passes and runs no attack.
+        let plain = try Fixtures.sentinel(["verify", tmp + "/f3", "--original", model, "--json"], environment: env)
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        XCTAssertNil(try JSONValue.parse(plain.stdout)["audit"])
 
         // Usage errors: an unknown attack, a threshold out of range, no key.
         let bad = try Fixtures.sentinel(["audit", tmp + "/f2", "--original", model, "--attacks", "nearest_raw_cosine,guess"], environment: env)
