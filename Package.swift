@@ -72,8 +72,14 @@ let package = Package(
         // mapping and glide transform, the converter, the client-side encryptor, the adapted vocabulary.
         .target(name: "SentinelScheme", dependencies: ["SentinelCore", "SentinelFormats", "SentinelTokenizer", "CSodium", "CSentinelKernels"],
                 swiftSettings: numericSettings),
-        // Checks of adapted models: vocabulary, unchanged tensors, embedding rows, forward parity (verify).
-        .target(name: "SentinelAudit", dependencies: ["SentinelCore", "SentinelFormats", "SentinelTokenizer", "SentinelEncoder", "SentinelScheme"]),
+        // Checks of adapted models: vocabulary, unchanged tensors, embedding rows, forward parity (verify);
+        // the irreversibility audit (attacks on the id permutation, BLAS similarity blocks). Its matchers scan
+        // ~10⁹ similarities per attack on MiniLM, hence -O in debug test builds (SENTINEL_OPTIMIZE_DEBUG).
+        .target(
+            name: "SentinelAudit",
+            dependencies: ["SentinelCore", "SentinelFormats", "SentinelTokenizer", "SentinelEncoder", "SentinelScheme", "COpenBLAS"],
+            swiftSettings: numericSettings
+        ),
         // The command-line tool: options and calls into the libraries.
         .executableTarget(
             name: "sentinel",
@@ -90,7 +96,7 @@ let package = Package(
         .testTarget(name: "SentinelTokenizerTests", dependencies: ["SentinelTokenizer", "SentinelCore", "SentinelTestSupport"]),
         .testTarget(name: "SentinelEncoderTests", dependencies: ["SentinelEncoder", "SentinelFormats", "SentinelCore", "SentinelTestSupport"]),
         .testTarget(name: "SentinelSchemeTests", dependencies: ["SentinelScheme", "SentinelFormats", "SentinelTokenizer", "SentinelCore", "SentinelTestSupport", "CSentinelKernels"]),
-        .testTarget(name: "SentinelAuditTests", dependencies: ["SentinelAudit"]),
+        .testTarget(name: "SentinelAuditTests", dependencies: ["SentinelAudit", "SentinelScheme", "SentinelCore", "SentinelEncoder", "SentinelTestSupport"]),
         // Runs the `sentinel` executable end to end (the only test target that depends on it).
         .testTarget(name: "SentinelCLITests", dependencies: ["sentinel", "SentinelFormats", "SentinelTokenizer", "SentinelScheme", "SentinelCore", "SentinelTestSupport"]),
     ],

@@ -6,11 +6,15 @@
 /// - `random()`: `(a·2²⁶ + b) / 2⁵³` with `a = genrand >> 5`, `b = genrand >> 6`;
 /// - `getrandbits(k)`, `_randbelow(n)` (rejection sampling) and `shuffle(x)`.
 /// Pinned by `../shared/fixtures/pyrandom/mt19937.json`.
+///
+/// `@inlinable` so that callers in optimised modules (the audit's seed brute force draws ~4·10⁸ numbers) inline the
+/// generator even when this module is built unoptimised.
 public struct PythonRandom: Sendable {
-    private var state = [UInt32](repeating: 0, count: 624)
-    private var index = 625
+    @usableFromInline var state = [UInt32](repeating: 0, count: 624)
+    @usableFromInline var index = 625
 
     /// `random.Random(seed)` for an integer seed (its absolute value is used, as CPython does).
+    @inlinable
     public init(seed: Int) {
         var magnitude = seed.magnitude
         var key: [UInt32] = []
@@ -21,7 +25,8 @@ public struct PythonRandom: Sendable {
         initByArray(key)
     }
 
-    private mutating func initGenrand(_ s: UInt32) {
+    @inlinable
+    mutating func initGenrand(_ s: UInt32) {
         state[0] = s
         for i in 1..<624 {
             state[i] = 1_812_433_253 &* (state[i - 1] ^ (state[i - 1] >> 30)) &+ UInt32(i)
@@ -29,7 +34,8 @@ public struct PythonRandom: Sendable {
         index = 624
     }
 
-    private mutating func initByArray(_ key: [UInt32]) {
+    @inlinable
+    mutating func initByArray(_ key: [UInt32]) {
         initGenrand(19_650_218)
         var i = 1, j = 0
         for _ in 0..<max(624, key.count) {
@@ -46,7 +52,8 @@ public struct PythonRandom: Sendable {
         state[0] = 0x8000_0000
     }
 
-    private mutating func twist() {
+    @inlinable
+    mutating func twist() {
         let upper: UInt32 = 0x8000_0000, lower: UInt32 = 0x7fff_ffff, matrixA: UInt32 = 0x9908_b0df
         for k in 0..<624 {
             let y = (state[k] & upper) | (state[(k + 1) % 624] & lower)
@@ -56,6 +63,7 @@ public struct PythonRandom: Sendable {
     }
 
     /// The next 32-bit output of MT19937 (`genrand_uint32`).
+    @inlinable
     public mutating func nextUInt32() -> UInt32 {
         if index >= 624 { twist() }
         var y = state[index]
@@ -68,12 +76,14 @@ public struct PythonRandom: Sendable {
     }
 
     /// `random()`: a float64 in [0, 1) with 53 random bits.
+    @inlinable
     public mutating func random() -> Double {
         let a = Double(nextUInt32() >> 5), b = Double(nextUInt32() >> 6)
         return (a * 67_108_864.0 + b) * (1.0 / 9_007_199_254_740_992.0)
     }
 
     /// `getrandbits(k)` for `0 <= k <= 64` (words drawn least significant first, as CPython does).
+    @inlinable
     public mutating func getrandbits(_ k: Int) -> UInt64 {
         precondition(k >= 0 && k <= 64, "getrandbits supports 0...64 bits")
         if k == 0 { return 0 }
@@ -84,6 +94,7 @@ public struct PythonRandom: Sendable {
     }
 
     /// `_randbelow(n)`: a uniform integer in `0..<n` by rejection sampling on `getrandbits(n.bit_length())`.
+    @inlinable
     public mutating func randbelow(_ n: Int) -> Int {
         precondition(n > 0)
         let k = Int.bitWidth - n.leadingZeroBitCount
@@ -93,6 +104,7 @@ public struct PythonRandom: Sendable {
     }
 
     /// `shuffle(x)`: for `i` from `count-1` down to 1, swap `x[i]` with `x[randbelow(i+1)]`.
+    @inlinable
     public mutating func shuffle<T>(_ x: inout [T]) {
         guard x.count > 1 else { return }
         x.withUnsafeMutableBufferPointer { buf in

@@ -12,6 +12,9 @@ struct Verify: ParsableCommand {
         its source row; and the adapted encoder on encrypted input against the original on plain input \
         (max |Δ| of last_hidden_state and pooler_output within --tolerance).
 
+        With --audit, the irreversibility audit (sentinel audit, embedding attacks) runs after the checks and fails \
+        when an attack recovers more than --max-recovered of the hidden ids.
+
         Exit 0 when every check passes, 1 when one fails (the report says which and why).
         """
     )
@@ -28,11 +31,17 @@ struct Verify: ParsableCommand {
     @Option(help: "Largest accepted max |Δ| of last_hidden_state and pooler_output (float32).")
     var tolerance: Float = 1e-4
 
+    @Flag(help: "Also run the irreversibility audit and fail when an attack recovers more than --max-recovered.")
+    var audit = false
+
+    @OptionGroup var auditOptions: AuditOptions
+
     @OptionGroup var key: KeyOptions
     @OptionGroup var report: ReportOptions
 
     func validate() throws {
         guard tolerance >= 0, tolerance.isFinite else { throw ValidationError("--tolerance must be a non-negative number") }
+        try auditOptions.validate()
     }
 
     func run() throws {
@@ -51,15 +60,23 @@ struct Verify: ParsableCommand {
             }
             let r = try AdaptedModelVerifier.verify(adapted: adaptedDir, original: original, passkey: passkey, sentences: texts,
                                                     tolerance: tolerance, progress: progress.step)
-            failed = !r.passed
+            // The audit scores its attacks with the key's mapping: only when the vocabulary check found it.
+            let vocabularyOK = r.checks.first { $0.name == "vocabulary" }?.passed == true
+            let audited = audit && vocabularyOK ? try auditOptions.runAudit(adaptedDir: adaptedDir, original: original, passkey: passkey,
+                                                            attacks: AttackName.embeddingAttacks, ciphertext: nil, corpus: nil,
+                                                            progress: progress.step) : nil
+            let passed = r.passed && audited?.passed != false
+            failed = !passed
             if report.json {
                 print(JSONValue.object([
-                    ("adapted", .string(adaptedDir)), ("original", .string(original)), ("passed", .bool(r.passed)),
+                    ("adapted", .string(adaptedDir)), ("original", .string(original)), ("passed", .bool(passed)),
                     ("checks", .array(r.checks.map(\.json))),
-                ]).serialized(.pretty))
+                ] + (audit ? [("audit", audited?.json ?? .null)] : [])).serialized(.pretty))
             } else {
                 for c in r.checks { print("\(c.passed ? "PASS" : "FAIL")  \(c.name): \(c.detail)") }
                 print(r.passed ? "verified: \(adaptedDir) matches \(original)" : "verification failed")
+                if let audited { audited.textLines.forEach { print($0) } }
+                if audit && audited == nil { print("audit not run: the vocabulary check failed, so the key's mapping is unknown") }
             }
         }
         if failed { throw Exit.checkFailed }

@@ -26,6 +26,7 @@ struct SentinelCommand: ParsableCommand {
             Bench.self,
             Embed.self,
             Verify.self,
+            Audit.self,
             Predict.self,
         ]
     )

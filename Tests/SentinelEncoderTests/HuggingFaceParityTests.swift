@@ -59,7 +59,7 @@ final class HuggingFaceParityTests: XCTestCase {
         XCTAssertLessThanOrEqual(maxAbsDiff(pooled.values, try fixture.floats("pooler_output")), 2e-6)
     }
 
-    /// The same model written as a PyTorch zip checkpoint (read through SentinelTorch, weights copied out of
+    /// The same model written as a PyTorch zip checkpoint (read through SentinelFormats, weights copied out of
     /// the archive) gives bit-identical outputs to the memory-mapped safetensors file.
     func testTorchCheckpointGivesTheSameOutputs() throws {
         let dir = try TestPaths.miniLM()
