@@ -84,11 +84,9 @@ public enum AdaptedModelVerifier {
 
         // 1. Vocabulary.
         progress("checking the vocabulary")
-        for dir in [originalDir, adaptedDir] where !dir.has("vocab.txt") {
-            throw InputError(.missing, file: dir.file("vocab.txt"), "verify needs the vocab.txt of both models")
-        }
-        let originalVocab = try WordPieceVocabulary.read(vocabTxt: originalDir.file("vocab.txt"))
-        let adaptedVocab = try WordPieceVocabulary.read(vocabTxt: adaptedDir.file("vocab.txt"))
+        // vocab.txt, or tokenizer.json's model.vocab when a directory has no vocab.txt (transformers 5).
+        let originalVocab = try WordPieceVocabulary.read(modelDirectory: originalDir.path).vocabulary
+        let adaptedVocab = try WordPieceVocabulary.read(modelDirectory: adaptedDir.path).vocabulary
         let specialIDs = Set(try SpecialTokensMap.read(directory: originalDir.path).all.compactMap { originalVocab.id(of: $0).map(Int.init) })
         let hasher = try TokenHasher(passkey: passkey)
         let hashed = hasher.hexDigests(of: originalVocab.tokens, keeping: specialIDs)
@@ -225,7 +223,7 @@ public enum AdaptedModelVerifier {
         let tokenizer = try BertTokenizer.load(directory: originalDir.path)
         let encryptor = try Encryptor(tokenizer: tokenizer, key: passkey,
                                       specialTokens: try SpecialTokensMap.read(directory: originalDir.path).all)
-        let adaptedVocab = try AdaptedVocabulary(path: adaptedDir.file("vocab.txt"))
+        let adaptedVocab = try AdaptedVocabulary(path: adaptedDir.path)
         var maxHidden: Float = 0, maxPooler: Float = 0, plainOnAdapted: Float = 0
         var tokens = 0, unknownPlain = 0, unknownEncrypted = 0
         let limit = min(originalModel.config.maxPositions, adaptedModel.config.maxPositions)

@@ -94,13 +94,13 @@ public enum SeedConverter {
         defer { _ = try? digests.wait() }
 
         progress("reading vocabulary")
-        guard dir.has("vocab.txt") else { throw InputError(.missing, file: dir.file("vocab.txt"), "the model directory has no vocab.txt") }
-        let vocab = try WordPieceVocabulary.read(vocabTxt: dir.file("vocab.txt"))
-        try vocab.checkForAdaptation(path: dir.file("vocab.txt"))
+        // vocab.txt, or tokenizer.json's model.vocab when a transformers 5 directory has no vocab.txt.
+        let (vocab, vocabFile) = try WordPieceVocabulary.read(modelDirectory: dir.path)
+        try vocab.checkForAdaptation(path: vocabFile)
         let specialTokens = try SpecialTokensMap.read(directory: dir.path).all
         let specialIDs = Set(specialTokens.compactMap { vocab.id(of: $0).map(Int.init) })
         guard !specialIDs.isEmpty else {
-            throw InputError(.invalidStructure, file: dir.file("vocab.txt"),
+            throw InputError(.invalidStructure, file: vocabFile,
                              "none of the special tokens (\(specialTokens.joined(separator: " "))) is in the vocabulary")
         }
         let config = try dir.config()

@@ -3,6 +3,7 @@ import SentinelCore
 import SentinelEncoder
 import SentinelTokenizer
 import SentinelFormats
+import SentinelScheme
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -71,11 +72,14 @@ struct Embed: ParsableCommand {
                 }
             } else {
                 let encoder = try inputOptions.inputEncoder(modelDir)
+                var unknown = UnknownTokenCheck(encoder: encoder, model: modelDir, file: file.path)
                 file.forEachLine { line in
                     let fields = line.text.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
                     let e = encoder.encode(fields[0], pair: fields.count > 1 ? fields[1] : nil, maxLength: limit)
                     rows.append(EmbedRow(ids: e.inputIDs, types: e.tokenTypeIDs))
+                    unknown.count(e)
                 }
+                try inputOptions.unknownTokens.enforce(unknown)
             }
             guard !rows.isEmpty else {
                 throw InputError(.invalidStructure, file: file.path, "no input lines")

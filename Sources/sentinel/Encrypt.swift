@@ -49,6 +49,7 @@ struct Encrypt: ParsableCommand {
     var force = false
 
     @OptionGroup var key: KeyOptions
+    @OptionGroup var unknownTokens: UnknownTokenOptions
     @OptionGroup var report: ReportOptions
 
     func validate() throws {
@@ -152,6 +153,7 @@ struct Encrypt: ParsableCommand {
                     records += 1
                 }
             }
+            try unknownTokens.enforce(UnknownTokenCheck(encryptor: encryptor, model: modelDirectory, file: file.path, unknown: unknown, tokens: tokens))
             try writeOutput(out, to: output)
             let seconds = Double((clock.now - start).components.attoseconds) / 1e18 + Double((clock.now - start).components.seconds)
             if report.json {

@@ -3,6 +3,7 @@ import SentinelCore
 import SentinelEncoder
 import SentinelTokenizer
 import SentinelFormats
+import SentinelScheme
 
 /// `sentinel predict`: labels from a fine-tuned token- or sequence-classification model (CLI.md).
 struct Predict: ParsableCommand {
@@ -46,6 +47,7 @@ struct Predict: ParsableCommand {
             let limit = inputOptions.lengthLimit(config)
             let file = try readInput(inputOptions.input)
             let encoder = try inputOptions.inputEncoder(modelDir)
+            var unknown = UnknownTokenCheck(encoder: encoder, model: modelDir, file: file.path)
 
             var predictions: [JSONValue] = []
             var lines: [String] = []
@@ -57,6 +59,7 @@ struct Predict: ParsableCommand {
                 let text = task == .classification ? fields[0] : line.text[...]
                 let e = encoder.encode(text, pair: pair, maxLength: limit)
                 let tokens = encoder.tokens(e.inputIDs)
+                unknown.count(e)
                 // Plain text: the words of the first text, each labelled by its first wordpiece.
                 var words: [(text: String, firstToken: Int)] = []
                 if !inputOptions.encrypted {
@@ -114,6 +117,7 @@ struct Predict: ParsableCommand {
                 }
             }
             guard rowsSeen > 0 else { throw InputError(.invalidStructure, file: file.path, "no input lines") }
+            try inputOptions.unknownTokens.enforce(unknown)
             if report.json {
                 print(JSONValue.object([("task", .string(task.rawValue)), ("labels", .array(labels.map { .string($0) })),
                                         ("predictions", .array(predictions))]).serialized(.pretty))

@@ -37,6 +37,20 @@ func reportingErrors(json: Bool = false, _ body: () throws -> Void) throws {
             print(JSONValue.object([("error", .object([("code", .string("usage")), ("message", .string(e.message))]))]).serialized(.pretty))
         }
         throw ExitCode.validationFailure
+    } catch let e as UnknownTokenError {
+        // Mostly-[UNK] input: a failed check (exit 1), not a bad file.
+        let message = e.description + "; pass --allow-unknown to run anyway"
+        printError(message)
+        if json {
+            print(JSONValue.object([("error", .object([("code", .string("mostly_unknown")), ("file", .string(e.file)),
+                                                        ("unknown_tokens", .int(Int64(e.unknown))), ("tokens", .int(Int64(e.tokens))),
+                                                        ("unknown_fraction", .double(e.fraction, text: nil)),
+                                                        ("message", .string(message))]))]).serialized(.pretty))
+        }
+        throw Exit.checkFailed
+    } catch let e as OutputError where e.errno == EPIPE && e.path == standardOutputName {
+        // The reader of stdout went away (`sentinel vocab … --all | head -1`): stop quietly, as `cat` would.
+        throw ExitCode.success
     } catch let e as OutputError {
         printError(e.description)
         if json {
@@ -135,6 +149,37 @@ func readSmallFile(_ path: String, limit: Int, firstLineOnly: Bool = false) thro
         guard out.count <= limit else { throw InputError(.outOfRange, file: path, offset: limit, "larger than \(limit) bytes") }
     }
     return out
+}
+
+/// The name under which standard output appears in ``OutputError``s.
+let standardOutputName = "<stdout>"
+
+/// Options shared by commands that turn text into ids (`embed`, `predict`, `encrypt`): how much `[UNK]` is
+/// accepted before the command stops (``UnknownTokenCheck``).
+struct UnknownTokenOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "Largest accepted fraction of [UNK] among the tokens of the input (0 to 1).",
+        discussion: "Above it the command stops with exit 1, naming the fraction and the likely cause (a wrong key, plain text to an adapted model, --encrypted to a plain model, encrypt given the adapted directory).",
+        valueName: "fraction"))
+    var maxUnknown = UnknownTokenCheck.defaultMaxFraction
+
+    @Flag(help: "Run even when the input is mostly [UNK] (a warning is printed instead).")
+    var allowUnknown = false
+
+    func validate() throws {
+        guard maxUnknown.isFinite, (0...1).contains(maxUnknown) else { throw ValidationError("--max-unknown must be a fraction from 0 to 1") }
+    }
+
+    /// Throws ``UnknownTokenError`` (exit 1) when `check` counted more unknown tokens than accepted; with
+    /// `--allow-unknown` prints the same finding as a warning on stderr and returns.
+    func enforce(_ check: UnknownTokenCheck) throws {
+        guard let failure = check.failure(maxFraction: maxUnknown) else { return }
+        if allowUnknown {
+            FileHandleStderr.write("Warning: " + failure.description + "\n")
+            return
+        }
+        throw failure
+    }
 }
 
 /// Options shared by commands that print a report.
