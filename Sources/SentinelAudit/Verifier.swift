@@ -120,7 +120,8 @@ public enum AdaptedModelVerifier {
         progress("comparing tensors")
         let originalWeights = try openTensorArchive(path: originalDir.weightsPath)
         let adaptedWeights = try openTensorArchive(path: adaptedDir.weightsPath)
-        let embeddingName = SeedConverter.wordEmbeddingsName
+        // `embeddings.word_embeddings.weight`, or `bert.embeddings.word_embeddings.weight` of a task model.
+        let embeddingName = try SeedConverter.wordEmbeddingsName(in: originalWeights.entries.map(\.name), file: originalWeights.path)
         var differing: [String] = []
         var identical = 0
         let adaptedNames = Set(adaptedWeights.entries.map(\.name))
@@ -150,8 +151,8 @@ public enum AdaptedModelVerifier {
 
         // 4. Forward pass on encrypted vs plain input.
         progress("running both encoders on \(sentences.count) sentences")
-        checks.append(try forwardCheck(originalDir: originalDir, adaptedDir: adaptedDir, originalWeights: originalWeights,
-                                       adaptedWeights: adaptedWeights, passkey: passkey, sentences: sentences, tolerance: tolerance))
+        checks += try forwardChecks(originalDir: originalDir, adaptedDir: adaptedDir, originalWeights: originalWeights,
+                                    adaptedWeights: adaptedWeights, passkey: passkey, sentences: sentences, tolerance: tolerance)
         return VerificationReport(checks: checks)
     }
 
@@ -216,10 +217,36 @@ public enum AdaptedModelVerifier {
         }
     }
 
-    static func forwardCheck(originalDir: ModelDirectory, adaptedDir: ModelDirectory, originalWeights: TensorArchive,
-                             adaptedWeights: TensorArchive, passkey: String, sentences: [String], tolerance: Float) throws -> VerificationCheck {
+    /// The classifier of a task model (`classifier.weight` `[labels, hidden]`, `classifier.bias`), and whether it
+    /// reads `pooler_output` (`BertForSequenceClassification` in config.json's `architectures`) rather than
+    /// `last_hidden_state` (`BertForTokenClassification`); nil for a base model.
+    static func taskHead(_ dir: ModelDirectory, _ weights: TensorArchive, hiddenSize: Int) throws -> (head: ClassificationHead, pooled: Bool)? {
+        guard weights.entry(named: "classifier.weight") != nil else { return nil }
+        let architectures = (try dir.config()["architectures"]?.arrayValue ?? []).compactMap(\.stringValue)
+        return (try ClassificationHead.load(from: weights, hiddenSize: hiddenSize),
+                architectures.contains { $0.hasSuffix("ForSequenceClassification") })
+    }
+
+    /// The `forward` check and, for a task model, the `logits` check: the classifier's logits on the adapted
+    /// encoder's outputs for encrypted input against the original's for plain input, within `tolerance`.
+    static func forwardChecks(originalDir: ModelDirectory, adaptedDir: ModelDirectory, originalWeights: TensorArchive,
+                              adaptedWeights: TensorArchive, passkey: String, sentences: [String], tolerance: Float) throws -> [VerificationCheck] {
         let originalModel = try BertModel(archive: originalWeights, config: BertConfig.load(path: originalDir.file("config.json")))
         let adaptedModel = try BertModel(archive: adaptedWeights, config: BertConfig.load(path: adaptedDir.file("config.json")))
+        let originalHead = try taskHead(originalDir, originalWeights, hiddenSize: originalModel.config.hiddenSize)
+        let adaptedHead = try taskHead(adaptedDir, adaptedWeights, hiddenSize: adaptedModel.config.hiddenSize)
+        var maxLogits: Float = 0, logitValues = 0, argmaxDiffering = 0
+        var headProblem: String? = nil
+        if let o = originalHead {
+            if adaptedHead == nil { headProblem = "the original is a task model but the adapted model has no classifier" }
+            else if adaptedHead!.head.labelCount != o.head.labelCount { headProblem = "the classifiers have different label counts" }
+            else if o.pooled && (originalModel.pooler == nil || adaptedModel.pooler == nil) {
+                headProblem = "sequence classification needs the pooler, which a model lacks"
+            }
+        }
+        func logits(_ h: (head: ClassificationHead, pooled: Bool), _ out: BertOutput) -> [Float] {
+            h.pooled ? h.head.logits(out.poolerOutput!).values : h.head.logits(out.lastHiddenState).values
+        }
         let tokenizer = try BertTokenizer.load(directory: originalDir.path)
         let encryptor = try Encryptor(tokenizer: tokenizer, key: passkey,
                                       specialTokens: try SpecialTokensMap.read(directory: originalDir.path).all)
@@ -234,8 +261,8 @@ public enum AdaptedModelVerifier {
             let plain = cut(tokenizer.encode(text).inputIDs.map(Int.init))
             let encrypted = cut(adaptedVocab.inputIDs(encryptor.encrypt(text: text)).map(Int.init))
             guard plain.count == encrypted.count else {
-                return VerificationCheck(name: "forward", passed: false,
-                                         detail: "the encrypted and plain sequences of '\(text.prefix(40))' differ in length", values: [])
+                return [VerificationCheck(name: "forward", passed: false,
+                                          detail: "the encrypted and plain sequences of '\(text.prefix(40))' differ in length", values: [])]
             }
             unknownPlain += plain.filter { $0 == originalUnknown }.count
             unknownEncrypted += encrypted.filter { $0 == Int(adaptedVocab.unknownID) }.count
@@ -244,6 +271,15 @@ public enum AdaptedModelVerifier {
             let y = try adaptedModel.forward(inputIDs: [encrypted])
             maxHidden = max(maxHidden, maxAbsDiff(x.lastHiddenState.values, y.lastHiddenState.values))
             if let p = x.poolerOutput, let q = y.poolerOutput { maxPooler = max(maxPooler, maxAbsDiff(p.values, q.values)) }
+            if headProblem == nil, let o = originalHead, let a = adaptedHead {
+                let lx = logits(o, x), ly = logits(a, y), n = o.head.labelCount
+                maxLogits = max(maxLogits, maxAbsDiff(lx, ly))
+                logitValues += lx.count
+                for r in 0..<(lx.count / n) {
+                    let px = lx[(r * n)..<((r + 1) * n)], py = ly[(r * n)..<((r + 1) * n)]
+                    if px.indices.max(by: { px[$0] < px[$1] }) != py.indices.max(by: { py[$0] < py[$1] }) { argmaxDiffering += 1 }
+                }
+            }
             // The adapted model on the plain ids: how much the shuffle changes for a party without the key.
             let z = try adaptedModel.forward(inputIDs: [plain])
             plainOnAdapted = max(plainOnAdapted, maxAbsDiff(x.lastHiddenState.values, z.lastHiddenState.values))
@@ -253,7 +289,19 @@ public enum AdaptedModelVerifier {
         let unknownDigests = unknownEncrypted
         let textTokens = tokens - 2 * sentences.count
         let ok = maxHidden <= tolerance && maxPooler <= tolerance && unknownEncrypted <= unknownPlain && 2 * unknownEncrypted < max(1, textTokens)
-        return VerificationCheck(
+        var checks: [VerificationCheck] = []
+        if let o = originalHead {
+            let kind = o.pooled ? "sequence" : "token"
+            let logitsOK = headProblem == nil && ok && maxLogits <= tolerance
+            checks.append(VerificationCheck(
+                name: "logits", passed: logitsOK,
+                detail: headProblem ?? ("\(kind)-classification logits: max |Δ| \(maxLogits) over \(sentences.count) sentences "
+                    + "(tolerance \(tolerance)), \(argmaxDiffering) predicted labels differ" + (ok ? "" : "; the encoder outputs differ (see forward)")),
+                values: [("task", .string(kind + "_classification")), ("labels", .int(Int64(o.head.labelCount))),
+                         ("logits", .int(Int64(logitValues))), ("max_abs_diff_logits", .double(Double(maxLogits), text: nil)),
+                         ("predicted_labels_differing", .int(Int64(argmaxDiffering)))]))
+        }
+        return [VerificationCheck(
             name: "forward", passed: ok,
             detail: (unknownEncrypted > unknownPlain || 2 * unknownEncrypted >= max(1, textTokens)
                      ? "\(unknownEncrypted) of \(textTokens) encrypted tokens are [UNK] in the adapted model; " : "")
@@ -263,7 +311,7 @@ public enum AdaptedModelVerifier {
                      ("max_abs_diff_pooler_output", .double(Double(maxPooler), text: nil)),
                      ("tolerance", .double(Double(tolerance), text: nil)),
                      ("unknown_digests", .int(Int64(max(0, unknownDigests)))),
-                     ("adapted_model_on_plain_ids_max_abs_diff", .double(Double(plainOnAdapted), text: nil))])
+                     ("adapted_model_on_plain_ids_max_abs_diff", .double(Double(plainOnAdapted), text: nil))])] + checks
     }
 
     static func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {

@@ -138,11 +138,7 @@ public enum SeedConverter {
         let archive: TensorArchive = renamed.isEmpty ? opened : RenamedArchive(opened, renames: renamed)
         let ties = (opened as? TorchCheckpoint)?.ties ?? [:]
         let entries = archive.entries
-        let embeddingNames = entries.map(\.name).filter { $0 == wordEmbeddingsName || $0.hasSuffix("." + wordEmbeddingsName) }
-        guard embeddingNames.count == 1, let embedding = archive.entry(named: embeddingNames[0]) else {
-            throw InputError(embeddingNames.isEmpty ? .missing : .invalidStructure, file: archive.path, key: wordEmbeddingsName,
-                             embeddingNames.isEmpty ? "no word-embedding tensor" : "several word-embedding tensors: \(embeddingNames)")
-        }
+        let embedding = archive.entry(named: try wordEmbeddingsName(in: entries.map(\.name), file: archive.path))!
         guard embedding.shape.count == 2, embedding.shape[0] == vocab.count,
               EmbeddingTransform.supportedDTypes.contains(embedding.dtype)
         else {
