@@ -44,6 +44,7 @@ struct Embed: ParsableCommand {
     func validate() throws {
         if inputOptions.encrypted && ids { throw ValidationError("--encrypted and --ids are mutually exclusive") }
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        if report.json && output == "-" { throw ValidationError("--output - writes the safetensors file on stdout; --json cannot share it") }
     }
 
     func run() throws {
@@ -52,10 +53,7 @@ struct Embed: ParsableCommand {
             let started = monotonicSeconds()
             if let output {
                 try checkOutput(output, inputs: [modelDir] + (input == "-" ? [] : [input]), force: false, marker: nil)
-                var st = stat()
-                if !force && lstat(output, &st) == 0 {
-                    throw OutputError(path: output, operation: "create (it exists; use --force to replace it)", errno: EEXIST)
-                }
+                try refuseExistingOutput(output, force: force)
             }
             let dir = try ModelDirectory(path: modelDir)
             let config = try BertConfig(json: dir.config(), file: dir.file("config.json"))
@@ -89,7 +87,7 @@ struct Embed: ParsableCommand {
                 try summary.write(to: output)
             }
             let seconds = monotonicSeconds() - started
-            summary.print(json: report.json, output: output, seconds: seconds)
+            if output != OutputFile.standardOutput { summary.print(json: report.json, output: output, seconds: seconds) }
         }
     }
 

@@ -63,10 +63,7 @@ struct Encrypt: ParsableCommand {
             let progress = Progress(forced: report.progress)
             if output != "-" {
                 try checkOutput(output, inputs: [modelDirectory] + (input == "-" ? [] : [input]), force: false, marker: nil)
-                var st = stat()
-                if !force && lstat(output, &st) == 0 {
-                    throw OutputError(path: output, operation: "create (it exists; use --force to replace it)", errno: EEXIST)
-                }
+                try refuseExistingOutput(output, force: force)
             }
             let passkey = try key.passkey()
             let clock = ContinuousClock()
@@ -196,19 +193,5 @@ func readInput(_ path: String, allowEmpty: Bool = false) throws -> TextFile {
 
 /// Writes `bytes` to `path` atomically, or to standard output for `-`.
 func writeOutput(_ bytes: [UInt8], to path: String) throws {
-    if path == "-" {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { write(1, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw OutputError(path: "<stdout>", operation: "write", errno: errno)
-            }
-            offset += n
-        }
-        return
-    }
-    try AtomicFile.write(to: path) { writer in
-        try bytes.withUnsafeBytes { try writer.write($0) }
-    }
+    try OutputFile.write(bytes, to: path)
 }

@@ -152,7 +152,16 @@ func readSmallFile(_ path: String, limit: Int, firstLineOnly: Bool = false) thro
 }
 
 /// The name under which standard output appears in ``OutputError``s.
-let standardOutputName = "<stdout>"
+let standardOutputName = OutputFile.standardOutputName
+
+/// Refuses to replace an existing `output` without `--force`. Standard output (`-`) and an existing character
+/// device or FIFO (`/dev/null`) are written in place, never replaced, so they need no `--force`.
+/// - Throws: ``OutputError`` (`EEXIST`, exit 74).
+func refuseExistingOutput(_ output: String, force: Bool) throws {
+    var st = stat()
+    guard !force, !OutputFile.isStream(output), lstat(output, &st) == 0 else { return }
+    throw OutputError(path: output, operation: "create (it exists; use --force to replace it)", errno: EEXIST)
+}
 
 /// Options shared by commands that turn text into ids (`embed`, `predict`, `encrypt`): how much `[UNK]` is
 /// accepted before the command stops (``UnknownTokenCheck``).
@@ -249,6 +258,7 @@ private extension String {
 /// output that is not one Sentinel wrote (`marker` names the file a Sentinel output always has).
 /// - Throws: `ValidationError` (exit 64).
 func checkOutput(_ output: String, inputs: [String], force: Bool, marker: String?) throws {
+    if OutputFile.isStream(output) { return }  // standard output, /dev/null, a FIFO: written in place, never replaced
     let out = resolvedPath(output)
     for input in inputs {
         let inp = resolvedPath(input)
