@@ -191,6 +191,38 @@ struct UnknownTokenOptions: ParsableArguments {
     }
 }
 
+/// Paths of the source checkout the executable was built from, for the defaults of the benchmark commands
+/// (so that `sentinel bench encoder` finds `Samples/.cache/all-MiniLM-L6-v2` from any current directory).
+enum PackageLocation {
+    /// The package root: the first directory above the executable (`.build/<triple>/<config>/sentinel`) that
+    /// holds `Package.swift` and `Sources/sentinel`; else the checkout this file was compiled in; else `.`.
+    static let root: String = {
+        func isPackage(_ dir: String) -> Bool {
+            isRegularFile(dir + "/Package.swift") && isDirectory(dir + "/Sources/sentinel")
+        }
+        if let exe = realpath("/proc/self/exe", nil) {
+            var dir = String(cString: exe)
+            free(exe)
+            while let slash = dir.lastIndex(of: "/"), slash != dir.startIndex {
+                dir = String(dir[..<slash])
+                if isPackage(dir) { return dir }
+            }
+        }
+        var source = #filePath
+        for _ in 0..<3 { if let slash = source.lastIndex(of: "/") { source = String(source[..<slash]) } }
+        return isPackage(source) ? source : "."
+    }()
+
+    /// `relative` inside the package root.
+    static func path(_ relative: String) -> String { root + "/" + relative }
+
+    /// `relative` inside the ground-truth folder: `$SENTINEL_SHARED`, else `../shared` beside the package.
+    static func shared(_ relative: String) -> String {
+        if let env = getenv("SENTINEL_SHARED"), env.pointee != 0 { return String(cString: env) + "/" + relative }
+        return root + "/../shared/" + relative
+    }
+}
+
 /// Options shared by commands that print a report.
 struct ReportOptions: ParsableArguments {
     @Flag(help: "Print one JSON document on stdout instead of text.")
