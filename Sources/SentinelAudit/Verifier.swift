@@ -28,7 +28,8 @@ public struct VerificationReport: Sendable {
 /// 1. `vocabulary`: every original token's keyed digest is in the adapted `vocab.txt` exactly once, the
 ///    specials stay in place, and the id mapping is the scheme's for this key (`sentinel.json` says whether
 ///    ids were shuffled);
-/// 2. `tensors`: every tensor but `embeddings.word_embeddings.weight` is byte-identical to the original's;
+/// 2. `tensors`: every tensor but `embeddings.word_embeddings.weight` is byte-identical to the original's, except a
+///    masked-LM head's, which must have moved with the ids (``VocabularyRows``); a `bert.` prefix is accepted;
 /// 3. `embeddings`: each adapted embedding row equals the glide transform of its source row;
 /// 4. `forward`: the adapted encoder on encrypted input matches the original on plain input
 ///    (max |Δ last_hidden_state| and |Δ pooler_output| within `tolerance`, float32).
@@ -123,25 +124,47 @@ public enum AdaptedModelVerifier {
         // `embeddings.word_embeddings.weight`, or `bert.embeddings.word_embeddings.weight` of a task model.
         let embeddingName = try SeedConverter.wordEmbeddingsName(in: originalWeights.entries.map(\.name), file: originalWeights.path)
         var differing: [String] = []
-        var identical = 0
+        var identical = 0, moved = 0
         let adaptedNames = Set(adaptedWeights.entries.map(\.name))
         let missingTensors = originalWeights.entries.map(\.name).filter { !adaptedNames.contains($0) }
         let extraTensors = adaptedWeights.entries.map(\.name).filter { originalWeights.entry(named: $0) == nil }
+        // A masked-LM head moves with the ids (``VocabularyRows``): a decoder tied to the embeddings must equal the
+        // adapted embeddings, the biases (and an untied decoder) the original rows in adapted order.
+        let changes = VocabularyRows.changes(of: originalWeights.entries, embeddingName: embeddingName, vocabSize: originalVocab.count,
+                                             ties: (originalWeights as? TorchCheckpoint)?.ties ?? [:])
         for e in originalWeights.entries where e.name != embeddingName && adaptedNames.contains(e.name) {
             let a = adaptedWeights.entry(named: e.name)!
-            let same = try a.dtype == e.dtype && a.shape == e.shape && originalWeights.withBytes(of: e.name) { x in
-                try adaptedWeights.withBytes(of: e.name) { y in x.count == y.count && (x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0) }
+            let same: Bool
+            switch changes[e.name] ?? .unchanged {
+            case .embedding:
+                let adaptedEmbedding = adaptedWeights.entry(named: embeddingName)
+                same = try a.dtype == adaptedEmbedding?.dtype && a.shape == adaptedEmbedding?.shape && adaptedWeights.withBytes(of: e.name) { x in
+                    try adaptedWeights.withBytes(of: embeddingName) { y in x.elementsEqual(y) }
+                }
+            case .permuteRows:
+                same = try a.dtype == e.dtype && a.shape == e.shape && originalWeights.withBytes(of: e.name) { x in
+                    try adaptedWeights.withBytes(of: e.name) { y in
+                        let row = x.count / max(1, expected.count)
+                        return x.count == y.count && expected.count * row == x.count && expected.enumerated().allSatisfy { old, new in
+                            memcmp(x.baseAddress! + old * row, y.baseAddress! + new * row, row) == 0
+                        }
+                    }
+                }
+            case .unchanged:
+                same = try a.dtype == e.dtype && a.shape == e.shape && originalWeights.withBytes(of: e.name) { x in
+                    try adaptedWeights.withBytes(of: e.name) { y in x.count == y.count && (x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0) }
+                }
             }
-            if same { identical += 1 } else { differing.append(e.name) }
+            if !same { differing.append(e.name) } else if changes[e.name] == .unchanged { identical += 1 } else { moved += 1 }
             originalWeights.releaseBytes(of: e.name)
             adaptedWeights.releaseBytes(of: e.name)
         }
         let tensorsOK = differing.isEmpty && missingTensors.isEmpty && extraTensors.isEmpty
         checks.append(VerificationCheck(
             name: "tensors", passed: tensorsOK,
-            detail: tensorsOK ? "\(identical) tensors byte-identical to the original"
+            detail: tensorsOK ? "\(identical) tensors byte-identical to the original" + (moved > 0 ? ", \(moved) masked-LM tensors moved with the ids" : "")
                 : "changed: \(differing.prefix(5).joined(separator: ", "))\(differing.count > 5 ? "…" : ""); missing: \(missingTensors.prefix(5)); extra: \(extraTensors.prefix(5))",
-            values: [("identical", .int(Int64(identical))), ("changed", .array(differing.map { .string($0) })),
+            values: [("identical", .int(Int64(identical))), ("moved_with_ids", .int(Int64(moved))), ("changed", .array(differing.map { .string($0) })),
                      ("missing", .array(missingTensors.map { .string($0) })), ("extra", .array(extraTensors.map { .string($0) }))]))
 
         // 3. Embedding rows.
