@@ -6,22 +6,22 @@ import Darwin
 
 /// Where a command writes its one output file, with the Unix conventions:
 /// - `-` is standard output;
-/// - an existing character device or FIFO (`/dev/null`, `/dev/stdout`, `>(gzip > x)`) is written in place:
-///   it is opened for writing and never truncated, renamed over or removed;
-/// - any other path is written atomically (``AtomicFile``: a temporary sibling renamed over the target).
+/// - an existing character device (`/dev/null`, a terminal) is written in place: it is opened for writing and
+///   never truncated, renamed over or removed;
+/// - any other path is written atomically (``AtomicFile``: a temporary sibling renamed over the target), which
+///   refuses to replace a FIFO, a symlink or any other non-regular file (a FIFO without a reader would block).
 public enum OutputFile {
     /// The path that means standard output.
     public static let standardOutput = "-"
     /// How standard output is named in ``OutputError``s.
     public static let standardOutputName = "<stdout>"
 
-    /// Whether `path` is written in place rather than atomically: `-`, or an existing character device or FIFO.
+    /// Whether `path` is written in place rather than atomically: `-`, or an existing character device.
     public static func isStream(_ path: String) -> Bool {
         if path == standardOutput { return true }
         var st = stat()
         guard stat(path, &st) == 0 else { return false }
-        let type = st.st_mode & S_IFMT
-        return type == S_IFCHR || type == S_IFIFO
+        return (st.st_mode & S_IFMT) == S_IFCHR
     }
 
     /// Calls `body` with a writer on `path` (see the type's rules).

@@ -118,6 +118,8 @@ struct Inspect: ParsableCommand {
         }
         var tok: [(String, JSONValue)] = []
         if dir.has("vocab.txt") { tok.append(("vocab_size", .int(Int64(try WordPieceVocabulary.read(vocabTxt: dir.file("vocab.txt")).count)))) }
+        // transformers 5 writes only tokenizer.json (a non-WordPiece one is summarised without a size).
+        else if dir.has("tokenizer.json"), let v = try? WordPieceVocabulary.read(modelDirectory: dir.path) { tok.append(("vocab_size", .int(Int64(v.vocabulary.count)))) }
         tok.append(("special_tokens", .array(try SpecialTokensMap.read(directory: dir.path).all.map { .string($0) })))
         tok.append(("files", .array(["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"].filter(dir.has).map { .string($0) })))
         out.append(("tokenizer", .object(tok)))

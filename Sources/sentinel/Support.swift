@@ -155,7 +155,7 @@ func readSmallFile(_ path: String, limit: Int, firstLineOnly: Bool = false) thro
 let standardOutputName = OutputFile.standardOutputName
 
 /// Refuses to replace an existing `output` without `--force`. Standard output (`-`) and an existing character
-/// device or FIFO (`/dev/null`) are written in place, never replaced, so they need no `--force`.
+/// device (`/dev/null`) are written in place, never replaced, so they need no `--force`.
 /// - Throws: ``OutputError`` (`EEXIST`, exit 74).
 func refuseExistingOutput(_ output: String, force: Bool) throws {
     var st = stat()
@@ -290,7 +290,7 @@ private extension String {
 /// output that is not one Sentinel wrote (`marker` names the file a Sentinel output always has).
 /// - Throws: `ValidationError` (exit 64).
 func checkOutput(_ output: String, inputs: [String], force: Bool, marker: String?) throws {
-    if OutputFile.isStream(output) { return }  // standard output, /dev/null, a FIFO: written in place, never replaced
+    if OutputFile.isStream(output) { return }  // standard output, /dev/null: written in place, never replaced
     let out = resolvedPath(output)
     for input in inputs {
         let inp = resolvedPath(input)

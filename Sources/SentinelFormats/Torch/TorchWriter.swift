@@ -194,7 +194,7 @@ struct PickleWriter {
 /// tensor, stored, 64-byte aligned), `version` (`3\n`), `.data/serialization_id`. The prefix defaults to
 /// the file name without its last extension, as torch does when saving to a path. Atomic.
 public enum TorchWriter {
-    /// Writes `items` to `path` atomically (`-`, `/dev/null` and FIFOs in place: ``OutputFile``). `ties` maps a tensor name to an earlier one it is the same
+    /// Writes `items` to `path` atomically (`-` and `/dev/null` in place: ``OutputFile``). `ties` maps a tensor name to an earlier one it is the same
     /// tensor as (tied weights: written once, pickled as the same object).
     /// - Throws: ``InputError`` `.unknownDType` for a dtype torch cannot store (F4, F6_*), `.duplicateTensor`,
     ///   `.invalidStructure` for a tie between tensors of different dtype or shape; ``OutputError`` for I/O.
