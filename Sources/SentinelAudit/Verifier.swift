@@ -28,7 +28,8 @@ public struct VerificationReport: Sendable {
 /// 1. `vocabulary`: every original token's keyed digest is in the adapted `vocab.txt` exactly once, the
 ///    specials stay in place, and the id mapping is the scheme's for this key (`sentinel.json` says whether
 ///    ids were shuffled);
-/// 2. `tensors`: every tensor but `embeddings.word_embeddings.weight` is byte-identical to the original's;
+/// 2. `tensors`: every tensor but `embeddings.word_embeddings.weight` is byte-identical to the original's, except a
+///    masked-LM head's, which must have moved with the ids (``VocabularyRows``); a `bert.` prefix is accepted;
 /// 3. `embeddings`: each adapted embedding row equals the glide transform of its source row;
 /// 4. `forward`: the adapted encoder on encrypted input matches the original on plain input
 ///    (max |Δ last_hidden_state| and |Δ pooler_output| within `tolerance`, float32).
@@ -84,11 +85,9 @@ public enum AdaptedModelVerifier {
 
         // 1. Vocabulary.
         progress("checking the vocabulary")
-        for dir in [originalDir, adaptedDir] where !dir.has("vocab.txt") {
-            throw InputError(.missing, file: dir.file("vocab.txt"), "verify needs the vocab.txt of both models")
-        }
-        let originalVocab = try WordPieceVocabulary.read(vocabTxt: originalDir.file("vocab.txt"))
-        let adaptedVocab = try WordPieceVocabulary.read(vocabTxt: adaptedDir.file("vocab.txt"))
+        // vocab.txt, or tokenizer.json's model.vocab when a directory has no vocab.txt (transformers 5).
+        let originalVocab = try WordPieceVocabulary.read(modelDirectory: originalDir.path).vocabulary
+        let adaptedVocab = try WordPieceVocabulary.read(modelDirectory: adaptedDir.path).vocabulary
         let specialIDs = Set(try SpecialTokensMap.read(directory: originalDir.path).all.compactMap { originalVocab.id(of: $0).map(Int.init) })
         let hasher = try TokenHasher(passkey: passkey)
         let hashed = hasher.hexDigests(of: originalVocab.tokens, keeping: specialIDs)
@@ -122,27 +121,50 @@ public enum AdaptedModelVerifier {
         progress("comparing tensors")
         let originalWeights = try openTensorArchive(path: originalDir.weightsPath)
         let adaptedWeights = try openTensorArchive(path: adaptedDir.weightsPath)
-        let embeddingName = SeedConverter.wordEmbeddingsName
+        // `embeddings.word_embeddings.weight`, or `bert.embeddings.word_embeddings.weight` of a task model.
+        let embeddingName = try SeedConverter.wordEmbeddingsName(in: originalWeights.entries.map(\.name), file: originalWeights.path)
         var differing: [String] = []
-        var identical = 0
+        var identical = 0, moved = 0
         let adaptedNames = Set(adaptedWeights.entries.map(\.name))
         let missingTensors = originalWeights.entries.map(\.name).filter { !adaptedNames.contains($0) }
         let extraTensors = adaptedWeights.entries.map(\.name).filter { originalWeights.entry(named: $0) == nil }
+        // A masked-LM head moves with the ids (``VocabularyRows``): a decoder tied to the embeddings must equal the
+        // adapted embeddings, the biases (and an untied decoder) the original rows in adapted order.
+        let changes = VocabularyRows.changes(of: originalWeights.entries, embeddingName: embeddingName, vocabSize: originalVocab.count,
+                                             ties: (originalWeights as? TorchCheckpoint)?.ties ?? [:])
         for e in originalWeights.entries where e.name != embeddingName && adaptedNames.contains(e.name) {
             let a = adaptedWeights.entry(named: e.name)!
-            let same = try a.dtype == e.dtype && a.shape == e.shape && originalWeights.withBytes(of: e.name) { x in
-                try adaptedWeights.withBytes(of: e.name) { y in x.count == y.count && (x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0) }
+            let same: Bool
+            switch changes[e.name] ?? .unchanged {
+            case .embedding:
+                let adaptedEmbedding = adaptedWeights.entry(named: embeddingName)
+                same = try a.dtype == adaptedEmbedding?.dtype && a.shape == adaptedEmbedding?.shape && adaptedWeights.withBytes(of: e.name) { x in
+                    try adaptedWeights.withBytes(of: embeddingName) { y in x.elementsEqual(y) }
+                }
+            case .permuteRows:
+                same = try a.dtype == e.dtype && a.shape == e.shape && originalWeights.withBytes(of: e.name) { x in
+                    try adaptedWeights.withBytes(of: e.name) { y in
+                        let row = x.count / max(1, expected.count)
+                        return x.count == y.count && expected.count * row == x.count && expected.enumerated().allSatisfy { old, new in
+                            memcmp(x.baseAddress! + old * row, y.baseAddress! + new * row, row) == 0
+                        }
+                    }
+                }
+            case .unchanged:
+                same = try a.dtype == e.dtype && a.shape == e.shape && originalWeights.withBytes(of: e.name) { x in
+                    try adaptedWeights.withBytes(of: e.name) { y in x.count == y.count && (x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0) }
+                }
             }
-            if same { identical += 1 } else { differing.append(e.name) }
+            if !same { differing.append(e.name) } else if changes[e.name] == .unchanged { identical += 1 } else { moved += 1 }
             originalWeights.releaseBytes(of: e.name)
             adaptedWeights.releaseBytes(of: e.name)
         }
         let tensorsOK = differing.isEmpty && missingTensors.isEmpty && extraTensors.isEmpty
         checks.append(VerificationCheck(
             name: "tensors", passed: tensorsOK,
-            detail: tensorsOK ? "\(identical) tensors byte-identical to the original"
+            detail: tensorsOK ? "\(identical) tensors byte-identical to the original" + (moved > 0 ? ", \(moved) masked-LM tensors moved with the ids" : "")
                 : "changed: \(differing.prefix(5).joined(separator: ", "))\(differing.count > 5 ? "…" : ""); missing: \(missingTensors.prefix(5)); extra: \(extraTensors.prefix(5))",
-            values: [("identical", .int(Int64(identical))), ("changed", .array(differing.map { .string($0) })),
+            values: [("identical", .int(Int64(identical))), ("moved_with_ids", .int(Int64(moved))), ("changed", .array(differing.map { .string($0) })),
                      ("missing", .array(missingTensors.map { .string($0) })), ("extra", .array(extraTensors.map { .string($0) }))]))
 
         // 3. Embedding rows.
@@ -152,8 +174,8 @@ public enum AdaptedModelVerifier {
 
         // 4. Forward pass on encrypted vs plain input.
         progress("running both encoders on \(sentences.count) sentences")
-        checks.append(try forwardCheck(originalDir: originalDir, adaptedDir: adaptedDir, originalWeights: originalWeights,
-                                       adaptedWeights: adaptedWeights, passkey: passkey, sentences: sentences, tolerance: tolerance))
+        checks += try forwardChecks(originalDir: originalDir, adaptedDir: adaptedDir, originalWeights: originalWeights,
+                                    adaptedWeights: adaptedWeights, passkey: passkey, sentences: sentences, tolerance: tolerance)
         return VerificationReport(checks: checks)
     }
 
@@ -213,14 +235,40 @@ public enum AdaptedModelVerifier {
         FloatCoding.double(b, i, dtype)
     }
 
-    static func forwardCheck(originalDir: ModelDirectory, adaptedDir: ModelDirectory, originalWeights: TensorArchive,
-                             adaptedWeights: TensorArchive, passkey: String, sentences: [String], tolerance: Float) throws -> VerificationCheck {
+    /// The classifier of a task model (`classifier.weight` `[labels, hidden]`, `classifier.bias`), and whether it
+    /// reads `pooler_output` (`BertForSequenceClassification` in config.json's `architectures`) rather than
+    /// `last_hidden_state` (`BertForTokenClassification`); nil for a base model.
+    static func taskHead(_ dir: ModelDirectory, _ weights: TensorArchive, hiddenSize: Int) throws -> (head: ClassificationHead, pooled: Bool)? {
+        guard weights.entry(named: "classifier.weight") != nil else { return nil }
+        let architectures = (try dir.config()["architectures"]?.arrayValue ?? []).compactMap(\.stringValue)
+        return (try ClassificationHead.load(from: weights, hiddenSize: hiddenSize),
+                architectures.contains { $0.hasSuffix("ForSequenceClassification") })
+    }
+
+    /// The `forward` check and, for a task model, the `logits` check: the classifier's logits on the adapted
+    /// encoder's outputs for encrypted input against the original's for plain input, within `tolerance`.
+    static func forwardChecks(originalDir: ModelDirectory, adaptedDir: ModelDirectory, originalWeights: TensorArchive,
+                              adaptedWeights: TensorArchive, passkey: String, sentences: [String], tolerance: Float) throws -> [VerificationCheck] {
         let originalModel = try BertModel(archive: originalWeights, config: BertConfig.load(path: originalDir.file("config.json")))
         let adaptedModel = try BertModel(archive: adaptedWeights, config: BertConfig.load(path: adaptedDir.file("config.json")))
+        let originalHead = try taskHead(originalDir, originalWeights, hiddenSize: originalModel.config.hiddenSize)
+        let adaptedHead = try taskHead(adaptedDir, adaptedWeights, hiddenSize: adaptedModel.config.hiddenSize)
+        var maxLogits: Float = 0, logitValues = 0, argmaxDiffering = 0
+        var headProblem: String? = nil
+        if let o = originalHead {
+            if adaptedHead == nil { headProblem = "the original is a task model but the adapted model has no classifier" }
+            else if adaptedHead!.head.labelCount != o.head.labelCount { headProblem = "the classifiers have different label counts" }
+            else if o.pooled && (originalModel.pooler == nil || adaptedModel.pooler == nil) {
+                headProblem = "sequence classification needs the pooler, which a model lacks"
+            }
+        }
+        func logits(_ h: (head: ClassificationHead, pooled: Bool), _ out: BertOutput) -> [Float] {
+            h.pooled ? h.head.logits(out.poolerOutput!).values : h.head.logits(out.lastHiddenState).values
+        }
         let tokenizer = try BertTokenizer.load(directory: originalDir.path)
         let encryptor = try Encryptor(tokenizer: tokenizer, key: passkey,
                                       specialTokens: try SpecialTokensMap.read(directory: originalDir.path).all)
-        let adaptedVocab = try AdaptedVocabulary(path: adaptedDir.file("vocab.txt"))
+        let adaptedVocab = try AdaptedVocabulary(path: adaptedDir.path)
         var maxHidden: Float = 0, maxPooler: Float = 0, plainOnAdapted: Float = 0
         var tokens = 0, unknownPlain = 0, unknownEncrypted = 0
         let limit = min(originalModel.config.maxPositions, adaptedModel.config.maxPositions)
@@ -231,8 +279,8 @@ public enum AdaptedModelVerifier {
             let plain = cut(tokenizer.encode(text).inputIDs.map(Int.init))
             let encrypted = cut(adaptedVocab.inputIDs(encryptor.encrypt(text: text)).map(Int.init))
             guard plain.count == encrypted.count else {
-                return VerificationCheck(name: "forward", passed: false,
-                                         detail: "the encrypted and plain sequences of '\(text.prefix(40))' differ in length", values: [])
+                return [VerificationCheck(name: "forward", passed: false,
+                                          detail: "the encrypted and plain sequences of '\(text.prefix(40))' differ in length", values: [])]
             }
             unknownPlain += plain.filter { $0 == originalUnknown }.count
             unknownEncrypted += encrypted.filter { $0 == Int(adaptedVocab.unknownID) }.count
@@ -241,6 +289,15 @@ public enum AdaptedModelVerifier {
             let y = try adaptedModel.forward(inputIDs: [encrypted])
             maxHidden = max(maxHidden, maxAbsDiff(x.lastHiddenState.values, y.lastHiddenState.values))
             if let p = x.poolerOutput, let q = y.poolerOutput { maxPooler = max(maxPooler, maxAbsDiff(p.values, q.values)) }
+            if headProblem == nil, let o = originalHead, let a = adaptedHead {
+                let lx = logits(o, x), ly = logits(a, y), n = o.head.labelCount
+                maxLogits = max(maxLogits, maxAbsDiff(lx, ly))
+                logitValues += lx.count
+                for r in 0..<(lx.count / n) {
+                    let px = lx[(r * n)..<((r + 1) * n)], py = ly[(r * n)..<((r + 1) * n)]
+                    if px.indices.max(by: { px[$0] < px[$1] }) != py.indices.max(by: { py[$0] < py[$1] }) { argmaxDiffering += 1 }
+                }
+            }
             // The adapted model on the plain ids: how much the shuffle changes for a party without the key.
             let z = try adaptedModel.forward(inputIDs: [plain])
             plainOnAdapted = max(plainOnAdapted, maxAbsDiff(x.lastHiddenState.values, z.lastHiddenState.values))
@@ -250,7 +307,19 @@ public enum AdaptedModelVerifier {
         let unknownDigests = unknownEncrypted
         let textTokens = tokens - 2 * sentences.count
         let ok = maxHidden <= tolerance && maxPooler <= tolerance && unknownEncrypted <= unknownPlain && 2 * unknownEncrypted < max(1, textTokens)
-        return VerificationCheck(
+        var checks: [VerificationCheck] = []
+        if let o = originalHead {
+            let kind = o.pooled ? "sequence" : "token"
+            let logitsOK = headProblem == nil && ok && maxLogits <= tolerance
+            checks.append(VerificationCheck(
+                name: "logits", passed: logitsOK,
+                detail: headProblem ?? ("\(kind)-classification logits: max |Δ| \(maxLogits) over \(sentences.count) sentences "
+                    + "(tolerance \(tolerance)), \(argmaxDiffering) predicted labels differ" + (ok ? "" : "; the encoder outputs differ (see forward)")),
+                values: [("task", .string(kind + "_classification")), ("labels", .int(Int64(o.head.labelCount))),
+                         ("logits", .int(Int64(logitValues))), ("max_abs_diff_logits", .double(Double(maxLogits), text: nil)),
+                         ("predicted_labels_differing", .int(Int64(argmaxDiffering)))]))
+        }
+        return [VerificationCheck(
             name: "forward", passed: ok,
             detail: (unknownEncrypted > unknownPlain || 2 * unknownEncrypted >= max(1, textTokens)
                      ? "\(unknownEncrypted) of \(textTokens) encrypted tokens are [UNK] in the adapted model; " : "")
@@ -260,7 +329,7 @@ public enum AdaptedModelVerifier {
                      ("max_abs_diff_pooler_output", .double(Double(maxPooler), text: nil)),
                      ("tolerance", .double(Double(tolerance), text: nil)),
                      ("unknown_digests", .int(Int64(max(0, unknownDigests)))),
-                     ("adapted_model_on_plain_ids_max_abs_diff", .double(Double(plainOnAdapted), text: nil))])
+                     ("adapted_model_on_plain_ids_max_abs_diff", .double(Double(plainOnAdapted), text: nil))])] + checks
     }
 
     static func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {

@@ -70,17 +70,6 @@ public enum FileIO {
         let lineByLine = firstLineOnly && fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG
         return try readAll(fd, path: path, limit: limit, firstLineOnly: lineByLine)
     }
-
-    /// Writes `bytes` to `path` atomically (``AtomicFile``), or to standard output for `-`.
-    public static func writeOutput(_ bytes: [UInt8], to path: String) throws {
-        if path == "-" {
-            try bytes.withUnsafeBytes { try writeAll(1, $0, path: "<stdout>") }
-            return
-        }
-        try AtomicFile.write(to: path) { writer in
-            try bytes.withUnsafeBytes { try writer.write($0) }
-        }
-    }
 }
 
 extension TextFile {

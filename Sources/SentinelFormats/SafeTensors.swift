@@ -289,10 +289,10 @@ public enum SafeTensorsWriter {
         return (out, ordered)
     }
 
-    /// Writes `items` to `path` atomically.
+    /// Writes `items` to `path` atomically (`-` and `/dev/null` are written in place: ``OutputFile``).
     /// - Throws: ``OutputError`` for I/O failures; ``InputError`` if an item produces the wrong byte count.
     public static func write(_ items: [Item], metadata: [(String, String)]? = [("format", "pt")], to path: String) throws {
-        try AtomicFile.write(to: path) { out in try stream(items, metadata: metadata, to: out) }
+        try OutputFile.write(to: path) { out in try stream(items, metadata: metadata, to: out) }
     }
 
     /// Writes every tensor of `archive` to `path` atomically, values unchanged.

@@ -94,13 +94,13 @@ public enum SeedConverter {
         defer { _ = try? digests.wait() }
 
         progress("reading vocabulary")
-        guard dir.has("vocab.txt") else { throw InputError(.missing, file: dir.file("vocab.txt"), "the model directory has no vocab.txt") }
-        let vocab = try WordPieceVocabulary.read(vocabTxt: dir.file("vocab.txt"))
-        try vocab.checkForAdaptation(path: dir.file("vocab.txt"))
+        // vocab.txt, or tokenizer.json's model.vocab when a transformers 5 directory has no vocab.txt.
+        let (vocab, vocabFile) = try WordPieceVocabulary.read(modelDirectory: dir.path)
+        try vocab.checkForAdaptation(path: vocabFile)
         let specialTokens = try SpecialTokensMap.read(directory: dir.path).all
         let specialIDs = Set(specialTokens.compactMap { vocab.id(of: $0).map(Int.init) })
         guard !specialIDs.isEmpty else {
-            throw InputError(.invalidStructure, file: dir.file("vocab.txt"),
+            throw InputError(.invalidStructure, file: vocabFile,
                              "none of the special tokens (\(specialTokens.joined(separator: " "))) is in the vocabulary")
         }
         let config = try dir.config()
@@ -138,11 +138,7 @@ public enum SeedConverter {
         let archive: TensorArchive = renamed.isEmpty ? opened : RenamedArchive(opened, renames: renamed)
         let ties = (opened as? TorchCheckpoint)?.ties ?? [:]
         let entries = archive.entries
-        let embeddingNames = entries.map(\.name).filter { $0 == wordEmbeddingsName || $0.hasSuffix("." + wordEmbeddingsName) }
-        guard embeddingNames.count == 1, let embedding = archive.entry(named: embeddingNames[0]) else {
-            throw InputError(embeddingNames.isEmpty ? .missing : .invalidStructure, file: archive.path, key: wordEmbeddingsName,
-                             embeddingNames.isEmpty ? "no word-embedding tensor" : "several word-embedding tensors: \(embeddingNames)")
-        }
+        let embedding = archive.entry(named: try wordEmbeddingsName(in: entries.map(\.name), file: archive.path))!
         guard embedding.shape.count == 2, embedding.shape[0] == vocab.count,
               EmbeddingTransform.supportedDTypes.contains(embedding.dtype)
         else {
@@ -159,20 +155,31 @@ public enum SeedConverter {
             throw InputError(.invalidStructure, file: dir.file("config.json"), key: "vocab_size",
                              "says \(declared) but \(embedding.name) has \(embedding.shape[0]) rows")
         }
-        for e in entries where e.name != embedding.name && e.shape.first == vocab.count && e.shape.count <= 2 {
+        // A masked-LM head's decoder and biases move with the ids; a decoder tied to the embeddings stays tied.
+        let changes = VocabularyRows.changes(of: entries, embeddingName: embedding.name, vocabSize: vocab.count, ties: ties)
+        for e in entries where changes[e.name] == .unchanged && e.shape.first == vocab.count && e.shape.count <= 2 {
             warnings.append("\(e.name) \(e.shape) is vocabulary-sized but the seed scheme leaves it unchanged (as the reference converter does)")
         }
 
         progress("writing \(output)")
         let out = try AtomicDirectory(path: output, replace: options.replace)
-        let adaptedEntry = TensorEntry(name: embedding.name, dtype: outDType, shape: embedding.shape)
+        // With a tied decoder the adapted matrix may be produced twice (safetensors keeps both names): keep the source.
+        let releaseEmbedding = changes.values.filter { $0 == .embedding }.count == 1
         var weightFiles: [String] = []
         try archive.withBytes(of: embedding.name) { source in
             let transform = EmbeddingTransform(source: source, dtype: embedding.dtype, rows: vocab.count, hidden: hidden,
                                                passes: passes, mapping: mapping)
             let items = entries.map { e -> SafeTensorsWriter.Item in
-                guard e.name == embedding.name else { return .copy(e, from: archive) }
-                return SafeTensorsWriter.Item(entry: adaptedEntry) { sink in
+                switch changes[e.name] ?? .unchanged {
+                case .unchanged: return .copy(e, from: archive)
+                case .permuteRows:
+                    return SafeTensorsWriter.Item(entry: e) { sink in
+                        try archive.withBytes(of: e.name) { try VocabularyRows.permutedRows($0, rowBytes: e.byteCount / vocab.count, mapping: mapping, to: sink) }
+                        archive.releaseBytes(of: e.name)
+                    }
+                case .embedding: break
+                }
+                return SafeTensorsWriter.Item(entry: TensorEntry(name: e.name, dtype: outDType, shape: embedding.shape)) { sink in
                     let chunkRows = 2048
                     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkRows * hidden * outDType.byteWidth!, alignment: 64)
                     defer { buffer.deallocate() }
@@ -181,7 +188,7 @@ public enum SeedConverter {
                         transform.produce(rows: range, as: outDType, into: buffer)
                         try sink(UnsafeRawBufferPointer(rebasing: buffer[0..<(range.count * hidden * outDType.byteWidth!)]))
                     }
-                    archive.releaseBytes(of: embedding.name)
+                    if releaseEmbedding { archive.releaseBytes(of: embedding.name) }
                 }
             }
             let metadata = (archive as? SafeTensorsFile)?.metadata ?? [("format", "pt")]
@@ -225,7 +232,8 @@ public enum SeedConverter {
         try out.write("sentinel.json", text: manifest.serialized(.pretty) + "\n")
         progress("committing \(output)")
         try out.commit()
-        return ConversionReport(output: output, scheme: "seed", vocabSize: vocab.count, changedTensors: [embedding.name],
+        return ConversionReport(output: output, scheme: "seed", vocabSize: vocab.count,
+                                changedTensors: entries.map(\.name).filter { changes[$0] != .unchanged },
                                 embeddingDType: outDType, ignoredFiles: dir.unknownFileNames, warnings: warnings,
                                 renamedTensors: renamed, weightFiles: weightFiles, seconds: monotonicSeconds() - start)
     }

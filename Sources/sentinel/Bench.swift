@@ -25,8 +25,8 @@ struct BenchEncoder: ParsableCommand {
         """
     )
 
-    @Option(help: "MiniLM model directory (config.json, model.safetensors).")
-    var model = "Samples/.cache/all-MiniLM-L6-v2"
+    @Option(help: "MiniLM model directory (config.json, model.safetensors; default: Samples/.cache/all-MiniLM-L6-v2 of the package).")
+    var model: String?
 
     @Option(help: "Timed forward passes per shape (the median is reported).")
     var repeats = 5
@@ -58,6 +58,7 @@ struct BenchEncoder: ParsableCommand {
     }
 
     func run() throws {
+        let model = self.model ?? PackageLocation.path("Samples/.cache/all-MiniLM-L6-v2")
         try reportingErrors(json: report.json) {
             BLAS.configure(threads: threads)
             let progress = Progress(forced: report.progress)

@@ -23,8 +23,8 @@ struct BenchTokenize: ParsableCommand {
     @Argument(help: "The original model directory.")
     var modelDirectory: String
 
-    @Option(help: "A word-per-line NER file (default: CoNLL-2003 train, vendored; Samples/unpack-fixtures.sh unpacks it).")
-    var data = "Samples/.cache/shared/data/conll2003/train.txt"
+    @Option(help: "A word-per-line NER file (default: CoNLL-2003 train from the vendored ground truth, Samples/.cache/shared, which Samples/unpack-fixtures.sh unpacks; or under $SENTINEL_SHARED).")
+    var data: String?
 
     @Option(help: "Repetitions; the best is reported.")
     var repeats = 5
@@ -42,6 +42,7 @@ struct BenchTokenize: ParsableCommand {
     }
 
     func run() throws {
+        let data = self.data ?? PackageLocation.shared("data/conll2003/train.txt")
         try reportingErrors(json: report.json) {
             let clock = ContinuousClock()
             func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }

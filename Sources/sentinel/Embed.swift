@@ -3,6 +3,7 @@ import SentinelCore
 import SentinelEncoder
 import SentinelTokenizer
 import SentinelFormats
+import SentinelScheme
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -43,6 +44,7 @@ struct Embed: ParsableCommand {
     func validate() throws {
         if inputOptions.encrypted && ids { throw ValidationError("--encrypted and --ids are mutually exclusive") }
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        if report.json && output == "-" { throw ValidationError("--output - writes the safetensors file on stdout; --json cannot share it") }
     }
 
     func run() throws {
@@ -51,10 +53,7 @@ struct Embed: ParsableCommand {
             let started = monotonicSeconds()
             if let output {
                 try checkOutput(output, inputs: [modelDir] + (input == "-" ? [] : [input]), force: false, marker: nil)
-                var st = stat()
-                if !force && lstat(output, &st) == 0 {
-                    throw OutputError(path: output, operation: "create (it exists; use --force to replace it)", errno: EEXIST)
-                }
+                try refuseExistingOutput(output, force: force)
             }
             let dir = try ModelDirectory(path: modelDir)
             let config = try BertConfig(json: dir.config(), file: dir.file("config.json"))
@@ -71,9 +70,12 @@ struct Embed: ParsableCommand {
                 }
             } else {
                 let encoder = try inputOptions.inputEncoder(modelDir)
+                var unknown = UnknownTokenCheck(encoder: encoder, model: modelDir, file: file.path)
                 rows = try inputOptions.records(encoder, file, tokens: false, limit: limit).map {
-                    EncoderRow(ids: $0.encoding.inputIDs, types: $0.encoding.tokenTypeIDs)
+                    unknown.count($0.encoding)
+                    return EncoderRow(ids: $0.encoding.inputIDs, types: $0.encoding.tokenTypeIDs)
                 }
+                try inputOptions.unknownTokens.enforce(unknown)
             }
             guard !rows.isEmpty else {
                 throw InputError(.invalidStructure, file: file.path, "no input lines")
@@ -85,7 +87,7 @@ struct Embed: ParsableCommand {
                 try SafeTensorsWriter.write(outputs.archive(), metadata: [("format", "pt"), ("producer", "sentinel embed")], to: output)
             }
             let seconds = monotonicSeconds() - started
-            printSummary(outputs, json: report.json, output: output, seconds: seconds)
+            if output != OutputFile.standardOutput { printSummary(outputs, json: report.json, output: output, seconds: seconds) }
         }
     }
 

@@ -18,6 +18,8 @@ struct EncoderInputOptions: ParsableArguments {
     @Option(help: "Longest row in tokens, special tokens included (default: max_position_embeddings, at most 512).")
     var maxLength: Int?
 
+    @OptionGroup var unknownTokens: UnknownTokenOptions
+
     func validate() throws {
         if let maxLength, maxLength < 2 { throw ValidationError("--max-length must be at least 2") }
     }

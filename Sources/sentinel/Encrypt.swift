@@ -62,6 +62,7 @@ struct Encrypt: ParsableCommand {
     var force = false
 
     @OptionGroup var key: KeyOptions
+    @OptionGroup var unknownTokens: UnknownTokenOptions
     @OptionGroup var report: ReportOptions
 
     func validate() throws {
@@ -75,10 +76,7 @@ struct Encrypt: ParsableCommand {
             let progress = Progress(forced: report.progress)
             if output != "-" {
                 try checkOutput(output, inputs: [modelDirectory] + (input == "-" ? [] : [input]), force: false, marker: nil)
-                var st = stat()
-                if !force && lstat(output, &st) == 0 {
-                    throw OutputError(path: output, operation: "create (it exists; use --force to replace it)", errno: EEXIST)
-                }
+                try refuseExistingOutput(output, force: force)
             }
             let passkey = try key.passkey()
             let clock = ContinuousClock()
@@ -95,7 +93,8 @@ struct Encrypt: ParsableCommand {
             let file = try TextFile.read(input, allowEmpty: format == .text)
             let (out, stats) = try encryptor.encrypt(file, format: format.datasetFormat)
             let (records, tokens, unknown) = (stats.records, stats.tokens, stats.unknownTokens)
-            try FileIO.writeOutput(out, to: output)
+            try unknownTokens.enforce(UnknownTokenCheck(encryptor: encryptor, model: modelDirectory, file: file.path, unknown: unknown, tokens: tokens))
+            try OutputFile.write(out, to: output)
             let seconds = Double((clock.now - start).components.attoseconds) / 1e18 + Double((clock.now - start).components.seconds)
             if report.json {
                 print(JSONValue.object([

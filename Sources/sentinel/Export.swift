@@ -21,7 +21,7 @@ struct Export: ParsableCommand {
     @Argument(help: ArgumentHelp("Weights file or *.index.json to read.", valueName: "input"))
     var input: String
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("File to write (a directory with --max-shard-size).", valueName: "output"))
+    @Option(name: .shortAndLong, help: ArgumentHelp("File to write (a directory with --max-shard-size), or - for standard output.", valueName: "output"))
     var output: String
 
     @Option(help: ArgumentHelp("Output format: safetensors or pytorch.", valueName: "format"))
@@ -40,6 +40,9 @@ struct Export: ParsableCommand {
         guard WeightsFormat(rawValue: format) != nil else {
             throw ValidationError("--format must be safetensors or pytorch, not '\(format)'")
         }
+        if output == OutputFile.standardOutput && (maxShardSize != nil || report.json) {
+            throw ValidationError("--output - writes the weights on stdout: it takes neither --max-shard-size nor --json")
+        }
         if let maxShardSize, parseByteSize(maxShardSize) == nil {
             throw ValidationError("--max-shard-size '\(maxShardSize)' is not a size (examples: 5GB, 500MB, 2GiB, 1000000)")
         }
@@ -53,10 +56,7 @@ struct Export: ParsableCommand {
             // A sharded input's shards sit beside its index: the output may not be that directory either.
             let inputs = input.hasSuffix(".index.json") ? [input, splitDirectory(input)] : [input]
             try checkOutput(output, inputs: inputs, force: force, marker: maxShardSize == nil ? nil : "")
-            var st = stat()
-            if !force && lstat(output, &st) == 0 {
-                throw OutputError(path: output, operation: "create (it exists; use --force to replace it)", errno: EEXIST)
-            }
+            try refuseExistingOutput(output, force: force)
             progress.step("reading \(input)")
             let archive = try openTensorArchive(path: input)
             // Every byte is read once, in order: ask the kernel to read ahead.
@@ -89,6 +89,8 @@ struct Export: ParsableCommand {
                     ("tensor_bytes", .int(Int64(bytes))), ("files", .array(files.map { .string($0) })),
                     ("seconds", .double(seconds, text: nil)),
                 ]).serialized(.pretty))
+            } else if output == OutputFile.standardOutput {
+                FileHandleStderr.write("exported \(items.count) tensors (\(bytes) bytes) to standard output\n")
             } else {
                 print("exported \(items.count) tensors (\(bytes) bytes) from \(archive.formatName) \(input) to \(format.rawValue): "
                       + files.joined(separator: ", "))

@@ -38,7 +38,8 @@ struct Inspect: ParsableCommand {
                 dir = d
                 weightsPath = d.weightsPath
             }
-            if try TensorFormat.detect(path: weightsPath) != .safetensors, tensor == nil, !stats {
+            let format = try TensorFormat.detect(path: weightsPath)
+            if format == .pytorchZip || format == .pytorchLegacy, tensor == nil, !stats {
                 // Torch files: storage keys, offsets, strides, shared storages and non-tensor entries.
                 let torch = try TorchCheckpoint(path: weightsPath)
                 if report.json {
@@ -46,7 +47,7 @@ struct Inspect: ParsableCommand {
                     if let dir { desc += try directorySummary(dir) }
                     print(JSONValue.object(desc).serialized(.pretty))
                 } else {
-                    print(torch.describeText(), terminator: "")
+                    print(torch.describeText())
                     if let dir { printText(JSONValue.object(try directorySummary(dir)), tensorsOnly: false) }
                 }
                 return
@@ -65,6 +66,12 @@ struct Inspect: ParsableCommand {
             if let st {
                 doc.append(("header_length", .int(Int64(st.headerLength))))
                 doc.append(("metadata", .object((st.metadata ?? []).map { ($0.0, .string($0.1)) })))
+            }
+            if let sharded = archive as? ShardedArchive {
+                doc.append(("shards", .array(zip(sharded.shardNames, sharded.shards).map { name, shard in
+                    .object([("file", .string(name)), ("format", .string(shard.formatName)),
+                             ("tensor_count", .int(Int64(shard.entries.count)))])
+                })))
             }
             var rows: [JSONValue] = []
             for e in entries {
@@ -111,6 +118,8 @@ struct Inspect: ParsableCommand {
         }
         var tok: [(String, JSONValue)] = []
         if dir.has("vocab.txt") { tok.append(("vocab_size", .int(Int64(try WordPieceVocabulary.read(vocabTxt: dir.file("vocab.txt")).count)))) }
+        // transformers 5 writes only tokenizer.json (a non-WordPiece one is summarised without a size).
+        else if dir.has("tokenizer.json"), let v = try? WordPieceVocabulary.read(modelDirectory: dir.path) { tok.append(("vocab_size", .int(Int64(v.vocabulary.count)))) }
         tok.append(("special_tokens", .array(try SpecialTokensMap.read(directory: dir.path).all.map { .string($0) })))
         tok.append(("files", .array(["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"].filter(dir.has).map { .string($0) })))
         out.append(("tokenizer", .object(tok)))
@@ -122,6 +131,9 @@ struct Inspect: ParsableCommand {
 
     private func printText(_ doc: JSONValue, tensorsOnly: Bool = true) {
         if tensorsOnly { print("\(path): \(doc["format"]?.stringValue ?? "?"), \(doc["tensor_count"]?.intValue ?? 0) tensors") }
+        for shard in doc["shards"]?.arrayValue ?? [] {
+            print("shard \(shard["file"]?.stringValue ?? ""): \(shard["format"]?.stringValue ?? "?"), \(shard["tensor_count"]?.intValue ?? 0) tensors")
+        }
         if let meta = doc["metadata"]?.objectValue, !meta.isEmpty {
             print("metadata: " + meta.map { "\($0.0)=\($0.1.stringValue ?? "")" }.joined(separator: ", "))
         }

@@ -47,10 +47,14 @@ struct Predict: ParsableCommand {
             let limit = inputOptions.lengthLimit(config)
             let file = try TextFile.read(inputOptions.input)
             let encoder = try inputOptions.inputEncoder(modelDir)
+            var unknown = UnknownTokenCheck(encoder: encoder, model: modelDir, file: file.path)
 
             let records = try inputOptions.records(encoder, file, tokens: task == .ner, limit: limit)
             let encodings = records.map(\.encoding)
             guard !encodings.isEmpty else { throw InputError(.invalidStructure, file: file.path, "no input lines") }
+            // Mostly-[UNK] input (a wrong key, plain text to an adapted model, ...) fails before the model runs.
+            for e in encodings { unknown.count(e) }
+            try inputOptions.unknownTokens.enforce(unknown)
             let logits = try model.logits(encodings.map { EncoderRow(ids: $0.inputIDs, types: $0.tokenTypeIDs) }, head: head,
                                           kind: task.kind, batchSize: 32, source: file.path) { done, all in
                 progress.step("rows \(done + 1)–\(min(done + 32, all)) of \(all)")

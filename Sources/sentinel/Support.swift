@@ -37,6 +37,20 @@ func reportingErrors(json: Bool = false, _ body: () throws -> Void) throws {
             print(JSONValue.object([("error", .object([("code", .string("usage")), ("message", .string(e.message))]))]).serialized(.pretty))
         }
         throw ExitCode.validationFailure
+    } catch let e as UnknownTokenError {
+        // Mostly-[UNK] input: a failed check (exit 1), not a bad file.
+        let message = e.description + "; pass --allow-unknown to run anyway"
+        printError(message)
+        if json {
+            print(JSONValue.object([("error", .object([("code", .string("mostly_unknown")), ("file", .string(e.file)),
+                                                        ("unknown_tokens", .int(Int64(e.unknown))), ("tokens", .int(Int64(e.tokens))),
+                                                        ("unknown_fraction", .double(e.fraction, text: nil)),
+                                                        ("message", .string(message))]))]).serialized(.pretty))
+        }
+        throw Exit.checkFailed
+    } catch let e as OutputError where e.errno == EPIPE && e.path == standardOutputName {
+        // The reader of stdout went away (`sentinel vocab … --all | head -1`): stop quietly, as `cat` would.
+        throw ExitCode.success
     } catch let e as OutputError {
         printError(e.description)
         if json {
@@ -112,6 +126,79 @@ struct KeyOptions: ParsableArguments {
 }
 
 
+/// The name under which standard output appears in ``OutputError``s.
+let standardOutputName = OutputFile.standardOutputName
+
+/// Refuses to replace an existing `output` without `--force`. Standard output (`-`) and an existing character
+/// device (`/dev/null`) are written in place, never replaced, so they need no `--force`.
+/// - Throws: ``OutputError`` (`EEXIST`, exit 74).
+func refuseExistingOutput(_ output: String, force: Bool) throws {
+    var st = stat()
+    guard !force, !OutputFile.isStream(output), lstat(output, &st) == 0 else { return }
+    throw OutputError(path: output, operation: "create (it exists; use --force to replace it)", errno: EEXIST)
+}
+
+/// Options shared by commands that turn text into ids (`embed`, `predict`, `encrypt`): how much `[UNK]` is
+/// accepted before the command stops (``UnknownTokenCheck``).
+struct UnknownTokenOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "Largest accepted fraction of [UNK] among the tokens of the input (0 to 1).",
+        discussion: "Above it the command stops with exit 1, naming the fraction and the likely cause (a wrong key, plain text to an adapted model, --encrypted to a plain model, encrypt given the adapted directory).",
+        valueName: "fraction"))
+    var maxUnknown = UnknownTokenCheck.defaultMaxFraction
+
+    @Flag(help: "Run even when the input is mostly [UNK] (a warning is printed instead).")
+    var allowUnknown = false
+
+    func validate() throws {
+        guard maxUnknown.isFinite, (0...1).contains(maxUnknown) else { throw ValidationError("--max-unknown must be a fraction from 0 to 1") }
+    }
+
+    /// Throws ``UnknownTokenError`` (exit 1) when `check` counted more unknown tokens than accepted; with
+    /// `--allow-unknown` prints the same finding as a warning on stderr and returns.
+    func enforce(_ check: UnknownTokenCheck) throws {
+        guard let failure = check.failure(maxFraction: maxUnknown) else { return }
+        if allowUnknown {
+            FileHandleStderr.write("Warning: " + failure.description + "\n")
+            return
+        }
+        throw failure
+    }
+}
+
+/// Paths of the source checkout the executable was built from, for the defaults of the benchmark commands
+/// (so that `sentinel bench encoder` finds `Samples/.cache/all-MiniLM-L6-v2` from any current directory).
+enum PackageLocation {
+    /// The package root: the first directory above the executable (`.build/<triple>/<config>/sentinel`) that
+    /// holds `Package.swift` and `Sources/sentinel`; else the checkout this file was compiled in; else `.`.
+    static let root: String = {
+        func isPackage(_ dir: String) -> Bool {
+            isRegularFile(dir + "/Package.swift") && isDirectory(dir + "/Sources/sentinel")
+        }
+        if let exe = realpath("/proc/self/exe", nil) {
+            var dir = String(cString: exe)
+            free(exe)
+            while let slash = dir.lastIndex(of: "/"), slash != dir.startIndex {
+                dir = String(dir[..<slash])
+                if isPackage(dir) { return dir }
+            }
+        }
+        var source = #filePath
+        for _ in 0..<3 { if let slash = source.lastIndex(of: "/") { source = String(source[..<slash]) } }
+        return isPackage(source) ? source : "."
+    }()
+
+    /// `relative` inside the package root.
+    static func path(_ relative: String) -> String { root + "/" + relative }
+
+    /// `relative` inside the ground truth: `$SENTINEL_SHARED`, else the vendored copy unpacked in the package
+    /// (`Samples/.cache/shared`, by `Samples/unpack-fixtures.sh`).
+    static func shared(_ relative: String) -> String {
+        if let env = getenv("SENTINEL_SHARED"), env.pointee != 0 { return String(cString: env) + "/" + relative }
+        return root + "/Samples/.cache/shared/" + relative
+    }
+}
+
 /// Options shared by commands that print a report.
 struct ReportOptions: ParsableArguments {
     @Flag(help: "Print one JSON document on stdout instead of text.")
@@ -179,6 +266,7 @@ private extension String {
 /// output that is not one Sentinel wrote (`marker` names the file a Sentinel output always has).
 /// - Throws: `ValidationError` (exit 64).
 func checkOutput(_ output: String, inputs: [String], force: Bool, marker: String?) throws {
+    if OutputFile.isStream(output) { return }  // standard output, /dev/null: written in place, never replaced
     let out = resolvedPath(output)
     for input in inputs {
         let inp = resolvedPath(input)

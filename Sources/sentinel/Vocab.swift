@@ -133,7 +133,7 @@ struct Vocab: ParsableCommand {
                 var text = "token\tdigest\toriginal_id\tadapted_id\n"
                 for e in entries { text += e.line + "\n" }
                 for e in entries { if let note = e.note { text += "note: " + note + "\n" } }
-                try FileIO.writeOutput(Array(text.utf8), to: "-")
+                try OutputFile.write(Array(text.utf8), to: "-")
             }
         }
     }

@@ -342,11 +342,29 @@ public final class TorchCheckpoint: TensorArchive, @unchecked Sendable {
         return order.compactMap { groups[$0]!.count > 1 ? groups[$0] : nil }
     }
 
-    /// For every tensor that is the same object as an earlier one, that earlier name (the writers
-    /// keep the tie).
+    /// For every tensor that is the same object as an earlier one, or the same view of the same storage
+    /// (storage key, offset, shape, strides and dtype), that earlier name: the writers keep the tie.
+    ///
+    /// The second kind is how real tied weights arrive: `state_dict()` detaches each parameter into a new
+    /// tensor object, so a `BertForMaskedLM` checkpoint's `cls.predictions.decoder.weight` is another object
+    /// over the storage of `bert.embeddings.word_embeddings.weight` (and `cls.predictions.decoder.bias` over
+    /// that of `cls.predictions.bias`). Views that differ (t03's `view_a`/`view_b`) are not ties.
     public var ties: [String: String] {
+        struct View: Hashable {
+            let key: String, offset: Int, shape: [Int], strides: [Int], dtype: String
+        }
         var out: [String: String] = [:]
         for g in sameObjectGroups { for n in g.dropFirst() { out[n] = g[0] } }
+        var first: [View: String] = [:]
+        for item in items where out[item.name] == nil {
+            let t = item.tensor
+            let view = View(key: t.storage.key, offset: t.storageOffset, shape: t.shape, strides: t.strides, dtype: t.dtype.rawValue)
+            if let earlier = first[view] {
+                if item.tensor !== self.item(named: earlier)?.tensor { out[item.name] = earlier }
+            } else {
+                first[view] = item.name
+            }
+        }
         return out
     }
 }

@@ -194,14 +194,15 @@ struct PickleWriter {
 /// tensor, stored, 64-byte aligned), `version` (`3\n`), `.data/serialization_id`. The prefix defaults to
 /// the file name without its last extension, as torch does when saving to a path. Atomic.
 public enum TorchWriter {
-    /// Writes `items` to `path` atomically. `ties` maps a tensor name to an earlier one it is the same
+    /// Writes `items` to `path` atomically (`-` and `/dev/null` in place: ``OutputFile``). `ties` maps a tensor name to an earlier one it is the same
     /// tensor as (tied weights: written once, pickled as the same object).
     /// - Throws: ``InputError`` `.unknownDType` for a dtype torch cannot store (F4, F6_*), `.duplicateTensor`,
     ///   `.invalidStructure` for a tie between tensors of different dtype or shape; ``OutputError`` for I/O.
     public static func write(_ items: [SafeTensorsWriter.Item], ties: [String: String] = [:], to path: String,
                              recordPrefix: String? = nil) throws {
-        let prefix = recordPrefix ?? defaultPrefix(for: path)
-        try AtomicFile.write(to: path) { out in try stream(items, ties: ties, recordPrefix: prefix, to: out) }
+        // Like torch.save to a stream, standard output and devices get the record prefix `archive`.
+        let prefix = recordPrefix ?? (OutputFile.isStream(path) ? "archive" : defaultPrefix(for: path))
+        try OutputFile.write(to: path) { out in try stream(items, ties: ties, recordPrefix: prefix, to: out) }
     }
 
     /// Copies every tensor of `archive` into a torch checkpoint at `path`, keeping ties of a torch source.

@@ -1,0 +1,46 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Where a command writes its one output file, with the Unix conventions:
+/// - `-` is standard output;
+/// - an existing character device (`/dev/null`, a terminal) is written in place: it is opened for writing and
+///   never truncated, renamed over or removed;
+/// - any other path is written atomically (``AtomicFile``: a temporary sibling renamed over the target), which
+///   refuses to replace a FIFO, a symlink or any other non-regular file (a FIFO without a reader would block).
+public enum OutputFile {
+    /// The path that means standard output.
+    public static let standardOutput = "-"
+    /// How standard output is named in ``OutputError``s.
+    public static let standardOutputName = "<stdout>"
+
+    /// Whether `path` is written in place rather than atomically: `-`, or an existing character device.
+    public static func isStream(_ path: String) -> Bool {
+        if path == standardOutput { return true }
+        var st = stat()
+        guard stat(path, &st) == 0 else { return false }
+        return (st.st_mode & S_IFMT) == S_IFCHR
+    }
+
+    /// Calls `body` with a writer on `path` (see the type's rules).
+    /// - Throws: ``OutputError`` for I/O (`EPIPE` when the reader of standard output or a FIFO went away),
+    ///   and whatever `body` throws; an atomic output is then left untouched.
+    public static func write(to path: String, mode: mode_t = 0o644, _ body: (FileWriter) throws -> Void) throws {
+        if path == standardOutput {
+            try body(FileWriter(path: standardOutputName, fd: 1))
+            return
+        }
+        guard isStream(path) else { return try AtomicFile.write(to: path, mode: mode, body) }
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw OutputError(path: path, operation: "open", errno: errno) }
+        defer { close(fd) }
+        try body(FileWriter(path: path, fd: fd))
+    }
+
+    /// Writes `bytes` to `path` (see ``write(to:mode:_:)``).
+    public static func write(_ bytes: [UInt8], to path: String) throws {
+        try write(to: path) { writer in try bytes.withUnsafeBytes { try writer.write($0) } }
+    }
+}
