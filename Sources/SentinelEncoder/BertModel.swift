@@ -247,7 +247,7 @@ public final class BertModel {
 
     // MARK: - Steps
 
-    private func validate(_ batch: EncoderBatch) throws {
+    func validate(_ batch: EncoderBatch) throws {
         let l = batch.sequenceLength
         guard l <= config.maxPositions else {
             throw InputError(.outOfRange, file: "input", key: "input_ids",
