@@ -6,7 +6,7 @@ import SentinelEncoder
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Sentinel's speed on this machine.",
-        subcommands: [BenchEncoder.self]
+        subcommands: [BenchEncoder.self, BenchTrain.self]
     )
 }
 

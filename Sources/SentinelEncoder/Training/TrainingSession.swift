@@ -61,7 +61,7 @@ public final class TrainingSession {
     /// Dropout used by the next forward passes.
     public var dropout: DropoutRates
     /// The generator of the dropout masks (its state is part of ``optimizerState()``).
-    public private(set) var generator: DropoutGenerator
+    public internal(set) var generator: DropoutGenerator
     public var optimizer: AdamW
     public var schedule: LearningRateSchedule
     /// `max_grad_norm` (HF Trainer: 1.0); `nil` disables clipping.
@@ -72,7 +72,7 @@ public final class TrainingSession {
     /// only: token classification has none), classifier.
     public let parameters: [TrainableParameter]
     /// Optimizer steps taken so far.
-    public private(set) var optimizerStep = 0
+    public internal(set) var optimizerStep = 0
 
     private var gradients: [ObjectIdentifier: UnsafeMutablePointer<Float>] = [:]
     private let word: TrainableParameter
