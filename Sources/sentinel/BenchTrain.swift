@@ -63,7 +63,7 @@ struct BenchTrain: ParsableCommand {
             }
             var rows: [JSONValue] = []
             if !report.json {
-                print("model      dropout  batch  seq  median ms  best ms  GFLOP/s  %paired  PyTorch ms  %peak  speed-up  speed-up@peak")
+                print("model     dropout  batch  seq  median ms  best ms  GFLOP/s  %paired  PyTorch ms  %peak  speed-up  speed-up@peak")
             }
             for (name, make) in models {
                 let bert = try make()
@@ -94,12 +94,14 @@ struct BenchTrain: ParsableCommand {
                             ("speedup_at_equal_peak", torchFraction.map { .double(paired / $0, text: nil) } ?? .null),
                         ]))
                     } else {
-                        print(String(format: "%-10@ %7.1f %6d %4d %10.1f %8.1f %8.1f %8.1f %11@ %6@ %9@ %14@", name as NSString, rate, batch, seq,
-                                     median * 1000, best * 1000, gflops, 100 * paired,
-                                     (torch.map { String(format: "%.0f", $0 * 1000) } ?? "-") as NSString,
-                                     (torchFraction.map { String(format: "%.1f", 100 * $0) } ?? "-") as NSString,
-                                     (torch.map { String(format: "%.2f×", $0 / median) } ?? "-") as NSString,
-                                     (torchFraction.map { String(format: "%.2f×", paired / $0) } ?? "-") as NSString))
+                        func cell(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
+                        func num(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
+                        let cells = [name.padding(toLength: 10, withPad: " ", startingAt: 0), cell(num(Double(rate), 1), 7), cell("\(batch)", 7),
+                                     cell("\(seq)", 5), cell(num(median * 1000, 1), 11), cell(num(best * 1000, 1), 9), cell(num(gflops, 1), 9),
+                                     cell(num(100 * paired, 1), 9), cell(torch.map { num($0 * 1000, 0) } ?? "-", 12),
+                                     cell(torchFraction.map { num(100 * $0, 1) } ?? "-", 7), cell(torch.map { num($0 / median, 2) + "×" } ?? "-", 10),
+                                     cell(torchFraction.map { num(paired / $0, 2) + "×" } ?? "-", 15)]
+                        print(cells.joined())
                     }
                 }
             }

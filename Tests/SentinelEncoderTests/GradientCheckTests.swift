@@ -8,10 +8,10 @@ import XCTest
 /// README's description (embeddings + LayerNorm, eager attention with a padded additive mask, FFN with each
 /// activation, pooler, both heads with `CrossEntropyLoss(ignore_index=-100)`).
 final class GradientCheckTests: XCTestCase {
-    /// hidden 20 (one 16-lane vector + a scalar tail), 4 heads of 5, FFN 28, 2 layers, 12 positions, vocab 40.
+    /// hidden 20 (one 16-lane vector + a scalar tail), 4 heads of 5, FFN 28, 2 layers, 20 positions, vocab 40.
     func config(_ activation: Activation) -> BertConfig {
         BertConfig(vocabSize: 40, hiddenSize: 20, layerCount: 2, headCount: 4, intermediateSize: 28, activation: activation,
-                   layerNormEps: 1e-12, maxPositions: 12, typeVocabSize: 2)
+                   layerNormEps: 1e-12, maxPositions: 20, typeVocabSize: 2)
     }
 
     /// Random weights of order 1 in the activations (linear weights ±√3/√in, LayerNorm weights 1 ± 0.3, biases ±0.2),
@@ -56,12 +56,25 @@ final class GradientCheckTests: XCTestCase {
                                    seed: seed, maxGradNorm: nil)
     }
 
-    /// 3 sequences of 6 tokens: right padding in two of them (id 0, mask 0), a sentence pair (token type 1),
-    /// repeated ids (the word-embedding rows accumulate).
-    let ids = [[2, 7, 9, 7, 3, 0], [2, 11, 3, 0, 0, 0], [2, 5, 13, 3, 17, 3]]
-    let mask = [[1, 1, 1, 1, 1, 0], [1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 1]]
-    let types = [[0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 1, 1]]
-    let tokenLabels: [[Int]] = [[-100, 1, 4, 2, -100, -100], [-100, 0, -100, -100, -100, -100], [-100, 3, 1, -100, 4, -100]]
+    /// 3 sequences of 18 tokens (one 16-lane vector + a tail in every attention row): right padding in two of them
+    /// (id 0, mask 0), a sentence pair in the third (token type 1 on its second half), repeated ids (the word-embedding
+    /// rows accumulate); token labels on most valid positions, `-100` on `[CLS]` (2), `[SEP]` (3), padding and every
+    /// third position.
+    static let length = 18
+    static let valid = [14, 9, 18]
+    let ids: [[Int]] = (0..<3).map { r in
+        (0..<GradientCheckTests.length).map { i in
+            let n = GradientCheckTests.valid[r]
+            return i == 0 ? 2 : i == n - 1 ? 3 : i >= n ? 0 : 4 + (i * 5 + r * 3) % 23
+        }
+    }
+    let mask: [[Int]] = (0..<3).map { r in (0..<GradientCheckTests.length).map { $0 < GradientCheckTests.valid[r] ? 1 : 0 } }
+    let types: [[Int]] = (0..<3).map { r in (0..<GradientCheckTests.length).map { r == 2 && $0 >= 10 ? 1 : 0 } }
+    let tokenLabels: [[Int]] = (0..<3).map { r in
+        (0..<GradientCheckTests.length).map { i in
+            i == 0 || i >= GradientCheckTests.valid[r] - 1 || i % 3 == 0 ? -100 : (i * 7 + r) % 5
+        }
+    }
     let sequenceLabels = [2, 0, 1]
 
     /// The float64 loss: HF BERT (eager attention, additive mask), then the head and the mean cross-entropy.
@@ -202,14 +215,16 @@ final class GradientCheckTests: XCTestCase {
     func testTokenClassificationReLU() throws { try check(.relu, task: .tokenClassification) }
     func testSequenceClassificationWithPooler() throws { try check(.gelu, task: .sequenceClassification) }
 
-    /// The word-embedding gradient lives in the rows of the ids used (7 twice, 3 four times), the `[PAD]` row (id 0,
-    /// `padding_idx`) stays exactly 0, and every other row is exactly 0.
+    /// The word-embedding gradient lives in the rows of the ids used (most of them several times), the `[PAD]` row
+    /// (id 0, `padding_idx`) stays exactly 0, and every other row is exactly 0.
     func testWordEmbeddingGradientRows() throws {
         let c = config(.gelu)
         let s = try session(c, randomParameters(c, labels: 5, seed: 3), task: .tokenClassification)
         _ = try s.forwardBackward(batch(), labels: labels(.tokenClassification))
         let rows = s.wordEmbeddingGradientRows()
-        XCTAssertEqual(rows.ids, [0, 2, 3, 5, 7, 9, 11, 13, 17])
+        XCTAssertEqual(rows.ids, Array(Set(ids.flatMap { $0 })).sorted())
+        XCTAssertEqual(rows.ids.first, 0)
+        XCTAssertLessThan(rows.ids.count, c.vocabSize)
         let dense = try XCTUnwrap(s.parameter(named: "embeddings.word_embeddings.weight")).gradientValues
         for id in 0..<c.vocabSize {
             let row = Array(dense[(id * 20)..<(id * 20 + 20)])
