@@ -56,26 +56,26 @@ final class GradientCheckTests: XCTestCase {
                                    seed: seed, maxGradNorm: nil)
     }
 
-    /// 3 sequences of 18 tokens (one 16-lane vector + a tail in every attention row): right padding in two of them
-    /// (id 0, mask 0), a sentence pair in the third (token type 1 on its second half), repeated ids (the word-embedding
-    /// rows accumulate); token labels on most valid positions, `-100` on `[CLS]` (2), `[SEP]` (3), padding and every
-    /// third position.
+    /// 5 sequences of 18 tokens (one 16-lane vector + a tail in every attention row; 90 tokens, more than the 64 up
+    /// to which the products split columns instead of rows): right padding in three of them (id 0, mask 0), a sentence
+    /// pair in the third (token type 1 on its second half), repeated ids (the word-embedding rows accumulate); token
+    /// labels on most valid positions, `-100` on `[CLS]` (2), `[SEP]` (3), padding and every third position.
     static let length = 18
-    static let valid = [14, 9, 18]
-    let ids: [[Int]] = (0..<3).map { r in
+    static let valid = [14, 9, 18, 18, 5]
+    let ids: [[Int]] = (0..<5).map { r in
         (0..<GradientCheckTests.length).map { i in
             let n = GradientCheckTests.valid[r]
             return i == 0 ? 2 : i == n - 1 ? 3 : i >= n ? 0 : 4 + (i * 5 + r * 3) % 23
         }
     }
-    let mask: [[Int]] = (0..<3).map { r in (0..<GradientCheckTests.length).map { $0 < GradientCheckTests.valid[r] ? 1 : 0 } }
-    let types: [[Int]] = (0..<3).map { r in (0..<GradientCheckTests.length).map { r == 2 && $0 >= 10 ? 1 : 0 } }
-    let tokenLabels: [[Int]] = (0..<3).map { r in
+    let mask: [[Int]] = (0..<5).map { r in (0..<GradientCheckTests.length).map { $0 < GradientCheckTests.valid[r] ? 1 : 0 } }
+    let types: [[Int]] = (0..<5).map { r in (0..<GradientCheckTests.length).map { r == 2 && $0 >= 10 ? 1 : 0 } }
+    let tokenLabels: [[Int]] = (0..<5).map { r in
         (0..<GradientCheckTests.length).map { i in
             i == 0 || i >= GradientCheckTests.valid[r] - 1 || i % 3 == 0 ? -100 : (i * 7 + r) % 5
         }
     }
-    let sequenceLabels = [2, 0, 1]
+    let sequenceLabels = [2, 0, 1, 4, 2]
 
     /// The float64 loss: HF BERT (eager attention, additive mask), then the head and the mean cross-entropy.
     func referenceLoss(_ p: [String: [Double]], _ c: BertConfig, task: TrainingTask) -> Double {
@@ -183,6 +183,7 @@ final class GradientCheckTests: XCTestCase {
         let c = config(activation)
         let p = randomParameters(c, labels: 5, seed: 7)
         let s = try session(c, p, task: task)
+        XCTAssertGreaterThan(try batch().inputIDs.count, 64, "the row-split product path", file: file, line: line)
         let out = try s.forwardBackward(batch(), labels: labels(task))
         let exact = referenceLoss(p, c, task: task)
         XCTAssertEqual(Double(out.loss), exact, accuracy: 1e-5 * max(1, abs(exact)), "loss", file: file, line: line)

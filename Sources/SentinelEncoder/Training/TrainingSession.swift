@@ -52,8 +52,14 @@ public struct OptimizerStepReport: Sendable {
 /// }
 /// ```
 /// The model's parameters are updated in place (copied out of a memory map first), so `session.model.forward`
-/// evaluates the trained weights. Matrix products are `cblas_sgemm`; every other loop is vectorised and the
+/// evaluates the trained weights (`BertForTokenClassification(bert: session.model, classifier: session.classifier)`
+/// for evaluation without dropout). Matrix products are `cblas_sgemm`; every other loop is vectorised and the
 /// work is split over ``BLAS/threads`` cores. Not thread-safe: one call at a time.
+///
+/// Memory: the parameters, their gradients and the two AdamW moments (4 × the float32 model; the word-embedding
+/// gradient is dense storage, written and cleared only in the rows of the ids used), plus per layer the forward
+/// values the backward pass reads, ≈ `(10·hidden + 2·intermediate)·T + 2·heads·L²·batch` floats with dropout
+/// (`T = batch·L`), and a few `[T, intermediate]` scratch buffers.
 public final class TrainingSession {
     public let model: BertModel
     public let classifier: ClassificationHead
@@ -114,7 +120,8 @@ public final class TrainingSession {
     ///   - paddingIndex: `pad_token_id` (the embedding's `padding_idx`).
     /// - Throws: ``InputError`` `.missing` (file `model`) for sequence classification on a model without a pooler,
     ///   `.sizeMismatch` when the classifier's input width is not the hidden size, `.outOfRange` for a dropout rate
-    ///   outside `[0, 1)` or a padding index outside the vocabulary.
+    ///   outside `[0, 1)`, a padding index outside the vocabulary, or fewer than 2 labels (HF's 1-label regression
+    ///   is not implemented).
     public init(model: BertModel, classifier: ClassificationHead, task: TrainingTask, dropout: DropoutRates = .init(),
                 seed: UInt64 = 42, optimizer: AdamW = AdamW(), schedule: LearningRateSchedule = .constant(5e-5),
                 maxGradNorm: Double? = 1.0, paddingIndex: Int? = 0) throws {
@@ -122,6 +129,10 @@ public final class TrainingSession {
         guard classifier.linear.inFeatures == c.hiddenSize else {
             throw InputError(.sizeMismatch, file: "model", key: "classifier.weight",
                              "classifier input width \(classifier.linear.inFeatures), hidden size \(c.hiddenSize)")
+        }
+        if classifier.labelCount < 2 {
+            // HF treats one label as regression (MSELoss), which this session does not implement.
+            throw InputError(.outOfRange, file: "model", key: "num_labels", "\(classifier.labelCount) label(s): cross-entropy needs at least 2")
         }
         if task == .sequenceClassification && model.pooler == nil {
             throw InputError(.missing, file: model.archive.path, key: "pooler.dense.weight", "sequence classification needs the pooler")
