@@ -182,45 +182,38 @@ enum TrainingKernels {
         }
     }
 
-    /// `dz = dg · act′(z)` in place on `dg` (`count` values), for the activation's derivative at the
-    /// pre-activation `z`: exact GELU `Φ(z) + z·φ(z)`; tanh GELU `½(1 + t) + ½·z·(1 − t²)·√(2/π)·(1 + 3·0.044715·z²)`
-    /// with `t = tanh(√(2/π)(z + 0.044715·z³))`; ReLU `1` for `z > 0`, else `0` (as PyTorch).
-    static func activationBackward(_ dg: UnsafeMutablePointer<Float>, preActivation z: UnsafePointer<Float>, count: Int,
-                                   activation: Activation) {
+    /// Training form of ``Kernels/addBiasActivate(_:rows:cols:bias:activation:preActivation:)``: `x = act(x + bias)` in
+    /// place and `derivative = act′(x + bias)` (what the backward pass multiplies by), computed together (one `erf`
+    /// or `tanh` per element). The values equal the inference kernel's.
+    static func addBiasActivate(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, bias: UnsafePointer<Float>,
+                                activation: Activation, derivative: UnsafeMutablePointer<Float>) {
         switch activation {
-        case .gelu:
-            activationBackward(dg, z, count, { x in
-                let cdf = 0.5 * (1 + VectorMath.erf(x * 0.707_106_781_186_547_5))
-                return cdf + x * 0.398_942_280_401_432_7 * VectorMath.exp(-0.5 * x * x)
-            }, { x in
-                0.5 * (1 + erff(x * 0.707_106_781_186_547_5)) + x * 0.398_942_280_401_432_7 * expf(-0.5 * x * x)
-            })
-        case .geluTanh:
-            activationBackward(dg, z, count, { x in
-                let x2: Vec = x * x
-                let inner: Vec = 0.797_884_560_802_865_4 * (x + 0.044715 * x2 * x)
-                let t: Vec = VectorMath.tanh(inner)
-                let slope: Vec = 0.797_884_560_802_865_4 * (1 + 0.134_145 * x2)
-                let left: Vec = 0.5 * (1 + t)
-                let right: Vec = 0.5 * x * (1 - t * t) * slope
-                return left + right
-            }, { x in
-                let t = tanhf(0.797_884_560_802_865_4 * (x + 0.044715 * x * x * x))
-                return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * 0.797_884_560_802_865_4 * (1 + 0.134_145 * x * x)
-            })
-        case .relu:
-            activationBackward(dg, z, count, { x in
-                select(lessMask(Vec(repeating: 0), x), Vec(repeating: 1), Vec(repeating: 0))
-            }, { x in x > 0 ? 1 : 0 })
+        case .gelu: addBiasActivate(x, rows, cols, bias, derivative, Activation.geluWithDerivative, Activation.geluWithDerivative)
+        case .geluTanh: addBiasActivate(x, rows, cols, bias, derivative, Activation.geluTanhWithDerivative, Activation.geluTanhWithDerivative)
+        case .relu: addBiasActivate(x, rows, cols, bias, derivative, Activation.reluWithDerivative, Activation.reluWithDerivative)
         }
     }
 
     @inline(__always)
-    private static func activationBackward(_ dg: UnsafeMutablePointer<Float>, _ z: UnsafePointer<Float>, _ count: Int,
-                                           _ f: (Vec) -> Vec, _ scalar: (Float) -> Float) {
-        var i = 0
-        while i + 16 <= count { store(load(dg + i) * f(load(z + i)), dg + i); i += 16 }
-        while i < count { dg[i] *= scalar(z[i]); i += 1 }
+    private static func addBiasActivate(_ x: UnsafeMutablePointer<Float>, _ rows: Int, _ cols: Int, _ bias: UnsafePointer<Float>,
+                                        _ derivative: UnsafeMutablePointer<Float>, _ f: (Vec) -> (Vec, Vec),
+                                        _ scalar: (Float) -> (Float, Float)) {
+        for r in 0..<rows {
+            let row = x + r * cols, d = derivative + r * cols
+            var j = 0
+            while j + 16 <= cols {
+                let (y, dy) = f(load(row + j) + load(bias + j))
+                store(y, row + j)
+                store(dy, d + j)
+                j += 16
+            }
+            while j < cols {
+                let (y, dy) = scalar(row[j] + bias[j])
+                row[j] = y
+                d[j] = dy
+                j += 1
+            }
+        }
     }
 
     /// Softmax backward in place, row by row: `dS = P · (dP − Σⱼ dPⱼ·Pⱼ)` with `dP` in `grad` and the
@@ -270,4 +263,54 @@ enum TrainingKernels {
         while i + 16 <= count { store(load(dst + i) + load(src + i), dst + i); i += 16 }
         while i < count { dst[i] += src[i]; i += 1 }
     }
+}
+
+extension Activation {
+    // Value and derivative of each activation, vector and scalar forms. The values use the same operations as
+    // `apply` (so training and inference agree bitwise); the derivatives are
+    // exact GELU `Φ(z) + z·φ(z)`; tanh GELU `½(1 + t) + ½·z·(1 − t²)·√(2/π)·(1 + 3·0.044715·z²)` with
+    // `t = tanh(√(2/π)(z + 0.044715·z³))`; ReLU `1` for `z > 0`, else `0` (as PyTorch's `threshold_backward`).
+
+    @inline(__always)
+    static func geluWithDerivative(_ x: Vec) -> (Vec, Vec) {
+        let e = VectorMath.erf(x * 0.707_106_781_186_547_5)
+        let y: Vec = 0.5 * x * (1 + e)
+        let pdf: Vec = 0.398_942_280_401_432_7 * VectorMath.exp(-0.5 * x * x)
+        let cdf: Vec = 0.5 * (1 + e)
+        return (y, cdf + x * pdf)
+    }
+
+    @inline(__always)
+    static func geluWithDerivative(_ x: Float) -> (Float, Float) {
+        let e = Glibc.erf(x * 0.707_106_781_186_547_5)
+        return (0.5 * x * (1 + e), 0.5 * (1 + e) + x * 0.398_942_280_401_432_7 * expf(-0.5 * x * x))
+    }
+
+    @inline(__always)
+    static func geluTanhWithDerivative(_ x: Vec) -> (Vec, Vec) {
+        let x2: Vec = x * x
+        let inner: Vec = 0.797_884_560_802_865_4 * (x + 0.044715 * x * x * x)
+        let t: Vec = VectorMath.tanh(inner)
+        let y: Vec = 0.5 * x * (1 + t)
+        let slope: Vec = 0.797_884_560_802_865_4 * (1 + 0.134_145 * x2)
+        let left: Vec = 0.5 * (1 + t)
+        let right: Vec = 0.5 * x * (1 - t * t) * slope
+        return (y, left + right)
+    }
+
+    @inline(__always)
+    static func geluTanhWithDerivative(_ x: Float) -> (Float, Float) {
+        let t = Glibc.tanh(0.797_884_560_802_865_4 * (x + 0.044715 * x * x * x))
+        let d = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * 0.797_884_560_802_865_4 * (1 + 0.134_145 * x * x)
+        return (0.5 * x * (1 + t), d)
+    }
+
+    @inline(__always)
+    static func reluWithDerivative(_ x: Vec) -> (Vec, Vec) {
+        let positive = lessMask(Vec(repeating: 0), x)
+        return (vmax(x, Vec(repeating: 0)), select(positive, Vec(repeating: 1), Vec(repeating: 0)))
+    }
+
+    @inline(__always)
+    static func reluWithDerivative(_ x: Float) -> (Float, Float) { (max(0, x), x > 0 ? 1 : 0) }
 }

@@ -92,7 +92,7 @@ public final class TrainingSession {
         let probabilities = FloatBuffer(), probabilityMask = FloatBuffer()
         let context = FloatBuffer()
         let attentionMask = FloatBuffer(), normalized1 = FloatBuffer(), rstd1 = FloatBuffer(), h1 = FloatBuffer()
-        let preActivation = FloatBuffer(), activation = FloatBuffer()
+        let activationDerivative = FloatBuffer(), activation = FloatBuffer()
         let outputMask = FloatBuffer(), normalized2 = FloatBuffer(), rstd2 = FloatBuffer(), out = FloatBuffer()
         var hasAttentionMask = false, hasProbabilityMask = false, hasOutputMask = false
     }
@@ -362,10 +362,10 @@ public final class TrainingSession {
                                                             eps: an.eps, out: h1 + lo * h, rstd: r1 + lo)
         }
         // Feed-forward: dense, activation, dense, dropout, residual, LayerNorm.
-        let z = tape.preActivation.reserve(t * f), g = tape.activation.reserve(t * f)
+        let z = tape.activationDerivative.reserve(t * f), g = tape.activation.reserve(t * f)
         let ib = layer.intermediate.bias.values, act = c.activation
         BertModel.products([(layer.intermediate, g)], h1, rows: t) { lo, n in
-            Kernels.addBiasActivate(g + lo * f, rows: n, cols: f, bias: ib, activation: act, preActivation: z + lo * f)
+            TrainingKernels.addBiasActivate(g + lo * f, rows: n, cols: f, bias: ib, activation: act, derivative: z + lo * f)
         }
         let s2 = tape.normalized2.reserve(t * h), r2 = tape.rstd2.reserve(t), out = tape.out.reserve(t * h)
         let m2 = dropoutMask(tape.outputMask, count: t * h, rate: dropout.hidden)
@@ -512,9 +512,9 @@ public final class TrainingSession {
         LinearBackward.biasGradient(dO, rows: t, cols: h, into: grad(layer.output.bias))
         let dg = dFFN.reserve(t * f)
         LinearBackward.inputGradient([(dO, layer.output.weight.values, h)], rows: t, in: f, into: dg, accumulate: false)
-        let z = UnsafePointer(tape.preActivation.pointer), act = c.activation
-        Parallel.chunks(t * f, workPerItem: 8) { r in
-            TrainingKernels.activationBackward(dg + r.lowerBound, preActivation: z + r.lowerBound, count: r.count, activation: act)
+        let derivative = UnsafePointer(tape.activationDerivative.pointer)
+        Parallel.chunks(t * f, workPerItem: 2) { r in
+            TrainingKernels.multiply(dg + r.lowerBound, by: derivative + r.lowerBound, count: r.count)
         }
         // intermediate.dense [intermediate, hidden]; ∂h1 = ∂s2 (residual) + dz · W.
         let h1 = UnsafePointer(tape.h1.pointer)
