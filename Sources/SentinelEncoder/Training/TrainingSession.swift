@@ -210,7 +210,9 @@ public final class TrainingSession {
 
     /// Runs the training-mode forward pass (dropout on) and the backward pass of `lossScale · loss`, adding the
     /// gradients to those already accumulated (so `N` calls with `lossScale = 1/N` accumulate the gradient of the
-    /// mean loss, as HF Trainer's gradient accumulation).
+    /// mean loss, as HF Trainer's gradient accumulation). To weight the micro-batches by their label counts instead (HF
+    /// Trainer's `num_items_in_batch`: the summed loss over all counted labels of the accumulated batches divided by their
+    /// number), pass `lossScale = labelCount_i / Σ labelCount`.
     ///
     /// - Parameters:
     ///   - batch: `input_ids`, `attention_mask`, `token_type_ids`, each `[batch, L]`.
