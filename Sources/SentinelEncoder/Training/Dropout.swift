@@ -43,12 +43,7 @@ public struct DropoutRates: Sendable, Equatable {
     /// Reads the rates from `config.json` at `path`.
     /// - Throws: ``InputError`` (`.notJSON`, `.outOfRange`) naming the file; ``OutputError`` when it cannot be read.
     public static func load(path: String) throws -> DropoutRates {
-        let file = try MappedFile(path: path)
-        let json: JSONValue
-        do { json = try JSONValue.parse(file.bytes) } catch let e as JSONValue.ParseError {
-            throw InputError(.notJSON, file: path, offset: e.offset, "config is not valid JSON: \(e.reason)")
-        }
-        return try DropoutRates(json: json, file: path)
+        try DropoutRates(json: ModelDirectory.readJSON(path), file: path)
     }
 }
 

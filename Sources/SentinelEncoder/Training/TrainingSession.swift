@@ -248,16 +248,6 @@ public final class TrainingSession {
         return TrainingOutput(loss: loss, logits: logitsTensor, labelCount: counted)
     }
 
-    private func prepareMask(_ batch: EncoderBatch) {
-        let n = batch.batchSize * batch.sequenceLength
-        let m = keyMask.reserve(n), a = keyBias.reserve(n)
-        for i in 0..<n {
-            let valid = batch.attentionMask[i] != 0
-            m[i] = valid ? 1 : 0
-            a[i] = valid ? 0 : -Float.greatestFiniteMagnitude
-        }
-    }
-
     /// Draws a dropout mask of `count` values into `buffer` when `rate > 0`.
     private func dropoutMask(_ buffer: FloatBuffer, count: Int, rate: Float) -> UnsafeMutablePointer<Float>? {
         guard rate > 0 else { return nil }
@@ -275,7 +265,7 @@ public final class TrainingSession {
     /// The training forward pass up to the last hidden state `[T, hidden]`, then the head's logits into `logits`.
     private func forward(_ batch: EncoderBatch) -> UnsafePointer<Float> {
         let c = model.config, b = batch.batchSize, l = batch.sequenceLength, t = b * l, h = c.hiddenSize
-        prepareMask(batch)
+        BertModel.prepareMask(batch, keyMask: keyMask, keyBias: keyBias)
         // Embeddings: word + position + token type, LayerNorm, dropout.
         let xe = embNormalized.reserve(t * h), rs = embRstd.reserve(t), out = embOut.reserve(t * h)
         let e = model.embeddings
@@ -493,6 +483,17 @@ public final class TrainingSession {
         }
     }
 
+    /// The gradient before a dropout whose output gradient is `d` (kept: residual branches still need `d`): `d · mask`
+    /// in the `dMasked` scratch buffer, or `d` itself without dropout.
+    private func throughDropout(_ d: UnsafeMutablePointer<Float>, count: Int, mask: FloatBuffer?) -> UnsafePointer<Float> {
+        guard let mask else { return UnsafePointer(d) }
+        let m = dMasked.reserve(count), keep = UnsafePointer(mask.pointer)
+        Parallel.chunks(count, workPerItem: 2) { r in
+            TrainingKernels.multiply(d + r.lowerBound, by: keep + r.lowerBound, count: r.count, into: m + r.lowerBound)
+        }
+        return UnsafePointer(m)
+    }
+
     /// One layer's backward pass: `dOut` (`[T, hidden]`, ∂loss/∂layer output) is replaced by ∂loss/∂layer input.
     private func backward(_ layer: BertLayer, input x: UnsafePointer<Float>, tape: LayerTape, dOut: UnsafeMutablePointer<Float>,
                           batch b: Int, length l: Int) {
@@ -500,14 +501,7 @@ public final class TrainingSession {
         // Output LayerNorm: ∂s2 (s2 = dropout(o) + h1).
         let ds2 = dTemp.reserve(t * h)
         layerNormBackward(dy: dOut, normalized: tape.normalized2.pointer, rstd: tape.rstd2.pointer, rows: t, norm: layer.outputNorm, dx: ds2)
-        var dO = UnsafePointer(ds2)
-        if tape.hasOutputMask {
-            let m = dMasked.reserve(t * h)
-            Parallel.chunks(t * h, workPerItem: 2) { r in
-                TrainingKernels.multiply(ds2 + r.lowerBound, by: tape.outputMask.pointer + r.lowerBound, count: r.count, into: m + r.lowerBound)
-            }
-            dO = UnsafePointer(m)
-        }
+        let dO = throughDropout(ds2, count: t * h, mask: tape.hasOutputMask ? tape.outputMask : nil)
         // output.dense [hidden, intermediate].
         let g = UnsafePointer(tape.activation.pointer)
         LinearBackward.weightGradient(dO, g, rows: t, out: h, in: f, into: grad(layer.output.weight))
@@ -525,14 +519,7 @@ public final class TrainingSession {
         LinearBackward.inputGradient([(UnsafePointer(dg), layer.intermediate.weight.values, f)], rows: t, in: h, into: ds2, accumulate: true)
         // Attention LayerNorm: ∂s1 into dOut (s1 = dropout(a) + x).
         layerNormBackward(dy: ds2, normalized: tape.normalized1.pointer, rstd: tape.rstd1.pointer, rows: t, norm: layer.attentionNorm, dx: dOut)
-        var da = UnsafePointer(dOut)
-        if tape.hasAttentionMask {
-            let m = dMasked.reserve(t * h)
-            Parallel.chunks(t * h, workPerItem: 2) { r in
-                TrainingKernels.multiply(dOut + r.lowerBound, by: tape.attentionMask.pointer + r.lowerBound, count: r.count, into: m + r.lowerBound)
-            }
-            da = UnsafePointer(m)
-        }
+        let da = throughDropout(dOut, count: t * h, mask: tape.hasAttentionMask ? tape.attentionMask : nil)
         // attention.output.dense [hidden, hidden].
         let ctx = UnsafePointer(tape.context.pointer)
         LinearBackward.weightGradient(da, ctx, rows: t, out: h, in: h, into: grad(layer.attentionOutput.weight))
