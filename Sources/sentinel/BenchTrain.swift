@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SentinelCore
 import SentinelEncoder
+import SentinelFormats
 
 /// `sentinel bench train`: one training step (forward + backward + AdamW) against PyTorch.
 struct BenchTrain: ParsableCommand {

@@ -1,6 +1,7 @@
 import Foundation
 import SentinelCore
 @testable import SentinelEncoder
+import SentinelTestSupport
 import XCTest
 
 /// Finite-difference checks of the backward pass on tiny random models: the analytic float32 gradient of every

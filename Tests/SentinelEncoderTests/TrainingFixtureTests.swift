@@ -1,6 +1,7 @@
 import Foundation
 import SentinelCore
 @testable import SentinelEncoder
+import SentinelFormats
 import SentinelTestSupport
 import XCTest
 

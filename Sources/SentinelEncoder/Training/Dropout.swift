@@ -43,7 +43,7 @@ public struct DropoutRates: Sendable, Equatable {
     /// Reads the rates from `config.json` at `path`.
     /// - Throws: ``InputError`` (`.notJSON`, `.outOfRange`) naming the file; ``OutputError`` when it cannot be read.
     public static func load(path: String) throws -> DropoutRates {
-        try DropoutRates(json: ModelDirectory.readJSON(path), file: path)
+        try DropoutRates(json: JSONValue.read(file: path), file: path)
     }
 }
 

@@ -1,35 +1,14 @@
 import SentinelCore
 
 extension TrainingSession {
-    /// The optimizer's state as named tensors, for ``SafeTensorsWriter`` (checkpoint/resume):
+    /// The optimizer's state as named tensors, a ``TensorArchive`` view of the live buffers (no copy) for a
+    /// checkpoint writer (`SafeTensorsWriter.write(session.optimizerState(), to: path)`):
     /// `exp_avg.<name>` and `exp_avg_sq.<name>` (F32, the parameter's shape; zeros before the first step) for every
     /// parameter in ``parameters`` (torch's `exp_avg` / `exp_avg_sq`), `step` (I64 scalar: optimizer steps taken,
     /// torch's `state["step"]`, which is also the schedule's position), `dropout.seed` and `dropout.draws` (U64 scalars:
-    /// the dropout generator). The items read the live buffers when written: write them before the next step.
-    public func optimizerState() -> [SafeTensorsWriter.Item] {
-        var items: [SafeTensorsWriter.Item] = []
-        for p in parameters {
-            for (prefix, buffer) in [("exp_avg.", { p.expAvg }), ("exp_avg_sq.", { p.expAvgSq })] {
-                items.append(SafeTensorsWriter.Item(entry: TensorEntry(name: prefix + p.name, dtype: .F32, shape: p.shape)) { sink in
-                    if let b = buffer() {
-                        try sink(UnsafeRawBufferPointer(start: b, count: p.count * 4))
-                    } else {
-                        let zeros = [Float](repeating: 0, count: p.count)
-                        try zeros.withUnsafeBytes { try sink($0) }
-                    }
-                })
-            }
-        }
-        func scalar<T: FixedWidthInteger>(_ name: String, _ dtype: DType, _ value: T) -> SafeTensorsWriter.Item {
-            SafeTensorsWriter.Item(entry: TensorEntry(name: name, dtype: dtype, shape: [])) { sink in
-                try withUnsafeBytes(of: value.littleEndian) { try sink($0) }
-            }
-        }
-        items.append(scalar("step", .I64, Int64(optimizerStep)))
-        items.append(scalar("dropout.seed", .U64, generator.seed))
-        items.append(scalar("dropout.draws", .U64, generator.draws))
-        return items
-    }
+    /// the dropout generator). See `Formats/optimizer-state.md`. The moments are read when the bytes are asked for:
+    /// write the archive before the next step.
+    public func optimizerState() -> TensorArchive { OptimizerStateArchive(self) }
 
     /// Restores a state written from ``optimizerState()`` (by a session with the same parameters): the moments,
     /// the step count (and so the schedule's position) and the dropout generator. The parameters themselves are the
@@ -79,5 +58,46 @@ extension TrainingSession {
         }
         optimizerStep = Int(step)
         generator = DropoutGenerator(seed: seed, draws: draws)
+    }
+}
+
+/// The view behind ``TrainingSession/optimizerState()``: moments straight from the session's buffers, the scalars
+/// captured when the view is made.
+final class OptimizerStateArchive: TensorArchive {
+    let path = "<optimizer state>"
+    var formatName: String { "memory" }
+    let entries: [TensorEntry]
+    private let session: TrainingSession
+    private let moments: [String: (TrainableParameter, Bool)]
+    private let scalars: [String: [UInt8]]
+
+    init(_ session: TrainingSession) {
+        self.session = session
+        var entries: [TensorEntry] = [], moments: [String: (TrainableParameter, Bool)] = [:], scalars: [String: [UInt8]] = [:]
+        for p in session.parameters {
+            for (prefix, second) in [("exp_avg.", false), ("exp_avg_sq.", true)] {
+                entries.append(TensorEntry(name: prefix + p.name, dtype: .F32, shape: p.shape))
+                moments[prefix + p.name] = (p, second)
+            }
+        }
+        for (name, dtype, bits) in [("step", DType.I64, UInt64(session.optimizerStep)), ("dropout.seed", .U64, session.generator.seed),
+                                    ("dropout.draws", .U64, session.generator.draws)] {
+            entries.append(TensorEntry(name: name, dtype: dtype, shape: []))
+            scalars[name] = withUnsafeBytes(of: bits.littleEndian) { Array($0) }
+        }
+        self.entries = entries
+        self.moments = moments
+        self.scalars = scalars
+    }
+
+    func withBytes<R>(of name: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        if let bytes = scalars[name] { return try bytes.withUnsafeBytes(body) }
+        guard let (p, second) = moments[name] else {
+            throw InputError(.missing, file: path, key: name, "no optimizer state tensor of that name")
+        }
+        if let buffer = second ? p.expAvgSq : p.expAvg {
+            return try body(UnsafeRawBufferPointer(start: buffer, count: p.count * 4))
+        }
+        return try [Float](repeating: 0, count: p.count).withUnsafeBytes(body)
     }
 }
