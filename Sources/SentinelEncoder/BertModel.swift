@@ -249,7 +249,7 @@ public final class BertModel {
 
     // MARK: - Steps
 
-    private func validate(_ batch: EncoderBatch) throws {
+    func validate(_ batch: EncoderBatch) throws {
         let l = batch.sequenceLength
         guard l <= config.maxPositions else {
             throw InputError(.outOfRange, file: "input", key: "input_ids",
@@ -287,7 +287,10 @@ public final class BertModel {
     }
 
     /// Per key: 1/0 multiplier and 0/−FLT_MAX additive bias, `[batch, L]`.
-    private func prepareMask(_ batch: EncoderBatch) {
+    private func prepareMask(_ batch: EncoderBatch) { Self.prepareMask(batch, keyMask: keyMask, keyBias: keyBias) }
+
+    /// Writes `keyMask` (1 valid, 0 padding) and `keyBias` (0 or −FLT_MAX) for every key of `batch`, `[batch, L]`.
+    static func prepareMask(_ batch: EncoderBatch, keyMask: FloatBuffer, keyBias: FloatBuffer) {
         let n = batch.batchSize * batch.sequenceLength
         let m = keyMask.reserve(n), a = keyBias.reserve(n)
         for i in 0..<n {

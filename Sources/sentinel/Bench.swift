@@ -7,7 +7,7 @@ import SentinelFormats
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Sentinel's speed on this machine.",
-        subcommands: [BenchEncoder.self]
+        subcommands: [BenchEncoder.self, BenchTrain.self]
     )
 }
 
