@@ -75,9 +75,15 @@ public enum SeedConverter {
     ///   On any error nothing is left at `output`.
     public static func convert(model: String, output: String, passkey: String, options: ConversionOptions,
                                progress: (String) -> Void = { _ in }) throws -> ConversionReport {
+        try convert(model: model, output: output, options: options, steps: seedSteps(passkey: passkey, options: options), progress: progress)
+    }
+
+    /// The conversion pipeline shared by every scheme; `steps` holds what the scheme decides.
+    static func convert(model: String, output: String, options: ConversionOptions, steps: SchemeSteps,
+                        progress: (String) -> Void) throws -> ConversionReport {
         let start = monotonicSeconds()
         let dir = try ModelDirectory(path: model)
-        let hasher = try TokenHasher(passkey: passkey)
+        let hasher = try steps.hasher()
 
         // Source digests for sentinel.json, on the second core while the rest runs.
         let sourceFiles = ([dir.weightsFileName] + dir.shardFileNames + ["config.json", "vocab.txt", "tokenizer.json",
@@ -105,7 +111,7 @@ public enum SeedConverter {
         let config = try dir.config()
         var warnings: [String] = []
         if let type = config["model_type"]?.stringValue, !["bert", "roberta", "distilbert", "electra", "xlm-roberta"].contains(type) {
-            warnings.append("config.json model_type is '\(type)'; the seed scheme is defined for BERT-style models")
+            warnings.append("config.json model_type is '\(type)'; the \(steps.name) scheme is defined for BERT-style models")
         }
         if !dir.has("tokenizer.json") {
             warnings.append("the input has no tokenizer.json, so none is written (vocab.txt carries the adapted vocabulary)")
@@ -113,8 +119,7 @@ public enum SeedConverter {
 
         progress("hashing \(vocab.count) tokens")
         let hashed = hashVocabulary(vocab.tokens, special: specialIDs, hasher: hasher)
-        let seed = SeedScheme.seed(forKey: passkey)
-        let mapping = SeedScheme.mapping(vocabSize: vocab.count, specialIDs: specialIDs, seed: seed, shuffle: options.shuffle)
+        let mapping = steps.mapping(vocab.count, specialIDs)
         var adaptedTokensByID = [String](repeating: "", count: vocab.count)
         for (old, new) in mapping.enumerated() { adaptedTokensByID[new] = hashed[old] }
         let adaptedTokens = adaptedTokensByID
@@ -128,8 +133,6 @@ public enum SeedConverter {
             return original.setting("model", to: model).serialized(.pretty)
         }
         defer { _ = try? tokenizerText.wait() }
-        var global = PythonRandom(seed: seed)
-        let passes = SeedScheme.glidePasses(options.glideSteps, generator: &global)
 
         progress("opening weights \(dir.weightsFileName)")
         let opened = try openTensorArchive(path: dir.weightsPath)
@@ -159,7 +162,7 @@ public enum SeedConverter {
                              "says \(declared) but \(embedding.name) has \(embedding.shape[0]) rows")
         }
         for e in entries where e.name != embedding.name && e.shape.first == vocab.count && e.shape.count <= 2 {
-            warnings.append("\(e.name) \(e.shape) is vocabulary-sized but the seed scheme leaves it unchanged (as the reference converter does)")
+            warnings.append("\(e.name) \(e.shape) is vocabulary-sized but the \(steps.name) scheme leaves it unchanged (as the reference converter does)")
         }
 
         progress("writing \(output)")
@@ -167,8 +170,7 @@ public enum SeedConverter {
         let adaptedEntry = TensorEntry(name: embedding.name, dtype: outDType, shape: embedding.shape)
         var weightFiles: [String] = []
         try archive.withBytes(of: embedding.name) { source in
-            let transform = EmbeddingTransform(source: source, dtype: embedding.dtype, rows: vocab.count, hidden: hidden,
-                                               passes: passes, mapping: mapping)
+            let transform = steps.transform(source, embedding.dtype, vocab.count, hidden, mapping, specialIDs, config)
             let items = entries.map { e -> SafeTensorsWriter.Item in
                 guard e.name == embedding.name else { return .copy(e, from: archive) }
                 return SafeTensorsWriter.Item(entry: adaptedEntry) { sink in
@@ -208,14 +210,7 @@ public enum SeedConverter {
         }
         progress("waiting for source digests")
         let sourceDigests = try digests.wait()
-        let manifest = JSONValue.object([
-            ("scheme", .string("seed")),
-            ("scheme_version", .int(Int64(SeedScheme.version))),
-            ("shuffle", .bool(options.shuffle)),
-            ("glide_steps", .int(Int64(options.glideSteps))),
-            ("embedding_dtype", .string(outDType.rawValue)),
-            ("digest", .object([("algorithm", .string("blake2b")), ("digest_size", .int(16)), ("encoding", .string("hex"))])),
-            ("kdf", .null),
+        let manifest = JSONValue.object(steps.manifest(outDType) + [
             ("source", .object([("files", .object(sourceDigests.map { name, sha, size in
                 (name, .object([("sha256", .string(sha)), ("bytes", .int(Int64(size)))]))
             }))])),
@@ -224,7 +219,7 @@ public enum SeedConverter {
         try out.write("sentinel.json", text: manifest.serialized(.pretty) + "\n")
         progress("committing \(output)")
         try out.commit()
-        return ConversionReport(output: output, scheme: "seed", vocabSize: vocab.count, changedTensors: [embedding.name],
+        return ConversionReport(output: output, scheme: steps.name, vocabSize: vocab.count, changedTensors: [embedding.name],
                                 embeddingDType: outDType, ignoredFiles: dir.unknownFileNames, warnings: warnings,
                                 renamedTensors: renamed, weightFiles: weightFiles, seconds: monotonicSeconds() - start)
     }
