@@ -60,14 +60,14 @@ public enum HardenedScheme {
         }
     }
 
-    /// The source rows that are re-initialised: `round(fraction · n)` of the `n` non-special ids, chosen uniformly
+    /// The source rows that are re-initialised: `round(fraction · n)` (ties to even) of the `n` non-special ids, chosen uniformly
     /// by the first `k` steps of a forward Fisher–Yates (`i` from 0: `j = i + uniform(below: n−i)`, swap) on the
     /// ascending non-special ids, with the transform subkey and nonce `(domain 4, index 0)`.
     public static func reinitRows(vocabSize: Int, specialIDs: Set<Int>, fraction: Double, key: SecretKey) -> [Bool] {
         var selected = [Bool](repeating: false, count: vocabSize)
         guard fraction > 0 else { return selected }
         var ids = (0..<vocabSize).filter { !specialIDs.contains($0) }
-        let k = min(ids.count, Int((fraction * Double(ids.count)).rounded()))
+        let k = min(ids.count, Int((fraction * Double(ids.count)).rounded(.toNearestOrEven)))
         var stream = ChaCha20Stream(key: key, nonce: ChaCha20Stream.nonce(domain: NonceDomain.reinitRows.rawValue, index: 0))
         for i in 0..<k {
             let j = i + Int(stream.uniform(below: UInt64(ids.count - i)))
