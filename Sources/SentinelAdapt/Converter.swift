@@ -58,6 +58,8 @@ public struct ConversionReport: Sendable {
     public var weightFiles: [String]
     /// Wall time in seconds.
     public var seconds: Double
+    /// The `sentinel.json` written (scheme parameters; never the key).
+    public var manifest: JSONValue = .null
 }
 
 /// The seed-scheme converter: reproduces `llm_converter.py` (SentinelLMs, AAAI 2024) exactly, with
@@ -221,7 +223,8 @@ public enum SeedConverter {
         try out.commit()
         return ConversionReport(output: output, scheme: steps.name, vocabSize: vocab.count, changedTensors: [embedding.name],
                                 embeddingDType: outDType, ignoredFiles: dir.unknownFileNames, warnings: warnings,
-                                renamedTensors: renamed, weightFiles: weightFiles, seconds: monotonicSeconds() - start)
+                                renamedTensors: renamed, weightFiles: weightFiles, seconds: monotonicSeconds() - start,
+                                manifest: manifest)
     }
 
     /// Digests every non-special token (specials keep their text), using both cores.

@@ -82,13 +82,21 @@ struct Vocab: ParsableCommand {
             let passkey = key.isGiven ? try key.passkey() : nil  // the command works without a key
             let adapted = try AdaptedVocabulary(path: adaptedDirectory)
             let adaptedTokens = adapted.vocabulary.tokens
+            // The scheme's token hasher (hardened: Argon2id with the salt of the adapted model's sentinel.json).
+            let manifest = try AdaptationManifest.of(directory: adaptedDirectory)
+            var schemeHasher: TokenHasher?
+            do {
+                schemeHasher = try passkey.map { try manifest.tokenHasher(passkey: $0) }
+            } catch let e as TokenHasher.Error {
+                throw ValidationError(e.description)
+            } catch let e as KeyDerivationError {
+                throw ValidationError(e.description)
+            }
             var encryptor: Encryptor?
-            if let original, let passkey {
-                do {
-                    encryptor = try Encryptor(modelDirectory: original, key: passkey)
-                } catch let e as TokenHasher.Error {
-                    throw ValidationError(e.description)
-                }
+            if let original, let schemeHasher {
+                let tokenizer = try BertTokenizer.load(directory: original)
+                encryptor = Encryptor(tokenizer: tokenizer, hasher: schemeHasher,
+                                      specialTokens: try ModelDirectory.specialTokens(inDirectory: original))
             } else if token != nil && passkey == nil {
                 throw ValidationError("--token needs the passkey (SENTINEL_KEY or --key-file)")
             }
@@ -101,6 +109,7 @@ struct Vocab: ParsableCommand {
                 ("adapted_plain_tokens", .array(adaptedTokens.enumerated()
                     .filter { !isDigest($0.element) }
                     .map { .object([("token", .string($0.element)), ("adapted_id", .int(Int64($0.offset)))]) })),
+                ("scheme", .string(manifest.scheme)),
                 ("key_given", .bool(passkey != nil)),
                 ("mapping_known", .bool(encryptor != nil)),
             ]
@@ -166,11 +175,7 @@ struct Vocab: ParsableCommand {
                     entries.append(entry)
                 } else {
                     // The digest needs only the key: hash the token and look it up in the adapted vocabulary.
-                    let hasher: TokenHasher
-                    do { hasher = try TokenHasher(passkey: passkey ?? "") } catch let e as TokenHasher.Error {
-                        throw ValidationError(e.description)
-                    }
-                    let d = hasher.hexDigest(token)
+                    let d = schemeHasher!.hexDigest(token)
                     var entry = Entry(token: token, digest: d, originalID: nil, adaptedID: adapted.vocabulary.id(of: d).map(Int.init))
                     if entry.adaptedID == nil {
                         let quotedToken = JSONValue.string(token).serialized()
