@@ -27,6 +27,7 @@ struct SentinelCommand: ParsableCommand {
             Embed.self,
             Verify.self,
             Predict.self,
+            BenchKDF.self,
         ]
     )
 }
