@@ -96,8 +96,14 @@ final class HardenedCLITests: XCTestCase {
         XCTAssertNotEqual(filesC["model.safetensors"], filesA["model.safetensors"])
         XCTAssertEqual(filesC["config.json"], filesA["config.json"])
         let d = try convert(model, tmp + "/d", ["--noise-std", "0"])
-        let e = try convert(model, tmp + "/e", ["--noise-std", "0"])
+        // Without KDF or transform options: libsodium's MODERATE setting and every non-special row re-initialised.
+        let e = try Fixtures.sentinel(["convert", model, "--output", tmp + "/e", "--scheme", "hardened"], environment: env)
         XCTAssertEqual(d.status + e.status, 0, d.stderr + e.stderr)
+        let defaults = try ModelDirectory.readJSON(tmp + "/e/sentinel.json")
+        XCTAssertEqual(defaults["kdf"]?["opslimit"]?.intValue, 3)
+        XCTAssertEqual(defaults["kdf"]?["memlimit"]?.intValue, 256 << 20)
+        XCTAssertEqual(defaults["embedding_transform"]?["reinit_fraction"]?.doubleValue, 1)
+        XCTAssertEqual(defaults["embedding_transform"]?["noise_std"]?.doubleValue, 0)
         let saltD = try ModelDirectory.readJSON(tmp + "/d/sentinel.json")["kdf"]?["salt"]?.stringValue
         let saltE = try ModelDirectory.readJSON(tmp + "/e/sentinel.json")["kdf"]?["salt"]?.stringValue
         XCTAssertEqual(saltD?.count, 32)
@@ -120,6 +126,15 @@ final class HardenedCLITests: XCTestCase {
         let manifest = try ModelDirectory.readJSON(tmp + "/explicit/sentinel.json")
         XCTAssertEqual(manifest["scheme"]?.stringValue, "seed")
         XCTAssertEqual(manifest["kdf"], .null)
+
+        // encrypt --manifest with a seed model's sentinel.json is plain seed encryption; a missing manifest is bad input.
+        let text = Data("Hello world, this is Sentinel.\n".utf8)
+        let bare = try Fixtures.sentinel(["encrypt", model], environment: env, stdin: text)
+        let withSeed = try Fixtures.sentinel(["encrypt", model, "--manifest", tmp + "/explicit"], environment: env, stdin: text)
+        XCTAssertEqual(bare.status + withSeed.status, 0, bare.stderr + withSeed.stderr)
+        XCTAssertEqual(bare.stdout, withSeed.stdout)
+        let missing = try Fixtures.sentinel(["encrypt", model, "--manifest", tmp + "/nothing"], environment: env, stdin: text)
+        XCTAssertEqual(missing.status, 65, missing.stderr)
 
         // Usage errors (64), nothing written.
         let cases: [[String]] = [
