@@ -73,22 +73,28 @@ public struct EmbeddingTransform: @unchecked Sendable {
                 load(row: sourceRow[j], into: row)
                 SeedScheme.glide(row: row, hidden: hidden, passes: passes, lineDots: lineDots, lines: lines)
                 let dst = out.baseAddress! + (j - range.lowerBound) * hidden * width
-                switch dtype {
-                case .F64:
-                    dst.assumingMemoryBound(to: Double.self).update(from: row, count: hidden)
-                case .F32:
-                    let d = dst.assumingMemoryBound(to: Float.self)
-                    for i in 0..<hidden { d[i] = Float(row[i]) }
-                case .F16:
-                    let d = dst.assumingMemoryBound(to: UInt16.self)
-                    for i in 0..<hidden { d[i] = Float16(row[i]).bitPattern.littleEndian }
-                case .BF16:
-                    let d = dst.assumingMemoryBound(to: UInt16.self)
-                    for i in 0..<hidden { d[i] = bfloat16Bits(Float(row[i])).littleEndian }
-                default: fatalError("unsupported dtype \(dtype)")
-                }
+                storeRow(row, count: hidden, as: dtype, to: dst)
             }
         }
+    }
+}
+
+/// Writes `count` float64 values as `dtype` (F64, F32, F16 or BF16; rounded to nearest even), little-endian.
+@inline(__always)
+func storeRow(_ row: UnsafePointer<Double>, count: Int, as dtype: DType, to dst: UnsafeMutableRawPointer) {
+    switch dtype {
+    case .F64:
+        dst.assumingMemoryBound(to: Double.self).update(from: row, count: count)
+    case .F32:
+        let d = dst.assumingMemoryBound(to: Float.self)
+        for i in 0..<count { d[i] = Float(row[i]) }
+    case .F16:
+        let d = dst.assumingMemoryBound(to: UInt16.self)
+        for i in 0..<count { d[i] = Float16(row[i]).bitPattern.littleEndian }
+    case .BF16:
+        let d = dst.assumingMemoryBound(to: UInt16.self)
+        for i in 0..<count { d[i] = bfloat16Bits(Float(row[i])).littleEndian }
+    default: fatalError("unsupported dtype \(dtype)")
     }
 }
 

@@ -244,20 +244,7 @@ public struct HardenedEmbeddingTransform: EmbeddingRowProducer, @unchecked Senda
             for j in lo..<hi {
                 transform(source: loader.sourceRow[j], into: row, noise: noise, scratch: scratch)
                 let dst = out.baseAddress! + (j - range.lowerBound) * hidden * width
-                switch dtype {
-                case .F64:
-                    dst.assumingMemoryBound(to: Double.self).update(from: row, count: hidden)
-                case .F32:
-                    let d = dst.assumingMemoryBound(to: Float.self)
-                    for i in 0..<hidden { d[i] = Float(row[i]) }
-                case .F16:
-                    let d = dst.assumingMemoryBound(to: UInt16.self)
-                    for i in 0..<hidden { d[i] = Float16(row[i]).bitPattern.littleEndian }
-                case .BF16:
-                    let d = dst.assumingMemoryBound(to: UInt16.self)
-                    for i in 0..<hidden { d[i] = bfloat16Bits(Float(row[i])).littleEndian }
-                default: fatalError("unsupported dtype \(dtype)")
-                }
+                storeRow(row, count: hidden, as: dtype, to: dst)
             }
         }
     }

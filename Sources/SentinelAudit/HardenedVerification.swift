@@ -34,36 +34,12 @@ extension AdaptedModelVerifier {
         }
 
         progress("checking the vocabulary")
-        for dir in [originalDir, adaptedDir] where !dir.has("vocab.txt") {
-            throw InputError(.missing, file: dir.file("vocab.txt"), "verify needs the vocab.txt of both models")
-        }
-        let originalVocab = try Vocabulary(contentsOf: originalDir.file("vocab.txt"))
-        let adaptedVocab = try Vocabulary(contentsOf: adaptedDir.file("vocab.txt"))
-        let specialIDs = Set(try originalDir.specialTokens().compactMap { originalVocab.ids[$0] })
         let hasher = keys.tokenHasher()
-        let hashed = SeedConverter.hashVocabulary(originalVocab.tokens, special: specialIDs, hasher: hasher)
-        let found = hashed.map { adaptedVocab.ids[$0] ?? -1 }
-        let missing = found.filter { $0 < 0 }.count
-        let distinct = Set(found.filter { $0 >= 0 }).count
-        let expected = HardenedScheme.mapping(vocabSize: originalVocab.count, specialIDs: specialIDs, key: keys.permutation)
-        let mappingMatches = missing == 0 && found == expected
-        let bijection = missing == 0 && distinct == originalVocab.count && adaptedVocab.count == originalVocab.count
-        let hashedCount = originalVocab.count - specialIDs.count
-        let hashedFound = found.indices.filter { !specialIDs.contains($0) && found[$0] >= 0 }.count
-        let vocabDetail: String
-        if hashedFound == 0 && hashedCount > 0 {
-            vocabDetail = "none of the \(hashedCount) hashed tokens is in the adapted vocabulary: the key does not match this model"
-        } else if !bijection {
-            vocabDetail = "\(missing) original tokens have no digest in the adapted vocabulary (\(distinct) of \(originalVocab.count) distinct ids found)"
-        } else if !mappingMatches {
-            vocabDetail = "the vocabulary is a bijection but \(zip(found, expected).filter { $0 != $1 }.count) ids differ from the hardened permutation for this key"
-        } else {
-            vocabDetail = "all \(originalVocab.count) tokens found once; mapping is the hardened permutation for this key"
-        }
-        checks.append(VerificationCheck(name: "vocabulary", passed: bijection && mappingMatches, detail: vocabDetail, values: [
-            ("tokens", .int(Int64(originalVocab.count))), ("hashed_tokens_found", .int(Int64(hashedFound))),
-            ("missing", .int(Int64(missing))), ("bijection", .bool(bijection)), ("mapping_matches_scheme", .bool(mappingMatches)),
-        ]))
+        let (vocabularyCheck, expected, specialIDs) = try vocabularyCheck(
+            originalDir: originalDir, adaptedDir: adaptedDir, hasher: hasher, mappingName: "the hardened permutation",
+            matchedName: "the hardened permutation for this key"
+        ) { HardenedScheme.mapping(vocabSize: $0, specialIDs: $1, key: keys.permutation) }
+        checks.append(vocabularyCheck)
 
         progress("comparing tensors")
         let originalWeights = try openTensorArchive(path: originalDir.weightsPath)

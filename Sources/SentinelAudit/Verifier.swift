@@ -88,39 +88,12 @@ public enum AdaptedModelVerifier {
 
         // 1. Vocabulary.
         progress("checking the vocabulary")
-        for dir in [originalDir, adaptedDir] where !dir.has("vocab.txt") {
-            throw InputError(.missing, file: dir.file("vocab.txt"), "verify needs the vocab.txt of both models")
-        }
-        let originalVocab = try Vocabulary(contentsOf: originalDir.file("vocab.txt"))
-        let adaptedVocab = try Vocabulary(contentsOf: adaptedDir.file("vocab.txt"))
-        let specialIDs = Set(try originalDir.specialTokens().compactMap { originalVocab.ids[$0] })
         let hasher = try TokenHasher(passkey: passkey)
-        let hashed = SeedConverter.hashVocabulary(originalVocab.tokens, special: specialIDs, hasher: hasher)
-        var found = [Int](repeating: -1, count: originalVocab.count)
-        for (i, digest) in hashed.enumerated() { found[i] = adaptedVocab.ids[digest] ?? -1 }
-        let missing = found.filter { $0 < 0 }.count
-        let distinct = Set(found.filter { $0 >= 0 }).count
-        let expected = SeedScheme.mapping(vocabSize: originalVocab.count, specialIDs: specialIDs,
-                                          seed: SeedScheme.seed(forKey: passkey), shuffle: shuffle)
-        let mappingMatches = missing == 0 && found == expected
-        let bijection = missing == 0 && distinct == originalVocab.count && adaptedVocab.count == originalVocab.count
-        let hashedCount = originalVocab.count - specialIDs.count
-        let hashedFound = found.enumerated().filter { !specialIDs.contains($0.offset) && $0.element >= 0 }.count
-        var vocabDetail: String
-        if hashedFound == 0 && hashedCount > 0 {
-            vocabDetail = "none of the \(hashedCount) hashed tokens is in the adapted vocabulary: the key does not match this model"
-        } else if !bijection {
-            vocabDetail = "\(missing) original tokens have no digest in the adapted vocabulary (\(distinct) of \(originalVocab.count) distinct ids found)"
-        } else if !mappingMatches {
-            let wrong = zip(found, expected).filter { $0 != $1 }.count
-            vocabDetail = "the vocabulary is a bijection but \(wrong) ids differ from the seed scheme's mapping for this key"
-        } else {
-            vocabDetail = "all \(originalVocab.count) tokens found once; mapping is the seed scheme's (\(shuffle ? "shuffled" : "identity"))"
-        }
-        checks.append(VerificationCheck(name: "vocabulary", passed: bijection && mappingMatches, detail: vocabDetail, values: [
-            ("tokens", .int(Int64(originalVocab.count))), ("hashed_tokens_found", .int(Int64(hashedFound))),
-            ("missing", .int(Int64(missing))), ("bijection", .bool(bijection)), ("mapping_matches_scheme", .bool(mappingMatches)),
-        ]))
+        let (vocabularyCheck, expected, _) = try vocabularyCheck(
+            originalDir: originalDir, adaptedDir: adaptedDir, hasher: hasher, mappingName: "the seed scheme's mapping",
+            matchedName: "the seed scheme's (\(shuffle ? "shuffled" : "identity"))"
+        ) { SeedScheme.mapping(vocabSize: $0, specialIDs: $1, seed: SeedScheme.seed(forKey: passkey), shuffle: shuffle) }
+        checks.append(vocabularyCheck)
 
         // 2. Unchanged tensors.
         progress("comparing tensors")
@@ -139,6 +112,44 @@ public enum AdaptedModelVerifier {
         checks.append(try forwardCheck(originalDir: originalDir, adaptedDir: adaptedDir, originalWeights: originalWeights,
                                        adaptedWeights: adaptedWeights, hasher: hasher, sentences: sentences, tolerance: tolerance))
         return VerificationReport(checks: checks)
+    }
+
+    /// Every original token's digest (by `hasher`) in the adapted `vocab.txt` exactly once, specials in place, and the
+    /// id mapping equal to `mapping(vocabSize, specialIDs)`. Returns the check, the expected mapping and the special ids.
+    static func vocabularyCheck(originalDir: ModelDirectory, adaptedDir: ModelDirectory, hasher: TokenHasher, mappingName: String,
+                                matchedName: String, mapping: (Int, Set<Int>) -> [Int]) throws
+        -> (VerificationCheck, expected: [Int], specialIDs: Set<Int>) {
+        for dir in [originalDir, adaptedDir] where !dir.has("vocab.txt") {
+            throw InputError(.missing, file: dir.file("vocab.txt"), "verify needs the vocab.txt of both models")
+        }
+        let originalVocab = try Vocabulary(contentsOf: originalDir.file("vocab.txt"))
+        let adaptedVocab = try Vocabulary(contentsOf: adaptedDir.file("vocab.txt"))
+        let specialIDs = Set(try originalDir.specialTokens().compactMap { originalVocab.ids[$0] })
+        let hashed = SeedConverter.hashVocabulary(originalVocab.tokens, special: specialIDs, hasher: hasher)
+        let found = hashed.map { adaptedVocab.ids[$0] ?? -1 }
+        let missing = found.filter { $0 < 0 }.count
+        let distinct = Set(found.filter { $0 >= 0 }).count
+        let expected = mapping(originalVocab.count, specialIDs)
+        let mappingMatches = missing == 0 && found == expected
+        let bijection = missing == 0 && distinct == originalVocab.count && adaptedVocab.count == originalVocab.count
+        let hashedCount = originalVocab.count - specialIDs.count
+        let hashedFound = found.enumerated().filter { !specialIDs.contains($0.offset) && $0.element >= 0 }.count
+        let vocabDetail: String
+        if hashedFound == 0 && hashedCount > 0 {
+            vocabDetail = "none of the \(hashedCount) hashed tokens is in the adapted vocabulary: the key does not match this model"
+        } else if !bijection {
+            vocabDetail = "\(missing) original tokens have no digest in the adapted vocabulary (\(distinct) of \(originalVocab.count) distinct ids found)"
+        } else if !mappingMatches {
+            let wrong = zip(found, expected).filter { $0 != $1 }.count
+            vocabDetail = "the vocabulary is a bijection but \(wrong) ids differ from \(mappingName) for this key"
+        } else {
+            vocabDetail = "all \(originalVocab.count) tokens found once; mapping is \(matchedName)"
+        }
+        let check = VerificationCheck(name: "vocabulary", passed: bijection && mappingMatches, detail: vocabDetail, values: [
+            ("tokens", .int(Int64(originalVocab.count))), ("hashed_tokens_found", .int(Int64(hashedFound))),
+            ("missing", .int(Int64(missing))), ("bijection", .bool(bijection)), ("mapping_matches_scheme", .bool(mappingMatches)),
+        ])
+        return (check, expected, specialIDs)
     }
 
     /// Every tensor but the word embeddings byte-identical to the original's (same names, dtypes, shapes, bytes).

@@ -8,16 +8,6 @@ import XCTest
 final class HardenedRoundTripTests: XCTestCase {
     let env: [String: String?] = ["SENTINEL_KEY": "hardened round trip"]
 
-    /// The f01 sentences of `../shared/fixtures/bert/cases_shared.json` as plain-text lines (TAB before a pair's second sentence).
-    func f01Text() throws -> String {
-        var text = ""
-        for item in try XCTUnwrap(Fixtures.json("bert/cases_shared.json")["f01"]?.arrayValue) {
-            let pair = try XCTUnwrap(item.arrayValue)
-            text += try XCTUnwrap(pair[0].stringValue) + (pair[1].stringValue.map { "\t" + $0 } ?? "") + "\n"
-        }
-        return text
-    }
-
     func embed(_ model: String, encrypted: Bool, input: String, output: String) throws -> SafeTensorsFile {
         let r = try Fixtures.sentinel(["embed", model] + (encrypted ? ["--encrypted"] : []) + ["--input", input, "--output", output])
         XCTAssertEqual(r.status, 0, r.stderr)
@@ -28,7 +18,7 @@ final class HardenedRoundTripTests: XCTestCase {
         let model = try TestPaths.miniLM()
         let dir = try Fixtures.temporaryDirectory("hardened-roundtrip")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try f01Text().write(toFile: dir + "/plain.txt", atomically: true, encoding: .utf8)
+        try f01PlainText().write(toFile: dir + "/plain.txt", atomically: true, encoding: .utf8)
         let kdf = ["--kdf-ops", "1", "--kdf-mem", "8MiB"]
         for (name, options) in [("identity", ["--noise-std", "0"]), ("default", []), ("noisy", ["--noise-std", "0.1", "--scale", "1.2"])] {
             let c = try Fixtures.sentinel(["convert", model, "--output", dir + "/" + name, "--scheme", "hardened"] + kdf + options, environment: env)

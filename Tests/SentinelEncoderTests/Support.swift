@@ -54,3 +54,14 @@ func maxAbsDiff(_ a: [Float], _ b: [Float], where include: (Int) -> Bool = { _ i
     }
     return m
 }
+
+/// The f01 sentences of `../shared/fixtures/bert/cases_shared.json` as plain-text lines (a TAB before the pair's second
+/// sentence).
+func f01PlainText() throws -> String {
+    var text = ""
+    for item in try XCTUnwrap(Fixtures.json("bert/cases_shared.json")["f01"]?.arrayValue) {
+        let pair = try XCTUnwrap(item.arrayValue)
+        text += try XCTUnwrap(pair[0].stringValue) + (pair[1].stringValue.map { "\t" + $0 } ?? "") + "\n"
+    }
+    return text
+}
