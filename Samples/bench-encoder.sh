@@ -7,6 +7,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+. Samples/build-env.sh
 repeats=${1:-9}
 # shellcheck disable=SC2086
 swift build -c release --product sentinel ${SWIFT_BUILD_FLAGS:-} >&2

@@ -4,6 +4,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+. Samples/build-env.sh
 Samples/install-deps.sh
 Samples/fetch-minilm.sh >/dev/null
 swift build --build-tests

@@ -1,6 +1,6 @@
-import SentinelAdapt
+import SentinelScheme
 import SentinelCore
-import SentinelTorch
+import SentinelFormats
 
 extension AdaptedModelVerifier {
     /// The checks of ``verify(adapted:original:passkey:sentences:tolerance:progress:)`` for a `hardened` model. With the

@@ -1,5 +1,4 @@
 import Foundation
-import SentinelAdapt
 import SentinelCore
 
 /// Locations of the ground truth the tests use: `../shared` beside the checkout (override with
@@ -21,7 +20,7 @@ public enum Fixtures {
 
     /// A JSON fixture, parsed with Sentinel's own JSON reader (exact 64-bit integers).
     public static func json(_ relative: String) throws -> JSONValue {
-        try ModelDirectory.readJSON(fixture(relative))
+        try JSONValue.read(file: fixture(relative))
     }
 
     /// The real all-MiniLM-L6-v2 model directory, fetched by `Samples/fetch-minilm.sh` when missing.

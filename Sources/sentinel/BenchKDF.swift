@@ -1,5 +1,5 @@
 import ArgumentParser
-import SentinelAdapt
+import SentinelScheme
 import SentinelCore
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Dispatch
-import SentinelAdapt
+import SentinelScheme
 import SentinelCore
 import SentinelTokenizer
 

@@ -1,5 +1,5 @@
 import ArgumentParser
-import SentinelAdapt
+import SentinelScheme
 
 /// `convert --scheme hardened` options: Argon2id parameters and the embedding transform (HardenedScheme.swift).
 struct HardenedOptions: ParsableArguments {

@@ -1,5 +1,5 @@
 import Foundation
-import SentinelAdapt
+import SentinelScheme
 import SentinelCore
 import SentinelTestSupport
 import XCTest
@@ -44,7 +44,7 @@ final class HardenedCLITests: XCTestCase {
         let report = try JSONValue.parse(a.stdout)
         XCTAssertEqual(report["scheme"]?.stringValue, "hardened")
         XCTAssertEqual(report["kdf"]?["salt"]?.stringValue, Self.salt)
-        let manifest = try ModelDirectory.readJSON(tmp + "/a/sentinel.json")
+        let manifest = try JSONValue.read(file: tmp + "/a/sentinel.json")
         XCTAssertEqual(manifest["scheme"]?.stringValue, "hardened")
         XCTAssertEqual(manifest["scheme_version"]?.intValue, 1)
         XCTAssertEqual(manifest["shuffle"]?.boolValue, true)
@@ -99,13 +99,13 @@ final class HardenedCLITests: XCTestCase {
         // Without KDF or transform options: libsodium's MODERATE setting and every non-special row re-initialised.
         let e = try Fixtures.sentinel(["convert", model, "--output", tmp + "/e", "--scheme", "hardened"], environment: env)
         XCTAssertEqual(d.status + e.status, 0, d.stderr + e.stderr)
-        let defaults = try ModelDirectory.readJSON(tmp + "/e/sentinel.json")
+        let defaults = try JSONValue.read(file: tmp + "/e/sentinel.json")
         XCTAssertEqual(defaults["kdf"]?["opslimit"]?.intValue, 3)
         XCTAssertEqual(defaults["kdf"]?["memlimit"]?.intValue, 256 << 20)
         XCTAssertEqual(defaults["embedding_transform"]?["reinit_fraction"]?.doubleValue, 1)
         XCTAssertEqual(defaults["embedding_transform"]?["noise_std"]?.doubleValue, 0)
-        let saltD = try ModelDirectory.readJSON(tmp + "/d/sentinel.json")["kdf"]?["salt"]?.stringValue
-        let saltE = try ModelDirectory.readJSON(tmp + "/e/sentinel.json")["kdf"]?["salt"]?.stringValue
+        let saltD = try JSONValue.read(file: tmp + "/d/sentinel.json")["kdf"]?["salt"]?.stringValue
+        let saltE = try JSONValue.read(file: tmp + "/e/sentinel.json")["kdf"]?["salt"]?.stringValue
         XCTAssertEqual(saltD?.count, 32)
         XCTAssertNotEqual(saltD, saltE)
     }
@@ -123,7 +123,7 @@ final class HardenedCLITests: XCTestCase {
         XCTAssertEqual(warnings.count, 1, explicit.stderr)
         XCTAssertTrue(warnings[0].contains("recovers the id mapping") && warnings[0].contains("%"), explicit.stderr)
         XCTAssertFalse(explicit.stdout.contains("warning: scheme seed"))
-        let manifest = try ModelDirectory.readJSON(tmp + "/explicit/sentinel.json")
+        let manifest = try JSONValue.read(file: tmp + "/explicit/sentinel.json")
         XCTAssertEqual(manifest["scheme"]?.stringValue, "seed")
         XCTAssertEqual(manifest["kdf"], .null)
 
@@ -209,7 +209,7 @@ final class HardenedCLITests: XCTestCase {
 
         // A tampered salt fails the vocabulary check; a hostile opslimit is refused as bad input naming the key.
         let path = tmp + "/id/sentinel.json"
-        let original = try ModelDirectory.readJSON(path)
+        let original = try JSONValue.read(file: path)
         let kdfJSON = try XCTUnwrap(original["kdf"])
         try original.setting("kdf", to: kdfJSON.setting("salt", to: .string("ffeeddccbbaa99887766554433221100"))).serialized(.pretty)
             .write(toFile: path, atomically: true, encoding: .utf8)
