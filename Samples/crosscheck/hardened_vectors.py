@@ -8,10 +8,10 @@
 - ChaCha20: the `cryptography` package 48.0 (OpenSSL), 16-byte nonce = LE32(counter) + 12-byte nonce;
 - token digests: hashlib.blake2b(token, key=token subkey, digest_size=16);
 - the permutation, re-initialised rows, per-dimension scales and Box-Muller noise re-implemented here from the
-  specification in Sources/SentinelAdapt/HardenedScheme.swift and ChaCha20Stream.swift.
+  specification in Sources/SentinelScheme/HardenedScheme.swift and ChaCha20Stream.swift.
 
 Run: pip install argon2-cffi cryptography; python3 Samples/crosscheck/hardened_vectors.py
-Tests/SentinelAdaptTests/HardenedPrimitivesTests.swift holds its output (2026-12-03).
+Tests/SentinelSchemeTests/HardenedPrimitivesTests.swift holds its output (2026-12-03).
 """
 import hashlib, json, math, struct
 from argon2.low_level import hash_secret_raw, Type
