@@ -2,23 +2,27 @@
 # Benchmark: sentinel convert on the real MiniLM (seed scheme, --shuffle, 2 glide passes), release build.
 # Prints each run's wall time and peak RSS, the median, and the ratios against the authors' converter
 # figures measured on this machine class (../shared/perf/BASELINE.md: ~10 s wall, ~1.06 GiB peak RSS).
-# Usage: Samples/bench-convert.sh [RUNS]   (default 7)
+# Usage: Samples/bench-convert.sh [RUNS [CONVERT OPTIONS...]]   (default 7 runs, --shuffle)
+#   e.g. Samples/bench-convert.sh 5 --scheme hardened --noise-std 0.1   (the ratios then compare another scheme)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 . Samples/build-env.sh
 runs=${1:-7}
+shift || true
+opts=("$@")
+[ ${#opts[@]} -eq 0 ] && opts=(--shuffle)
 swift build -c release --product sentinel >&2
 bin=$(swift build -c release --show-bin-path)/sentinel
 model=$(Samples/fetch-minilm.sh)
 size=$(stat -c %s "$model/model.safetensors")
 out=$(mktemp -d)/adapted
 export SENTINEL_KEY=${SENTINEL_KEY:-llm123}
-"$bin" convert "$model" --output "$out" --shuffle --force >/dev/null   # warm the page cache
+"$bin" convert "$model" --output "$out" "${opts[@]}" --force >/dev/null 2>&1   # warm the page cache
 walls=(); rss=()
 for i in $(seq "$runs"); do
   rm -rf "$out"; sync   # each run writes a fresh output directory (removing the old one is not timed)
-  line=$( { /usr/bin/time -f "%e %M" "$bin" convert "$model" --output "$out" --shuffle >/dev/null; } 2>&1 | tail -n 1)
+  line=$( { /usr/bin/time -f "%e %M" "$bin" convert "$model" --output "$out" "${opts[@]}" >/dev/null; } 2>&1 | tail -n 1)
   walls+=("${line% *}"); rss+=("${line#* }")
   echo "run $i: ${line% *} s wall, ${line#* } KiB peak RSS"
 done

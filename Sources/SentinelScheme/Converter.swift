@@ -59,6 +59,8 @@ public struct ConversionReport: Sendable {
     public var weightFiles: [String]
     /// Wall time in seconds.
     public var seconds: Double
+    /// The `sentinel.json` written (scheme parameters; never the key).
+    public var manifest: JSONValue = .null
 }
 
 /// The seed-scheme converter: reproduces `llm_converter.py` (SentinelLMs, AAAI 2024) exactly, with
@@ -76,9 +78,15 @@ public enum SeedConverter {
     ///   On any error nothing is left at `output`.
     public static func convert(model: String, output: String, passkey: String, options: ConversionOptions,
                                progress: (String) -> Void = { _ in }) throws -> ConversionReport {
+        try convert(model: model, output: output, options: options, steps: seedSteps(passkey: passkey, options: options), progress: progress)
+    }
+
+    /// The conversion pipeline shared by every scheme; `steps` holds what the scheme decides.
+    static func convert(model: String, output: String, options: ConversionOptions, steps: SchemeSteps,
+                        progress: (String) -> Void) throws -> ConversionReport {
         let start = monotonicSeconds()
         let dir = try ModelDirectory(path: model)
-        let hasher = try TokenHasher(passkey: passkey)
+        let hasher = try steps.hasher()
 
         // Source digests for sentinel.json, on the second core while the rest runs.
         let sourceFiles = ([dir.weightsFileName] + dir.shardFileNames + ["config.json", "vocab.txt", "tokenizer.json",
@@ -106,7 +114,7 @@ public enum SeedConverter {
         let config = try dir.config()
         var warnings: [String] = []
         if let type = config["model_type"]?.stringValue, !["bert", "roberta", "distilbert", "electra", "xlm-roberta"].contains(type) {
-            warnings.append("config.json model_type is '\(type)'; the seed scheme is defined for BERT-style models")
+            warnings.append("config.json model_type is '\(type)'; the \(steps.name) scheme is defined for BERT-style models")
         }
         if !dir.has("tokenizer.json") {
             warnings.append("the input has no tokenizer.json, so none is written (vocab.txt carries the adapted vocabulary)")
@@ -114,8 +122,7 @@ public enum SeedConverter {
 
         progress("hashing \(vocab.count) tokens")
         let hashed = hasher.hexDigests(of: vocab.tokens, keeping: specialIDs)
-        let seed = SeedScheme.seed(forKey: passkey)
-        let mapping = SeedScheme.mapping(vocabSize: vocab.count, specialIDs: specialIDs, seed: seed, shuffle: options.shuffle)
+        let mapping = steps.mapping(vocab.count, specialIDs)
         var adaptedTokensByID = [String](repeating: "", count: vocab.count)
         for (old, new) in mapping.enumerated() { adaptedTokensByID[new] = hashed[old] }
         let adaptedTokens = adaptedTokensByID
@@ -129,8 +136,6 @@ public enum SeedConverter {
             return original.setting("model", to: model).serialized(.pretty)
         }
         defer { _ = try? tokenizerText.wait() }
-        var global = PythonRandom(seed: seed)
-        let passes = SeedScheme.glidePasses(options.glideSteps, generator: &global)
 
         progress("opening weights \(dir.weightsFileName)")
         let opened = try openTensorArchive(path: dir.weightsPath)
@@ -158,7 +163,7 @@ public enum SeedConverter {
         // A masked-LM head's decoder and biases move with the ids; a decoder tied to the embeddings stays tied.
         let changes = VocabularyRows.changes(of: entries, embeddingName: embedding.name, vocabSize: vocab.count, ties: ties)
         for e in entries where changes[e.name] == .unchanged && e.shape.first == vocab.count && e.shape.count <= 2 {
-            warnings.append("\(e.name) \(e.shape) is vocabulary-sized but the seed scheme leaves it unchanged (as the reference converter does)")
+            warnings.append("\(e.name) \(e.shape) is vocabulary-sized but the \(steps.name) scheme leaves it unchanged (as the reference converter does)")
         }
 
         progress("writing \(output)")
@@ -167,8 +172,7 @@ public enum SeedConverter {
         let releaseEmbedding = changes.values.filter { $0 == .embedding }.count == 1
         var weightFiles: [String] = []
         try archive.withBytes(of: embedding.name) { source in
-            let transform = EmbeddingTransform(source: source, dtype: embedding.dtype, rows: vocab.count, hidden: hidden,
-                                               passes: passes, mapping: mapping)
+            let transform = steps.transform(source, embedding.dtype, vocab.count, hidden, mapping, specialIDs, config)
             let items = entries.map { e -> SafeTensorsWriter.Item in
                 switch changes[e.name] ?? .unchanged {
                 case .unchanged: return .copy(e, from: archive)
@@ -216,14 +220,7 @@ public enum SeedConverter {
         }
         progress("waiting for source digests")
         let sourceDigests = try digests.wait()
-        let manifest = JSONValue.object([
-            ("scheme", .string("seed")),
-            ("scheme_version", .int(Int64(SeedScheme.version))),
-            ("shuffle", .bool(options.shuffle)),
-            ("glide_steps", .int(Int64(options.glideSteps))),
-            ("embedding_dtype", .string(outDType.rawValue)),
-            ("digest", .object([("algorithm", .string("blake2b")), ("digest_size", .int(16)), ("encoding", .string("hex"))])),
-            ("kdf", .null),
+        let manifest = JSONValue.object(steps.manifest(outDType) + [
             ("source", .object([("files", .object(sourceDigests.map { name, sha, size in
                 (name, .object([("sha256", .string(sha)), ("bytes", .int(Int64(size)))]))
             }))])),
@@ -232,10 +229,11 @@ public enum SeedConverter {
         try out.write("sentinel.json", text: manifest.serialized(.pretty) + "\n")
         progress("committing \(output)")
         try out.commit()
-        return ConversionReport(output: output, scheme: "seed", vocabSize: vocab.count,
+        return ConversionReport(output: output, scheme: steps.name, vocabSize: vocab.count,
                                 changedTensors: entries.map(\.name).filter { changes[$0] != .unchanged },
                                 embeddingDType: outDType, ignoredFiles: dir.unknownFileNames, warnings: warnings,
-                                renamedTensors: renamed, weightFiles: weightFiles, seconds: monotonicSeconds() - start)
+                                renamedTensors: renamed, weightFiles: weightFiles, seconds: monotonicSeconds() - start,
+                                manifest: manifest)
     }
 
     /// `tokenizer.json`'s `model.vocab`, when present, must agree with `vocab.txt`.

@@ -38,9 +38,14 @@ public final class Encryptor: @unchecked Sendable {
     /// Hashes the vocabulary of `tokenizer` with `key` (``TokenHasher/hexDigests(of:keeping:)``).
     /// - Parameter specialTokens: the tokens never hashed; nil takes ``SubwordTokenizer/specialIDs``.
     /// - Throws: `TokenHasher.Error` when the key is over 64 bytes.
-    public init(tokenizer: any SubwordTokenizer, key: String, specialTokens: [String]? = nil) throws {
+    public convenience init(tokenizer: any SubwordTokenizer, key: String, specialTokens: [String]? = nil) throws {
+        self.init(tokenizer: tokenizer, hasher: try TokenHasher(passkey: key), specialTokens: specialTokens)
+    }
+
+    /// Hashes the vocabulary of `tokenizer` with `hasher` (the scheme's: ``AdaptationManifest/tokenHasher(passkey:)``).
+    /// - Parameter specialTokens: the tokens never hashed; nil takes the tokenizer's special ids.
+    public init(tokenizer: any SubwordTokenizer, hasher: TokenHasher, specialTokens: [String]? = nil) {
         self.tokenizer = tokenizer
-        let hasher = try TokenHasher(passkey: key)
         var specialIDs = tokenizer.specialIDs
         if let specialTokens {
             specialIDs = Set(specialTokens.compactMap { tokenizer.id(of: $0) })

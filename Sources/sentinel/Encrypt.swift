@@ -33,6 +33,13 @@ struct Encrypt: ParsableCommand {
 
         Special tokens and [UNK] are written as themselves. The passkey comes
         from SENTINEL_KEY or --key-file and is never printed.
+
+        --manifest: the adapted model's sentinel.json (or its directory). It is
+        public, and a model of scheme hardened needs it: its digests are keyed
+        with a subkey that Argon2id derives from the passkey and the salt and
+        parameters recorded there. Without --manifest the digests are the seed
+        scheme's (keyed with the passkey itself), which a hardened model does
+        not know: every token would be [UNK] there.
         """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -61,6 +68,10 @@ struct Encrypt: ParsableCommand {
     @Flag(help: "Replace an existing --output file.")
     var force = false
 
+    @Option(help: ArgumentHelp("The adapted model's sentinel.json, or its directory: digests follow its scheme (needed for hardened). Default: seed.",
+                               valueName: "path"))
+    var manifest: String?
+
     @OptionGroup var key: KeyOptions
     @OptionGroup var unknownTokens: UnknownTokenOptions
     @OptionGroup var report: ReportOptions
@@ -79,12 +90,15 @@ struct Encrypt: ParsableCommand {
                 try refuseExistingOutput(output, force: force)
             }
             let passkey = try key.passkey()
+            let scheme = try manifest.map { try AdaptationManifest(path: $0) } ?? .seed
             let clock = ContinuousClock()
             let start = clock.now
             let encryptor: Encryptor
             do {
-                encryptor = try Encryptor(modelDirectory: modelDirectory, key: passkey)
+                encryptor = try Encryptor(modelDirectory: modelDirectory, key: passkey, manifest: scheme)
             } catch let e as TokenHasher.Error {
+                throw ValidationError(e.description)
+            } catch let e as KeyDerivationError {
                 throw ValidationError(e.description)
             }
             progress.step("tokenizer loaded, vocabulary hashed (\(encryptor.tokenizer.vocabularySize) entries)")

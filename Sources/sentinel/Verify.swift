@@ -12,6 +12,11 @@ struct Verify: ParsableCommand {
         its source row; and the adapted encoder on encrypted input against the original on plain input \
         (max |Δ| of last_hidden_state and pooler_output within --tolerance).
 
+        For scheme hardened (read from sentinel.json) the keys are derived with Argon2id as convert did: the \
+        permutation and digests are checked for this key, and every embedding row is recomputed exactly (noise and \
+        re-initialised rows included). Forward parity is required only when the transform is function-preserving \
+        (scale 1, dim-scale 1, noise-std 0, reinit-fraction 0); otherwise the differences are reported, not checked.
+
         With --audit, the irreversibility audit (sentinel audit, embedding attacks) runs after the checks and fails \
         when an attack recovers more than --max-recovered of the hidden ids.
 

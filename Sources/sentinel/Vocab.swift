@@ -57,11 +57,18 @@ struct Vocab: ParsableCommand {
             let passkey = key.isGiven ? try key.passkey() : nil  // the command works without a key
             var encryptor: Encryptor?
             var hasher: TokenHasher?
+            // The adapted model's scheme (hardened: Argon2id with the salt and parameters of its sentinel.json).
+            let manifest = try AdaptationManifest.of(directory: adaptedDirectory)
             do {
                 // The key is used only to link tokens to digests: with --original, or for --token.
-                if let passkey, token != nil { hasher = try TokenHasher(passkey: passkey) }
-                if let original, let passkey { encryptor = try Encryptor(modelDirectory: original, key: passkey) }
+                if let passkey, token != nil || original != nil { hasher = try manifest.tokenHasher(passkey: passkey) }
+                if let original, let hasher {
+                    encryptor = Encryptor(tokenizer: try BertTokenizer.load(directory: original), hasher: hasher,
+                                          specialTokens: try SpecialTokensMap.read(directory: original).all)
+                }
             } catch let e as TokenHasher.Error {
+                throw ValidationError(e.description)
+            } catch let e as KeyDerivationError {
                 throw ValidationError(e.description)
             }
             if token != nil && passkey == nil {
@@ -76,6 +83,7 @@ struct Vocab: ParsableCommand {
                 ("adapted_plain_tokens", .array(mapping.plainAdaptedTokens.map {
                     .object([("token", .string($0.token)), ("adapted_id", .int(Int64($0.id)))])
                 })),
+                ("scheme", .string(manifest.scheme)),
                 ("key_given", .bool(passkey != nil)),
                 ("mapping_known", .bool(encryptor != nil)),
             ]

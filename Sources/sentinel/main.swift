@@ -28,6 +28,7 @@ struct SentinelCommand: ParsableCommand {
             Verify.self,
             Audit.self,
             Predict.self,
+            BenchKDF.self,
         ]
     )
 }

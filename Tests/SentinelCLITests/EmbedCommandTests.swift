@@ -11,14 +11,7 @@ final class EmbedCommandTests: XCTestCase {
     }
 
     /// The f01 sentences of `cases_shared.json` as plain-text lines (a TAB before the pair's second sentence).
-    func f01Text() throws -> String {
-        var text = ""
-        for item in try XCTUnwrap(Fixtures.json("bert/cases_shared.json")["f01"]?.arrayValue) {
-            let pair = try XCTUnwrap(item.arrayValue)
-            text += try XCTUnwrap(pair[0].stringValue) + (pair[1].stringValue.map { "\t" + $0 } ?? "") + "\n"
-        }
-        return text
-    }
+    func f01Text() throws -> String { try f01PlainText() }
 
     /// The f01 rows as lines: valid ids (or tokens), a TAB where token_type turns to 1.
     func lines(_ fixture: SafeTensorsFile, tokens vocab: [String]?) throws -> String {
