@@ -14,25 +14,20 @@ extension AuditInput {
     ///   - original: the model it was converted from.
     ///   - passkey: the key it was converted with (used for the ground truth only; never reported).
     /// - Throws: ``InputError`` when a directory, its weights or vocabulary cannot be read, the embedding matrices
-    ///   are missing or of different widths, the adapted `sentinel.json` names a scheme whose digests the audit
-    ///   cannot compute, or no original token's digest is in the adapted vocabulary (the key does not match).
+    ///   are missing or of different widths, the adapted `sentinel.json` names no scheme Sentinel knows, or no
+    ///   original token's digest is in the adapted vocabulary (the key does not match).
     public static func load(adapted: String, original: String, passkey: String) throws -> AuditInput {
         let adaptedDir = try ModelDirectory(path: adapted), originalDir = try ModelDirectory(path: original)
-        if adaptedDir.has("sentinel.json") {
-            let path = adaptedDir.file("sentinel.json")
-            let scheme = try JSONValue.read(file: path)["scheme"]?.stringValue ?? "seed"
-            guard scheme == "seed" else {
-                throw InputError(.invalidStructure, file: path, key: "scheme",
-                                 "scheme '\(scheme)': the audit computes the ground truth (token digests) of scheme seed only")
-            }
-        }
+        // The digests of the adapted model's scheme (seed: keyed with the passkey; hardened: with the Argon2id subkey).
+        let manifest = try AdaptationManifest.of(directory: adaptedDir.path)
         let originalEmbeddings = try wordEmbeddings(originalDir)
         let adaptedEmbeddings = try wordEmbeddings(adaptedDir)
         guard originalEmbeddings.shape[1] == adaptedEmbeddings.shape[1] else {
             throw InputError(.sizeMismatch, file: adaptedDir.weightsPath, key: SeedConverter.wordEmbeddingsName,
                              "shape \(adaptedEmbeddings.shape) does not match the original's \(originalEmbeddings.shape)")
         }
-        let encryptor = try Encryptor(modelDirectory: original, key: passkey)
+        let encryptor = Encryptor(tokenizer: try Tokenizers.load(directory: original), hasher: try manifest.tokenHasher(passkey: passkey),
+                                  specialTokens: try SpecialTokensMap.read(directory: original).all)
         let adaptedVocab = try AdaptedVocabulary(path: adapted)
         let rows = adaptedEmbeddings.shape[0]
         var truth = [Int32](repeating: -1, count: rows)
