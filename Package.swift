@@ -21,6 +21,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // SentencePiece `.model` files are protobuf (ModelProto); the generated code is committed.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // C libraries.
@@ -43,8 +45,12 @@ let package = Package(
         .target(name: "SentinelTorch", dependencies: ["SentinelCore", "CZip"]),
         // Adaptation pipeline: Python-compatible MT19937, keyed BLAKE2b, permutation, glide, audit.
         .target(name: "SentinelAdapt", dependencies: ["SentinelCore", "SentinelTorch", "CSodium", "CSentinelKernels"]),
-        // BERT BasicTokenizer + WordPiece, client-side encryption, datasets.
-        .target(name: "SentinelTokenizer", dependencies: ["SentinelCore", "SentinelAdapt"]),
+        // BERT BasicTokenizer + WordPiece, SentencePiece unigram (XLM-R), client-side encryption, datasets.
+        .target(
+            name: "SentinelTokenizer",
+            dependencies: ["SentinelCore", "SentinelAdapt", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["SentencePiece/sentencepiece_model.proto", "SentencePiece/README.md"]
+        ),
         // Native CPU BERT encoder (OpenBLAS sgemm), heads, metrics.
         .target(
             name: "SentinelEncoder",
@@ -71,6 +77,7 @@ let package = Package(
         .testTarget(name: "SentinelCLITests", dependencies: ["sentinel", "SentinelCore", "SentinelAdapt", "SentinelTorch", "SentinelTestSupport"]),
         .testTarget(name: "SentinelTorchTests", dependencies: ["SentinelTorch", "SentinelCore", "SentinelTestSupport"]),
         .testTarget(name: "SentinelTokenizerTests", dependencies: ["SentinelTokenizer", "SentinelCore", "SentinelTestSupport", "sentinel"]),
+        .testTarget(name: "SentinelUnigramTests", dependencies: ["SentinelTokenizer", "SentinelAdapt", "SentinelCore", "SentinelTestSupport"]),
         .testTarget(name: "SentinelEncoderTests", dependencies: ["SentinelEncoder", "SentinelCore", "SentinelTorch", "SentinelTestSupport", "sentinel"]),
     ],
     swiftLanguageModes: [.v5]
