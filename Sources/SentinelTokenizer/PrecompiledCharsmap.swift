@@ -148,21 +148,30 @@ public final class PrecompiledCharsmap: @unchecked Sendable {
         }
     }
 
-    /// Appends the normalization of `text[0..<n]` to `out`; each output byte carries the original byte range
-    /// (`base +` offset in `text`) of the cluster or character it came from.
+    /// Appends the normalization of `text[0..<n]` to `out`; each output byte carries an original byte range
+    /// (`base +` offset in `text`), assigned as tokenizers' `NormalizedString::transform` does with the
+    /// `(char, change)` list its `Precompiled` normalizer builds: output character j of a unit of k original
+    /// characters replaced by m characters takes the range of the next unconsumed original character (j < k)
+    /// or, for the m − k inserted ones, that of the character before; when m < k the k − m extra originals are
+    /// skipped, except before any output of the text (tokenizers has no character to attach the removal to, so
+    /// later ranges lag behind: `"\u{2}\u{2}ab"` gives `ab` the ranges of the two removed characters).
     /// - Precondition: `text` is valid UTF-8.
     func normalize(_ text: UnsafePointer<UInt8>, _ n: Int, base: Int32, into out: AlignedBytes) {
+        var state = AlignmentCursor(text: text, n: n, base: base)
         var i = 0
         while i < n {
             let b = text[i]
             // An ASCII byte followed by another ASCII byte (not CR LF) or the end is a cluster of its own.
             if b < 0x80 && (i + 1 == n || (text[i + 1] < 0x80 && !(b == 0x0D && text[i + 1] == 0x0A))) {
                 let s = asciiStart[Int(b)]
-                let o = base + Int32(i)
                 if s < 0 {
-                    out.append(b, o, o + 1)
+                    if state.isIdle(at: i) {  // the common case: an unchanged character, aligned to itself
+                        state.passThrough(b, into: out)
+                    } else {
+                        state.push(text + i, 1, change: 0, into: out)
+                    }
                 } else {
-                    for k in Int(s)..<Int(asciiEnd[Int(b)]) { out.append(strings[k], o, o + 1) }
+                    state.replace(units: 1, with: strings + Int(s), Int(asciiEnd[Int(b)] - s), into: out)
                 }
                 i += 1
                 continue
@@ -171,29 +180,32 @@ public final class PrecompiledCharsmap: @unchecked Sendable {
             // where a cluster boundary is certain.
             var j = i + 1
             while j < n && !(text[j] < 0x80 && text[j - 1] < 0x80 && !(text[j - 1] == 0x0D && text[j] == 0x0A)) { j += 1 }
-            normalizeClusters(text + i, j - i, base: base + Int32(i), into: out)
+            normalizeClusters(i, j, &state, into: out)
             i = j
         }
+        state.flush(into: out)
     }
 
-    private func normalizeClusters(_ text: UnsafePointer<UInt8>, _ n: Int, base: Int32, into out: AlignedBytes) {
-        let region = String(decoding: UnsafeBufferPointer(start: text, count: n), as: UTF8.self)
-        var at = 0
+    private func normalizeClusters(_ lo: Int, _ hi: Int, _ state: inout AlignmentCursor, into out: AlignedBytes) {
+        let text = state.text
+        let region = String(decoding: UnsafeBufferPointer(start: text + lo, count: hi - lo), as: UTF8.self)
+        var at = lo
         for cluster in region {
             let length = cluster.utf8.count
-            let o = base + Int32(at)
             if length < 6, let (s, e) = firstMatch(text + at, length) {
-                for k in s..<e { out.append(strings[k], o, o + Int32(length)) }
+                var k = 0
+                var c = at
+                while c < at + length { k += 1; c += utf8Width(text[c]) }
+                state.replace(units: k, with: strings + s, e - s, into: out)
             } else {
                 var c = at
                 let end = at + length
                 while c < end {
                     let w = utf8Width(text[c])
-                    let co = base + Int32(c)
                     if let (s, e) = firstMatch(text + c, w) {
-                        for k in s..<e { out.append(strings[k], co, co + Int32(w)) }
+                        state.replace(units: 1, with: strings + s, e - s, into: out)
                     } else {
-                        for k in 0..<w { out.append(text[c + k], co, co + Int32(w)) }
+                        state.push(text + c, w, change: 0, into: out)
                     }
                     c += w
                 }
@@ -208,6 +220,98 @@ public final class PrecompiledCharsmap: @unchecked Sendable {
         var copy = text
         copy.withUTF8 { normalize($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count, base: 0, into: out) }
         return String(decoding: UnsafeBufferPointer(start: out.bytes, count: out.count), as: UTF8.self)
+    }
+}
+
+/// The original-character cursor of tokenizers' `NormalizedString::transform` (see
+/// ``PrecompiledCharsmap/normalize(_:_:base:into:)``). Output characters are held back by one: a later removal
+/// changes the last character's `change` (an inserted character whose change drops to 0 then consumes an
+/// original character), and its range is known only then.
+struct AlignmentCursor {
+    let text: UnsafePointer<UInt8>
+    let n: Int
+    let base: Int32
+    /// Byte offset of the next original character to consume.
+    var cursor = 0
+    /// The last output character, not yet aligned: its bytes, byte count (0 when none) and change.
+    private var pending: (UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0)
+    private var pendingCount = 0
+    private var pendingChange = 0
+    /// Whether a character was output (written or held back).
+    private var emitted = false
+
+    init(text: UnsafePointer<UInt8>, n: Int, base: Int32) {
+        self.text = text
+        self.n = n
+        self.base = base
+    }
+
+    /// Whether nothing is held back and the cursor is at `i` (an unchanged character then aligns to itself).
+    @inline(__always)
+    func isIdle(at i: Int) -> Bool { pendingCount == 0 && cursor == i }
+
+    /// Outputs an unchanged character without holding it back (only when ``isIdle(at:)``).
+    @inline(__always)
+    mutating func passThrough(_ b: UInt8, into out: AlignedBytes) {
+        out.append(b, base + Int32(cursor), base + Int32(cursor + 1))
+        cursor += 1
+        emitted = true
+    }
+
+    /// Queues one output character (`count` ≤ 4 bytes) with its change (0 replaces an original, 1 inserts).
+    @inline(__always)
+    mutating func push(_ bytes: UnsafePointer<UInt8>, _ count: Int, change: Int, into out: AlignedBytes) {
+        flush(into: out)
+        pending = (bytes[0], count > 1 ? bytes[1] : 0, count > 2 ? bytes[2] : 0, count > 3 ? bytes[3] : 0)
+        pendingCount = count
+        pendingChange = change
+        emitted = true
+    }
+
+    /// Aligns and writes the held-back character.
+    mutating func flush(into out: AlignedBytes) {
+        guard pendingCount > 0 else { return }
+        var s = base, e = base
+        if pendingChange > 0 {
+            if cursor > 0 {
+                var p = cursor - 1
+                while p > 0 && text[p] & 0xC0 == 0x80 { p -= 1 }
+                s = base + Int32(p)
+                e = base + Int32(cursor)
+            }
+        } else {
+            if cursor < n {
+                let w = utf8Width(text[cursor])
+                s = base + Int32(cursor)
+                e = base + Int32(min(cursor + w, n))
+                cursor = min(cursor + w, n)
+            }
+            for _ in 0..<(-pendingChange) where cursor < n { cursor += utf8Width(text[cursor]) }
+        }
+        let bytes = [pending.0, pending.1, pending.2, pending.3]
+        for k in 0..<pendingCount { out.append(bytes[k], s, e) }
+        pendingCount = 0
+    }
+
+    /// Replaces `units` original characters by the UTF-8 string `replacement[0..<count]` (tokenizers'
+    /// `push_replacement`: the characters past the first `units` are insertions; a shorter replacement adds
+    /// the difference to the last character's change, which is lost when there is none yet).
+    mutating func replace(units k: Int, with replacement: UnsafePointer<UInt8>, _ count: Int, into out: AlignedBytes) {
+        var j = 0
+        var p = 0
+        while p < count {
+            let w = min(utf8Width(replacement[p]), count - p)
+            push(replacement + p, w, change: j >= k ? 1 : 0, into: out)
+            j += 1
+            p += w
+        }
+        guard j < k else { return }
+        if pendingCount > 0 {
+            pendingChange += j - k
+        } else if emitted {
+            // The last character was written unchanged (change 0): its removal count takes effect now.
+            for _ in 0..<(k - j) where cursor < n { cursor += utf8Width(text[cursor]) }
+        }
     }
 }
 

@@ -112,7 +112,7 @@ extension UnigramTokenizer {
         pieces.reserveCapacity(vocab.count)
         scores.reserveCapacity(vocab.count)
         for (index, entry) in vocab.enumerated() {
-            guard let pair = entry.arrayValue, pair.count == 2, let piece = pair[0].stringValue, let score = pair[1].doubleValue, score.isFinite else {
+            guard let pair = entry.arrayValue, pair.count == 2, let piece = pair[0].stringValue, let score = serdeDouble(pair[1]), score.isFinite else {
                 throw InputError(.invalidStructure, file: path, key: "model.vocab[\(index)]", "expected [piece, finite score]; found \(entry.serialized())")
             }
             pieces.append(piece)
@@ -147,6 +147,80 @@ extension UnigramTokenizer {
         if let end { special.separator = end }
         return try UnigramTokenizer(model: unigram, normalizers: normalizers, preTokenization: preTokenization, addedTokens: added,
                                     specialTokens: special, templateStyle: style, stripping: stripping, file: path)
+    }
+
+    /// A JSON number as tokenizers reads it: serde_json without `float_roundtrip` (its default) parses
+    /// `digits.digits[e±n]` into a `u64` significand and a decimal exponent and returns
+    /// `Double(significand)` multiplied or divided by `10^|exponent|` (a table of `1e0`…`1e308`): two roundings, so
+    /// about a quarter of the 17-digit scores Python writes come out one ulp from the correctly rounded value.
+    /// The Viterbi ties of a tokenizer.json are broken by those values, so they are reproduced here; a `.model`
+    /// file's float32 scores are exact (as transformers' in-process conversion).
+    static func serdeDouble(_ value: JSONValue) -> Double? {
+        switch value {
+        case let .int(i): return Double(i)
+        case let .uint(u): return Double(u)
+        case let .double(d, text):
+            guard let text, let parsed = serdeParse(text) else { return d }
+            return parsed
+        default: return nil
+        }
+    }
+
+    private static let pow10: [Double] = (0...308).map { Double("1e\($0)")! }
+
+    /// serde_json's `parse_number` → `f64_from_parts` on the spelling of a number; nil if it is not one.
+    static func serdeParse(_ text: String) -> Double? {
+        var bytes = Array(text.utf8)[...]
+        var negative = false
+        if bytes.first == UInt8(ascii: "-") { negative = true; bytes = bytes.dropFirst() }
+        var significand: UInt64 = 0
+        var exponent = 0
+        var overflowed = false
+        var digits = 0
+        while let c = bytes.first, c >= 48, c <= 57 {
+            digits += 1
+            let (m, o1) = significand.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(UInt64(c - 48))
+            if overflowed || o1 || o2 { overflowed = true; exponent += 1 } else { significand = a }
+            bytes = bytes.dropFirst()
+        }
+        guard digits > 0 else { return nil }
+        if bytes.first == UInt8(ascii: ".") {
+            bytes = bytes.dropFirst()
+            var fraction = 0
+            while let c = bytes.first, c >= 48, c <= 57 {
+                fraction += 1
+                let (m, o1) = significand.multipliedReportingOverflow(by: 10)
+                let (a, o2) = m.addingReportingOverflow(UInt64(c - 48))
+                if !(overflowed || o1 || o2) { significand = a; exponent -= 1 } else { overflowed = true }
+                bytes = bytes.dropFirst()
+            }
+            guard fraction > 0 else { return nil }
+        }
+        if let c = bytes.first, c == UInt8(ascii: "e") || c == UInt8(ascii: "E") {
+            bytes = bytes.dropFirst()
+            var sign = 1
+            if bytes.first == UInt8(ascii: "-") { sign = -1; bytes = bytes.dropFirst() } else if bytes.first == UInt8(ascii: "+") { bytes = bytes.dropFirst() }
+            var e = 0
+            var n = 0
+            while let c = bytes.first, c >= 48, c <= 57 { e = min(e * 10 + Int(c - 48), 100_000); n += 1; bytes = bytes.dropFirst() }
+            guard n > 0 else { return nil }
+            exponent += sign * e
+        }
+        guard bytes.isEmpty else { return nil }
+        var f = Double(significand)
+        while true {
+            let k = abs(exponent)
+            if k < pow10.count {
+                if exponent >= 0 { f *= pow10[k] } else { f /= pow10[k] }
+                break
+            }
+            if f == 0 { break }
+            if exponent >= 0 { return nil }  // overflow: serde_json refuses the number
+            f /= 1e308
+            exponent += 308
+        }
+        return negative ? -f : f
     }
 
     private static func kind(_ v: JSONValue) -> String {
