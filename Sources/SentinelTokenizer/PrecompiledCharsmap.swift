@@ -288,8 +288,10 @@ struct AlignmentCursor {
             }
             for _ in 0..<(-pendingChange) where cursor < n { cursor += utf8Width(text[cursor]) }
         }
-        let bytes = [pending.0, pending.1, pending.2, pending.3]
-        for k in 0..<pendingCount { out.append(bytes[k], s, e) }
+        let count = pendingCount
+        withUnsafeBytes(of: pending) { bytes in
+            for k in 0..<count { out.append(bytes[k], s, e) }
+        }
         pendingCount = 0
     }
 
