@@ -144,6 +144,20 @@ public final class UnigramWorkspace {
     var path: [(Int32, Int32, Int32)] = []
     /// Next word index when the pre-tokenizer numbers words.
     var nextWord: Int32 = 0
+    /// A direct-mapped cache of recent words (as tokenizers' Unigram cache): the word's bytes and its pieces
+    /// (id, start, end relative to the word) per slot.
+    static let cachedWordBytes = 64
+    static let cacheSlots = 1 << 12
+    var cacheKeys = [[UInt8]](repeating: [], count: UnigramWorkspace.cacheSlots)
+    var cachePieces = [[(Int32, Int32, Int32)]](repeating: [], count: UnigramWorkspace.cacheSlots)
+
+    /// The cache slot of a word (FNV-1a).
+    @inline(__always)
+    func cacheSlot(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return Int(truncatingIfNeeded: h ^ (h >> 29)) & (Self.cacheSlots - 1)
+    }
 
     public init() {
         latticeCapacity = 256

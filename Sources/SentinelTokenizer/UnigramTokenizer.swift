@@ -327,9 +327,25 @@ public final class UnigramTokenizer: @unchecked Sendable {
         guard hi > lo else { return }
         let index = word ?? nextWord(ws)
         let starts = w.starts, ends = w.ends
-        model.encode(w.bytes + lo, hi - lo, workspace: ws) { id, s, e in
+        let n = hi - lo
+        // Words up to 64 bytes go through the workspace's cache (the result depends only on the bytes).
+        guard n <= UnigramWorkspace.cachedWordBytes else {
+            model.encode(w.bytes + lo, n, workspace: ws) { id, s, e in out.append(id, starts[lo + s], ends[lo + e - 1], index) }
+            return
+        }
+        let key = UnsafeBufferPointer(start: w.bytes + lo, count: n)
+        let slot = ws.cacheSlot(key)
+        if ws.cacheKeys[slot].elementsEqual(key) {
+            for (id, s, e) in ws.cachePieces[slot] { out.append(id, starts[lo + Int(s)], ends[lo + Int(e) - 1], index) }
+            return
+        }
+        var found: [(Int32, Int32, Int32)] = []
+        model.encode(w.bytes + lo, n, workspace: ws) { id, s, e in
+            found.append((id, Int32(s), Int32(e)))
             out.append(id, starts[lo + s], ends[lo + e - 1], index)
         }
+        ws.cacheKeys[slot] = Array(key)
+        ws.cachePieces[slot] = found
     }
 }
 

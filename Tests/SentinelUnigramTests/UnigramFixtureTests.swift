@@ -99,6 +99,21 @@ final class UnigramFixtureTests: XCTestCase {
         XCTAssertFalse(real.specialIDs.contains(4), "user-defined pieces are added tokens, not special")
     }
 
+    /// One workspace for every string, twice (the second pass comes from its word cache): the same ids.
+    func testSharedWorkspaceAndWordCache() throws {
+        for (file, tokenizer) in [("xlmr/tokenizer_cases.jsonl", try syntheticJSON.get()), ("xlmr/real_spm_tokenizer_cases.jsonl", try realSPM.get())] {
+            let cases = try jsonLines(file)
+            let workspace = UnigramWorkspace()
+            for _ in 0..<2 {
+                for c in cases {
+                    var pieces = Pieces()
+                    tokenizer.append(c["text"]!.stringValue!, to: &pieces, workspace: workspace)
+                    XCTAssertEqual(tokenizer.template.assemble(pieces, nil).inputIDs, int32s(c["ids"]), c["text"]!.serialized())
+                }
+            }
+        }
+    }
+
     /// A sentence pair: `<s> A </s></s> B </s>`, every token type 0.
     func testPairTemplate() throws {
         let t = try syntheticJSON.get()
