@@ -1,6 +1,20 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+/// The encoder's vector kernels (softmax, GELU, LayerNorm) can be compiled for a CPU level above baseline
+/// x86-64: `SENTINEL_TARGET_CPU=haswell swift build` (AVX2 + FMA, about 10 % faster at MiniLM (8, 128)).
+/// `Samples/*.sh` set it when this CPU has AVX2 and FMA. It is a local build setting: SwiftPM refuses
+/// `unsafeFlags` in a package that others depend on by URL and version, so without the variable no
+/// unsafe flag is used and the library products can be depended on as usual.
+let encoderTargetCPU = Context.environment["SENTINEL_TARGET_CPU"].flatMap { $0.isEmpty ? nil : $0 }
+/// `SENTINEL_OPTIMIZE_DEBUG=1` compiles the numeric targets (encoder, scheme) with `-O` in debug builds too,
+/// so that the test suite's end-to-end runs of the encoder take seconds, not minutes (also a local setting).
+let optimizeDebug = Context.environment["SENTINEL_OPTIMIZE_DEBUG"] == "1"
+let numericSettings: [SwiftSetting] = optimizeDebug ? [.unsafeFlags(["-O"], .when(configuration: .debug))] : []
+let encoderSettings: [SwiftSetting] = (encoderTargetCPU.map {
+    [.unsafeFlags(["-target-cpu", $0]), .define("SENTINEL_CPU_CHECK")]
+} ?? []) + numericSettings
+
 /// Sentinel: adapt HuggingFace BERT checkpoints for encrypted input (SentinelLMs, AAAI 2024),
 /// inspect and convert checkpoint formats, and run the adapted encoder natively on a CPU.
 ///
@@ -13,10 +27,10 @@ let package = Package(
     products: [
         .executable(name: "sentinel", targets: ["sentinel"]),
         .library(name: "SentinelCore", targets: ["SentinelCore"]),
-        .library(name: "SentinelAdapt", targets: ["SentinelAdapt"]),
-        .library(name: "SentinelTorch", targets: ["SentinelTorch"]),
+        .library(name: "SentinelFormats", targets: ["SentinelFormats"]),
         .library(name: "SentinelTokenizer", targets: ["SentinelTokenizer"]),
         .library(name: "SentinelEncoder", targets: ["SentinelEncoder"]),
+        .library(name: "SentinelScheme", targets: ["SentinelScheme"]),
         .library(name: "SentinelAudit", targets: ["SentinelAudit"]),
     ],
     dependencies: [
@@ -39,46 +53,53 @@ let package = Package(
         // Small numeric kernels in C where the exact operation order matters (the reference's ddot).
         .target(name: "CSentinelKernels"),
 
-        // Tensor model, memory-mapped files, JSON, safetensors, HF model directories, atomic output.
+        // The module tree (README, "Layout"): each module imports only what it uses.
+        //   SentinelCore <- SentinelFormats, SentinelTokenizer, SentinelEncoder <- SentinelScheme <- SentinelAudit <- sentinel
+        // Dtypes and their decoding, tensor entries and archives, memory-mapped files, file I/O and atomic
+        // outputs, JSON (json-c), SHA-256 (libcrypto), the error types.
         .target(name: "SentinelCore", dependencies: ["CJSONC", "COpenSSL", "CSentinelLinux"]),
-        // PyTorch checkpoints: restricted pickle machine, zip and legacy containers, writer.
-        .target(name: "SentinelTorch", dependencies: ["SentinelCore", "CZip"]),
-        // Adaptation pipeline: Python-compatible MT19937, keyed BLAKE2b, permutation, glide, audit.
-        .target(name: "SentinelAdapt", dependencies: ["SentinelCore", "SentinelTorch", "CSodium", "CSentinelKernels"]),
-        // BERT BasicTokenizer + WordPiece, SentencePiece unigram (XLM-R), client-side encryption, datasets.
+        // Checkpoint formats: safetensors, PyTorch (restricted pickle machine, zip and legacy containers),
+        // sharded checkpoints, HF model directories; their writers.
+        .target(name: "SentinelFormats", dependencies: ["SentinelCore", "CZip"]),
+        // Tokenizers (BERT WordPiece; one protocol for every vocabulary family), special tokens, datasets.
         .target(
             name: "SentinelTokenizer",
-            dependencies: ["SentinelCore", "SentinelAdapt", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: ["SentinelCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["SentencePiece/sentencepiece_model.proto", "SentencePiece/README.md"]
         ),
-        // Native CPU BERT encoder (OpenBLAS sgemm), heads, metrics.
+        // Native CPU BERT encoder (OpenBLAS sgemm + SIMD kernels), heads, batching.
         .target(
             name: "SentinelEncoder",
-            dependencies: ["SentinelCore", "SentinelTorch", "SentinelTokenizer", "COpenBLAS", "CSentinelKernels"],
-            // The vector kernels (softmax, GELU, LayerNorm) compiled for AVX2 + FMA: about 10 % faster at MiniLM
-            // (8, 128) than baseline SSE2, which puts it above PyTorch. BertModel checks the CPU at load time.
-            swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"], .when(platforms: [.linux]))]
+            dependencies: ["SentinelCore", "COpenBLAS", "CSentinelKernels"],
+            // With SENTINEL_TARGET_CPU (above), BertModel checks at load time that the CPU has AVX2 + FMA.
+            swiftSettings: encoderSettings
         ),
+        // The adaptation schemes: keyed token hashing, Python-compatible MT19937, the seed scheme's id
+        // mapping and glide transform, the converter, the client-side encryptor, the adapted vocabulary.
+        .target(name: "SentinelScheme", dependencies: ["SentinelCore", "SentinelFormats", "SentinelTokenizer", "CSodium", "CSentinelKernels"],
+                swiftSettings: numericSettings),
         // Checks of adapted models: vocabulary, unchanged tensors, embedding rows, forward parity (verify).
-        .target(name: "SentinelAudit", dependencies: ["SentinelCore", "SentinelAdapt", "SentinelTorch", "SentinelTokenizer", "SentinelEncoder"]),
-        // The command-line tool; stays thin.
+        .target(name: "SentinelAudit", dependencies: ["SentinelCore", "SentinelFormats", "SentinelTokenizer", "SentinelEncoder", "SentinelScheme"]),
+        // The command-line tool: options and calls into the libraries.
         .executableTarget(
             name: "sentinel",
             dependencies: [
-                "SentinelCore", "SentinelTorch", "SentinelAdapt", "SentinelTokenizer", "SentinelEncoder", "SentinelAudit",
+                "SentinelCore", "SentinelFormats", "SentinelTokenizer", "SentinelEncoder", "SentinelScheme", "SentinelAudit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         // Fixture locations, the sample model and a process runner, shared by every test target.
-        .target(name: "SentinelTestSupport", dependencies: ["SentinelCore", "SentinelAdapt"]),
+        .target(name: "SentinelTestSupport", dependencies: ["SentinelCore"]),
         .testTarget(name: "SentinelCoreTests", dependencies: ["SentinelCore", "SentinelTestSupport"]),
-        .testTarget(name: "SentinelAdaptTests", dependencies: ["SentinelAdapt", "SentinelCore", "SentinelTestSupport", "CSentinelKernels"]),
-        .testTarget(name: "SentinelCLITests", dependencies: ["sentinel", "SentinelCore", "SentinelAdapt", "SentinelTorch", "SentinelTestSupport"]),
-        .testTarget(name: "SentinelTorchTests", dependencies: ["SentinelTorch", "SentinelCore", "SentinelTestSupport"]),
-        .testTarget(name: "SentinelTokenizerTests", dependencies: ["SentinelTokenizer", "SentinelCore", "SentinelTestSupport", "sentinel"]),
-        .testTarget(name: "SentinelUnigramTests", dependencies: ["SentinelTokenizer", "SentinelAdapt", "SentinelCore", "SentinelTestSupport"]),
-        .testTarget(name: "SentinelEncoderTests", dependencies: ["SentinelEncoder", "SentinelCore", "SentinelTorch", "SentinelTestSupport", "sentinel"]),
+        .testTarget(name: "SentinelFormatsTests", dependencies: ["SentinelFormats", "SentinelCore", "SentinelTestSupport"]),
+        .testTarget(name: "SentinelTokenizerTests", dependencies: ["SentinelTokenizer", "SentinelCore", "SentinelTestSupport"]),
+        .testTarget(name: "SentinelUnigramTests", dependencies: ["SentinelTokenizer", "SentinelScheme", "SentinelFormats", "SentinelCore", "SentinelTestSupport"]),
+        .testTarget(name: "SentinelEncoderTests", dependencies: ["SentinelEncoder", "SentinelFormats", "SentinelCore", "SentinelTestSupport"]),
+        .testTarget(name: "SentinelSchemeTests", dependencies: ["SentinelScheme", "SentinelFormats", "SentinelTokenizer", "SentinelCore", "SentinelTestSupport", "CSentinelKernels"]),
+        .testTarget(name: "SentinelAuditTests", dependencies: ["SentinelAudit"]),
+        // Runs the `sentinel` executable end to end (the only test target that depends on it).
+        .testTarget(name: "SentinelCLITests", dependencies: ["sentinel", "SentinelFormats", "SentinelTokenizer", "SentinelScheme", "SentinelCore", "SentinelTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

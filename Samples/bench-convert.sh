@@ -6,6 +6,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+. Samples/build-env.sh
 runs=${1:-7}
 swift build -c release --product sentinel >&2
 bin=$(swift build -c release --show-bin-path)/sentinel

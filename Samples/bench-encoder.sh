@@ -7,6 +7,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+. Samples/build-env.sh
 repeats=${1:-9}
 # shellcheck disable=SC2086
 swift build -c release --product sentinel ${SWIFT_BUILD_FLAGS:-} >&2
@@ -17,10 +18,10 @@ model=$(Samples/fetch-minilm.sh)
 input=$(mktemp)
 out=$(mktemp -d)
 trap 'rm -rf "$input" "$out"' EXIT
-python3 - "$input" <<'PY'
+shared=$(Samples/unpack-fixtures.sh)
+python3 - "$input" "$shared" <<'PY'
 import json, os, sys
-shared = os.environ.get("SENTINEL_SHARED", os.path.join(os.getcwd(), "..", "shared"))
-cases = json.load(open(os.path.join(shared, "fixtures", "bert", "cases_shared.json")))
+cases = json.load(open(os.path.join(sys.argv[2], "fixtures", "bert", "cases_shared.json")))
 with open(sys.argv[1], "w") as f:
     for _ in range(100):
         for a, b in cases["f01"]:

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian -dev packages Sentinel builds against, when any is missing.
-# libzip (torch zip archives), json-c (ordered JSON), OpenBLAS (sgemm), libsodium (BLAKE2b), libcrypto (SHA-256).
+# libzip (torch zip archives), json-c (ordered JSON), OpenBLAS (sgemm), libsodium (BLAKE2b), libcrypto (SHA-256);
+# xz-utils unpacks the vendored fixtures (Samples/unpack-fixtures.sh).
 set -euo pipefail
 need=()
-for pkg in libzip-dev libjson-c-dev libopenblas-dev libsodium-dev libssl-dev pkg-config; do
+for pkg in libzip-dev libjson-c-dev libopenblas-dev libsodium-dev libssl-dev pkg-config xz-utils; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

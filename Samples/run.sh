@@ -6,6 +6,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+. Samples/build-env.sh
 Samples/install-deps.sh
 swift build -c release --product sentinel >&2
 model=$(Samples/fetch-minilm.sh)

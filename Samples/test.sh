@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The whole test suite on a fresh machine: install what is missing, fetch the real sample model, run every test.
-# Tests read ../shared (beside the checkout) or $SENTINEL_SHARED.
+# The whole test suite on a fresh machine: install what is missing, fetch the real sample model, unpack the
+# vendored fixtures and datasets (Tests/Fixtures, Samples/data) into Samples/.cache/shared, run every test.
+# ../shared (or $SENTINEL_SHARED) is not needed; when present, VendoredFixturesTests compares the vendored copy with it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+. Samples/build-env.sh
 Samples/install-deps.sh
 Samples/fetch-minilm.sh >/dev/null
+Samples/unpack-fixtures.sh >/dev/null
 swift build --build-tests
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -1,8 +1,8 @@
-import SentinelAdapt
+import SentinelScheme
 import SentinelCore
 import SentinelEncoder
 import SentinelTokenizer
-import SentinelTorch
+import SentinelFormats
 
 /// One check of ``AdaptedModelVerifier``: its name, verdict, a sentence saying why, and measured values.
 public struct VerificationCheck: Sendable {
@@ -63,7 +63,7 @@ public enum AdaptedModelVerifier {
         var shuffle = true, glideSteps = 2
         if adaptedDir.has("sentinel.json") {
             let path = adaptedDir.file("sentinel.json")
-            let manifest = try ModelDirectory.readJSON(path)
+            let manifest = try JSONValue.read(file: path)
             guard let s = manifest["shuffle"]?.boolValue else {
                 throw InputError(.invalidStructure, file: path, key: "shuffle", "must be true or false")
             }
@@ -87,13 +87,13 @@ public enum AdaptedModelVerifier {
         for dir in [originalDir, adaptedDir] where !dir.has("vocab.txt") {
             throw InputError(.missing, file: dir.file("vocab.txt"), "verify needs the vocab.txt of both models")
         }
-        let originalVocab = try Vocabulary(contentsOf: originalDir.file("vocab.txt"))
-        let adaptedVocab = try Vocabulary(contentsOf: adaptedDir.file("vocab.txt"))
-        let specialIDs = Set(try originalDir.specialTokens().compactMap { originalVocab.ids[$0] })
+        let originalVocab = try WordPieceVocabulary.read(vocabTxt: originalDir.file("vocab.txt"))
+        let adaptedVocab = try WordPieceVocabulary.read(vocabTxt: adaptedDir.file("vocab.txt"))
+        let specialIDs = Set(try SpecialTokensMap.read(directory: originalDir.path).all.compactMap { originalVocab.id(of: $0).map(Int.init) })
         let hasher = try TokenHasher(passkey: passkey)
-        let hashed = SeedConverter.hashVocabulary(originalVocab.tokens, special: specialIDs, hasher: hasher)
+        let hashed = hasher.hexDigests(of: originalVocab.tokens, keeping: specialIDs)
         var found = [Int](repeating: -1, count: originalVocab.count)
-        for (i, digest) in hashed.enumerated() { found[i] = adaptedVocab.ids[digest] ?? -1 }
+        for (i, digest) in hashed.enumerated() { found[i] = adaptedVocab.id(of: digest).map(Int.init) ?? -1 }
         let missing = found.filter { $0 < 0 }.count
         let distinct = Set(found.filter { $0 >= 0 }).count
         let expected = SeedScheme.mapping(vocabSize: originalVocab.count, specialIDs: specialIDs,
@@ -103,8 +103,8 @@ public enum AdaptedModelVerifier {
         let hashedCount = originalVocab.count - specialIDs.count
         let hashedFound = found.enumerated().filter { !specialIDs.contains($0.offset) && $0.element >= 0 }.count
         var vocabDetail: String
-        if hashedFound == 0 && hashedCount > 0 {
-            vocabDetail = "none of the \(hashedCount) hashed tokens is in the adapted vocabulary: the key does not match this model"
+        if !KeyCheck.keyMatches(hashed: hashedCount, hashedFound: hashedFound) {
+            vocabDetail = "\(hashedFound) of the \(hashedCount) hashed tokens are in the adapted vocabulary: the key does not match this model"
         } else if !bijection {
             vocabDetail = "\(missing) original tokens have no digest in the adapted vocabulary (\(distinct) of \(originalVocab.count) distinct ids found)"
         } else if !mappingMatches {
@@ -210,12 +210,7 @@ public enum AdaptedModelVerifier {
 
     @inline(__always)
     static func element(_ b: UnsafeRawBufferPointer, _ i: Int, _ dtype: DType) -> Double {
-        switch dtype {
-        case .F64: b.loadUnaligned(fromByteOffset: i * 8, as: Double.self)
-        case .F32: Double(b.loadUnaligned(fromByteOffset: i * 4, as: Float.self))
-        case .F16: Double(Float(Float16(bitPattern: b.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))))
-        default: Double(Float(bitPattern: UInt32(b.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) << 16))
-        }
+        FloatCoding.double(b, i, dtype)
     }
 
     static func forwardCheck(originalDir: ModelDirectory, adaptedDir: ModelDirectory, originalWeights: TensorArchive,
@@ -224,7 +219,7 @@ public enum AdaptedModelVerifier {
         let adaptedModel = try BertModel(archive: adaptedWeights, config: BertConfig.load(path: adaptedDir.file("config.json")))
         let tokenizer = try BertTokenizer.load(directory: originalDir.path)
         let encryptor = try Encryptor(tokenizer: tokenizer, key: passkey,
-                                      specialTokens: try ModelDirectory.specialTokens(inDirectory: originalDir.path))
+                                      specialTokens: try SpecialTokensMap.read(directory: originalDir.path).all)
         let adaptedVocab = try AdaptedVocabulary(path: adaptedDir.file("vocab.txt"))
         var maxHidden: Float = 0, maxPooler: Float = 0, plainOnAdapted: Float = 0
         var tokens = 0, unknownPlain = 0, unknownEncrypted = 0

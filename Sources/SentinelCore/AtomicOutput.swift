@@ -21,16 +21,8 @@ public final class FileWriter {
     /// Writes all of `bytes`.
     /// - Throws: ``OutputError`` (e.g. `ENOSPC` on a full disk).
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        var done = 0
-        while done < bytes.count {
-            let r = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
-            if r < 0 {
-                if errno == EINTR { continue }
-                throw OutputError(path: path, operation: "write", errno: errno)
-            }
-            done += r
-        }
-        offset += done
+        try FileIO.writeAll(fd, bytes, path: path)
+        offset += bytes.count
     }
 
     /// Appends `count` bytes of the file at `source` (from `source.offset`), copied by the kernel
@@ -63,11 +55,7 @@ public final class FileWriter {
                 }
                 throw OutputError(path: path, operation: "copy_file_range", errno: errno)
             }
-            let n = pread(input, buffer.baseAddress, min(buffer.count, count - done), off_t(inOffset))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw OutputError(path: source.path, operation: "read", errno: errno)
-            }
+            let n = try FileIO.pread(input, into: buffer.baseAddress!, count: min(buffer.count, count - done), offset: inOffset, path: source.path)
             if n == 0 { throw InputError(.truncated, file: source.path, offset: Int(inOffset), "the file ends before the tensor does") }
             try write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             inOffset += Int64(n)
@@ -153,6 +141,12 @@ func splitPath(_ path: String) -> (dir: String, base: String) {
         return (dir.isEmpty ? "/" : dir, String(p[p.index(after: slash)...]))
     }
     return (".", p)
+}
+
+/// Whether `path` names a regular file (following symbolic links).
+public func isRegularFile(_ path: String) -> Bool {
+    var st = stat()
+    return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
 }
 
 /// Names in directory `path` (without `.` and `..`), in directory order.

@@ -102,3 +102,8 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+/// `text` in double quotes with control characters escaped (JSON string syntax), for error messages.
+public func quoted(_ text: String) -> String {
+    JSONValue.string(text).serialized()
+}

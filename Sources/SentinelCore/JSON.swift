@@ -222,3 +222,15 @@ public indirect enum JSONValue: Equatable, Sendable {
         }
     }
 }
+
+extension JSONValue {
+    /// Parses a JSON file (memory-mapped; json-c keeps key order and exact 64-bit integers).
+    /// - Throws: ``InputError`` `.notJSON` with the byte offset of the error; ``OutputError`` if the file
+    ///   cannot be opened or read.
+    public static func read(file path: String) throws -> JSONValue {
+        let f = try MappedFile(path: path)
+        do { return try withExtendedLifetime(f) { try JSONValue.parse(f.bytes) } } catch let e as JSONValue.ParseError {
+            throw InputError(.notJSON, file: path, offset: e.offset, e.reason)
+        }
+    }
+}

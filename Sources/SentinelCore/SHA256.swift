@@ -47,11 +47,7 @@ public struct SHA256Stream: ~Copyable {
         defer { buffer.deallocate() }
         var s = SHA256Stream(), total = 0
         while true {
-            let n = read(fd, buffer.baseAddress, buffer.count)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw OutputError(path: path, operation: "read", errno: errno)
-            }
+            let n = try FileIO.read(fd, into: buffer.baseAddress!, count: buffer.count, path: path)
             if n == 0 { break }
             s.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             total += n

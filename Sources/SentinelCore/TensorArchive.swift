@@ -65,3 +65,11 @@ public enum Sentinel {
     /// See the global ``byteCount(dtype:shape:)``.
     public static func byteCount(dtype: DType, shape: [Int]) -> Int? { SentinelCore.byteCount(dtype: dtype, shape: shape) }
 }
+
+/// A ``TensorArchive`` whose tensor bytes stay at one address, unchanged, for as long as the archive
+/// object lives (a read-only memory map). The encoder uses F32 tensors of such an archive in place.
+public protocol MappedTensorArchive: TensorArchive {
+    /// The tensor's bytes as a view into the mapping, valid while `self` lives, or `nil` when the tensor
+    /// is absent or not stored contiguously.
+    func mappedBytes(of name: String) -> UnsafeRawBufferPointer?
+}

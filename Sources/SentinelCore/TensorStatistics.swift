@@ -27,18 +27,8 @@ public struct TensorStatistics: Sendable, Equatable {
             mean += d / Double(finite)
             m2 += d * (x - mean)
         }
-        let base = bytes.baseAddress
-        switch dtype {
-        case .F32: for i in 0..<n { add(Double(base!.loadUnaligned(fromByteOffset: i * 4, as: Float.self))) }
-        case .F64: for i in 0..<n { add(base!.loadUnaligned(fromByteOffset: i * 8, as: Double.self)) }
-        case .F16:
-            for i in 0..<n { add(Double(Float(Float16(bitPattern: UInt16(littleEndian: base!.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)))))) }
-        case .BF16:
-            for i in 0..<n {
-                add(Double(Float(bitPattern: UInt32(UInt16(littleEndian: base!.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))) << 16)))
-            }
-        default: return nil
-        }
+        guard dtype.isFloatingPoint else { return nil }
+        for i in 0..<n { add(FloatCoding.double(bytes, i, dtype)) }
         count = n
         nanCount = nan
         infCount = inf

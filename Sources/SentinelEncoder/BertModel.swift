@@ -84,7 +84,7 @@ public struct BertOutput: Sendable {
 /// The encoder is compiled for AVX2 and FMA (x86-64 CPUs since 2013–2015); this CPU has neither.
 public struct UnsupportedCPU: Error, CustomStringConvertible {
     public var description: String {
-        "this CPU lacks AVX2/FMA, which Sentinel's encoder is compiled for (rebuild without -target-cpu haswell in Package.swift)"
+        "this CPU lacks AVX2/FMA, which Sentinel's encoder is compiled for (rebuild without SENTINEL_TARGET_CPU)"
     }
 }
 
@@ -118,7 +118,9 @@ public final class BertModel {
     /// - Throws: one ``InputError`` (`.missing` or `.sizeMismatch`, file = the archive) listing every
     ///   missing or mis-shaped parameter; `.unknownDType` for a non-float tensor.
     public init(archive: TensorArchive, config: BertConfig) throws {
+        #if SENTINEL_CPU_CHECK
         guard CSentinelKernels_cpu_has_avx2_fma() != 0 else { throw UnsupportedCPU() }
+        #endif
         self.config = config
         self.archive = archive
         var loader = ParameterLoader(archive: archive)

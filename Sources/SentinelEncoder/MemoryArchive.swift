@@ -19,26 +19,8 @@ public final class MemoryArchive: TensorArchive {
 
     /// Adds a float tensor stored as `dtype` (F32, F16, BF16 by truncation-free rounding, or F64).
     public func add(_ name: String, shape: [Int], values: [Float], dtype: DType = .F32) {
-        var bytes: [UInt8] = []
-        switch dtype {
-        case .F16:
-            bytes.reserveCapacity(values.count * 2)
-            for v in values { withUnsafeBytes(of: Float16(v).bitPattern.littleEndian) { bytes += $0 } }
-        case .BF16:
-            bytes.reserveCapacity(values.count * 2)
-            for v in values {
-                let bits = v.bitPattern
-                let rounded = UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16) // round to nearest even
-                withUnsafeBytes(of: rounded.littleEndian) { bytes += $0 }
-            }
-        case .F64:
-            bytes.reserveCapacity(values.count * 8)
-            for v in values { withUnsafeBytes(of: Double(v).bitPattern.littleEndian) { bytes += $0 } }
-        default:
-            precondition(dtype == .F32, "unsupported dtype \(dtype)")
-            bytes.reserveCapacity(values.count * 4)
-            for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 } }
-        }
+        precondition(dtype.isFloatingPoint, "unsupported dtype \(dtype)")
+        let bytes = FloatCoding.bytes(values, as: dtype)
         add(TensorEntry(name: name, dtype: dtype, shape: shape), bytes: bytes)
     }
 

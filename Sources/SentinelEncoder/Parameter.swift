@@ -1,31 +1,4 @@
 import SentinelCore
-import SentinelTorch
-
-/// A ``TensorArchive`` whose tensor bytes stay at one address, unchanged, for as long as the archive
-/// object lives (a read-only memory map). The encoder uses F32 tensors of such an archive in place.
-///
-/// Note: this belongs beside ``TensorArchive`` in SentinelCore; it lives here until the lead moves it.
-public protocol MappedTensorArchive: TensorArchive {
-    /// The tensor's bytes as a view into the mapping, valid while `self` lives, or `nil` when the tensor
-    /// is absent or not stored contiguously.
-    func mappedBytes(of name: String) -> UnsafeRawBufferPointer?
-}
-
-extension SafeTensorsFile: MappedTensorArchive {
-    public func mappedBytes(of name: String) -> UnsafeRawBufferPointer? {
-        tensor(named: name).map { bytes(of: $0) }
-    }
-}
-
-extension ShardedArchive: MappedTensorArchive {
-    /// The view of the shard that holds `name`, when that shard is itself memory-mapped (safetensors shards).
-    public func mappedBytes(of name: String) -> UnsafeRawBufferPointer? {
-        for shard in shards where shard.entry(named: name) != nil {
-            return (shard as? MappedTensorArchive)?.mappedBytes(of: name)
-        }
-        return nil
-    }
-}
 
 /// One float32 parameter tensor of the model, by its HuggingFace name.
 ///
@@ -123,16 +96,7 @@ public final class Parameter: @unchecked Sendable {
                 throw InputError(.sizeMismatch, file: archive.path, key: entry.name,
                                  "\(raw.count) bytes for \(count) elements of \(entry.dtype)")
             }
-            switch entry.dtype {
-            case .F32:
-                for i in 0..<count { out[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
-            case .F16:
-                for i in 0..<count { out[i] = Float(Float16(bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))) }
-            case .BF16:
-                for i in 0..<count { out[i] = Float(bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16) }
-            default:
-                for i in 0..<count { out[i] = Float(Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
-            }
+            FloatCoding.decode(raw, entry.dtype, count: count, into: out)
         }
         return p
     }

@@ -1,9 +1,10 @@
 import Foundation
-import SentinelAdapt
 import SentinelCore
 
-/// Locations of the ground truth the tests use: `../shared` beside the checkout (override with
-/// `SENTINEL_SHARED`) and the real sample model (fetched into `Samples/.cache` when missing).
+/// Locations of the ground truth the tests use: the copy of `../shared` vendored into the repository
+/// (`Tests/Fixtures`, `Samples/data`; see ``VendoredFixtures``), unpacked into `Samples/.cache/shared`, and the
+/// real sample model (fetched into `Samples/.cache` when missing). `../shared` itself (``upstream``) is read
+/// only by the test that compares the vendored copy with it.
 public enum Fixtures {
     /// The package root, found from this file's path (`Sources/SentinelTestSupport/Fixtures.swift`).
     public static let packageRoot: String = {
@@ -12,16 +13,50 @@ public enum Fixtures {
         return url.path
     }()
 
-    /// `../shared` (or `$SENTINEL_SHARED`).
-    public static let shared: String = ProcessInfo.processInfo.environment["SENTINEL_SHARED"]
-        ?? URL(fileURLWithPath: packageRoot).deletingLastPathComponent().appendingPathComponent("shared").path
+    /// The vendored copy of `../shared` (`fixtures/…` and `data/…`, the files `Tests/Fixtures/MANIFEST` lists),
+    /// unpacked and sha256-checked by `Samples/unpack-fixtures.sh` into `Samples/.cache/shared` on first use.
+    /// When unpacking fails, ``unpackError`` says why (and every fixture read fails).
+    public static let shared: String = {
+        let dest = packageRoot + "/Samples/.cache/shared"
+        do {
+            let r = try run("/bin/bash", [packageRoot + "/Samples/unpack-fixtures.sh", dest])
+            if r.status != 0 { unpackFailure.set("Samples/unpack-fixtures.sh failed (status \(r.status)): \(r.stderr)") }
+        } catch {
+            unpackFailure.set("Samples/unpack-fixtures.sh could not run: \(error)")
+        }
+        if let e = unpackFailure.value { FileHandle.standardError.write(Data(("error: " + e + "\n").utf8)) }
+        return dest
+    }()
 
-    /// Path of `relative` inside `../shared/fixtures`.
+    /// Why the vendored fixtures could not be unpacked, or nil (forces ``shared``).
+    public static var unpackError: String? { _ = shared; return unpackFailure.value }
+
+    private static let unpackFailure = LockedMessage()
+    private final class LockedMessage: @unchecked Sendable {
+        private let lock = NSLock()
+        private var stored: String?
+        var value: String? { lock.lock(); defer { lock.unlock() }; return stored }
+        func set(_ s: String) { lock.lock(); stored = s; lock.unlock() }
+    }
+
+    /// The source of truth, `../shared` beside the checkout (or `$SENTINEL_SHARED`), when it is present
+    /// (has a `fixtures/` folder); nil on a bare clone. Only the vendored-copy comparison reads it.
+    public static let upstream: String? = {
+        let path = ProcessInfo.processInfo.environment["SENTINEL_SHARED"]
+            ?? URL(fileURLWithPath: packageRoot).deletingLastPathComponent().appendingPathComponent("shared").path
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path + "/fixtures", isDirectory: &isDirectory) && isDirectory.boolValue ? path : nil
+    }()
+
+    /// Path of `relative` inside the vendored `fixtures/` (e.g. `bert/f01_forward.safetensors`).
     public static func fixture(_ relative: String) -> String { shared + "/fixtures/" + relative }
+
+    /// Path of `relative` inside the vendored `data/` (e.g. `conll2003/train.txt`).
+    public static func data(_ relative: String) -> String { shared + "/data/" + relative }
 
     /// A JSON fixture, parsed with Sentinel's own JSON reader (exact 64-bit integers).
     public static func json(_ relative: String) throws -> JSONValue {
-        try ModelDirectory.readJSON(fixture(relative))
+        try JSONValue.read(file: fixture(relative))
     }
 
     /// The real all-MiniLM-L6-v2 model directory, fetched by `Samples/fetch-minilm.sh` when missing.

@@ -57,6 +57,12 @@ public struct Pieces: Sendable, Equatable {
 
     public var count: Int { ids.count }
 
+    /// Appends one piece.
+    @inline(__always)
+    public mutating func appendPiece(_ id: Int32, start: Int32, end: Int32, word: Int32) {
+        append(id, start, end, word)
+    }
+
     @inline(__always)
     mutating func append(_ id: Int32, _ start: Int32, _ end: Int32, _ word: Int32) {
         ids.append(id)

@@ -116,3 +116,23 @@ extension BertTokenizer: SubwordTokenizer {
         template.assemble(a, b, addSpecialTokens: addSpecialTokens, truncation: truncation, padding: padding)
     }
 }
+
+extension Encoding {
+    /// The words of the first sequence (pre-tokenizer words, or the caller's words for pre-split input), in
+    /// order, each with its text (the UTF-8 span of its pieces in `text`, the text this encoding was made
+    /// from) and the position of its first piece — the piece that carries the word's label in NER
+    /// (first-wordpiece alignment, as HF's token-classification examples label).
+    public func firstPieceWords(in text: Substring) -> [(text: String, position: Int)] {
+        let utf8 = Array(text.utf8)
+        var ranges: [Int: Range<Int>] = [:], first: [Int: Int] = [:]
+        for (i, w) in wordIDs.enumerated() where sequenceIDs[i] == 0 {
+            guard let w else { continue }
+            let r = offsets[i]
+            ranges[w] = ranges[w].map { min($0.lowerBound, r.lowerBound)..<max($0.upperBound, r.upperBound) } ?? r
+            if first[w] == nil { first[w] = i }
+        }
+        return ranges.keys.sorted().map { w in
+            (String(decoding: utf8[ranges[w]!.clamped(to: 0..<utf8.count)], as: UTF8.self), first[w]!)
+        }
+    }
+}

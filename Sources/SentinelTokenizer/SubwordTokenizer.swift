@@ -170,3 +170,13 @@ extension SubwordTokenizer {
         return rows
     }
 }
+
+/// Loads the tokenizer of a HuggingFace model directory, whatever its vocabulary family.
+public enum Tokenizers {
+    /// The tokenizer `AutoTokenizer.from_pretrained(directory)` would give: today BERT WordPiece
+    /// (``BertTokenizer/load(directory:)``), from `tokenizer.json` or `vocab.txt`.
+    /// - Throws: ``InputError`` naming the file and key when the directory holds no tokenizer Sentinel reads.
+    public static func load(directory: String) throws -> any SubwordTokenizer {
+        try BertTokenizer.load(directory: directory)
+    }
+}

@@ -19,24 +19,21 @@ extension BertTokenizer {
         let dir = directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
         _ = try directoryEntries(dir)  // a missing or unreadable directory is an OutputError, not "no vocabulary"
         let configPath = dir + "/tokenizer_config.json"
-        let mapPath = dir + "/special_tokens_map.json"
-        var special = BertTokenizer.SpecialTokens()
+        let special = BertTokenizer.SpecialTokens(try SpecialTokensMap.read(directory: dir))
         var normalization = BertNormalization()
-        if fileExists(configPath) {
-            let config = try readJSON(configPath)
+        if isRegularFile(configPath) {
+            let config = try JSONValue.read(file: configPath)
             if let v = config["do_lower_case"]?.boolValue { normalization.lowercase = v }
             if let v = config["strip_accents"]?.boolValue { normalization.stripAccents = v }
             if let v = config["tokenize_chinese_chars"]?.boolValue { normalization.handleChineseCharacters = v }
-            special.read(config)
         }
-        if fileExists(mapPath) { special.read(try readJSON(mapPath)) }
 
         let jsonPath = dir + "/tokenizer.json"
-        if fileExists(jsonPath) {
+        if isRegularFile(jsonPath) {
             return try load(tokenizerJSON: jsonPath, specialTokens: special)
         }
         let vocabPath = dir + "/vocab.txt"
-        guard fileExists(vocabPath) else {
+        guard isRegularFile(vocabPath) else {
             throw InputError(.missing, file: dir, "neither tokenizer.json nor vocab.txt is in the directory")
         }
         let vocabulary = try WordPieceVocabulary.read(vocabTxt: vocabPath)
@@ -46,7 +43,7 @@ extension BertTokenizer {
     /// Loads a `tokenizer.json` whose model is `WordPiece`, normalizer `BertNormalizer` (or null) and
     /// pre-tokenizer `BertPreTokenizer`.
     public static func load(tokenizerJSON path: String, specialTokens: SpecialTokens = SpecialTokens()) throws -> BertTokenizer {
-        let json = try readJSON(path)
+        let json = try JSONValue.read(file: path)
         guard let model = json["model"], model["type"]?.stringValue == "WordPiece" else {
             throw InputError(.unknownFormat, file: path, key: "model.type",
                              "model type \(json["model"]?["type"]?.serialized() ?? "null") is not WordPiece")
@@ -98,28 +95,4 @@ extension BertTokenizer {
     }
 }
 
-extension BertTokenizer.SpecialTokens {
-    /// Takes `unk_token`, `cls_token`, … from a tokenizer_config.json or special_tokens_map.json object
-    /// (values are strings or `{"content": ...}` objects).
-    mutating func read(_ json: JSONValue) {
-        func value(_ key: String) -> String? {
-            guard let v = json[key] else { return nil }
-            return v.stringValue ?? v["content"]?.stringValue
-        }
-        if let v = value("unk_token") { unknown = v }
-        if let v = value("cls_token") { classifier = v }
-        if let v = value("sep_token") { separator = v }
-        if let v = value("pad_token") { padding = v }
-        if let v = value("mask_token") { mask = v }
-    }
-}
 
-func fileExists(_ path: String) -> Bool {
-    var st = stat()
-    return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
-}
-
-/// Parses a JSON file (``ModelDirectory/readJSON(_:)``).
-func readJSON(_ path: String) throws -> JSONValue {
-    try ModelDirectory.readJSON(path)
-}

@@ -14,19 +14,19 @@ extension UnigramTokenizer {
         let dir = directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
         _ = try directoryEntries(dir)
         var special = xlmrSpecialTokens
+        let map = try SpecialTokensMap.read(directory: dir)
+        if let v = map["unk_token"] { special.unknown = v }
+        if let v = map["cls_token"] { special.classifier = v }
+        if let v = map["sep_token"] { special.separator = v }
+        if let v = map["pad_token"] { special.padding = v }
+        if let v = map["mask_token"] { special.mask = v }
         var addPrefixSpace = true
         let configPath = dir + "/tokenizer_config.json"
-        if fileExists(configPath) {
-            let config = try readJSON(configPath)
-            special.read(config)
-            if let v = config["add_prefix_space"]?.boolValue { addPrefixSpace = v }
-        }
-        let mapPath = dir + "/special_tokens_map.json"
-        if fileExists(mapPath) { special.read(try readJSON(mapPath)) }
-        if fileExists(dir + "/tokenizer.json") {
+        if isRegularFile(configPath), let v = try JSONValue.read(file: configPath)["add_prefix_space"]?.boolValue { addPrefixSpace = v }
+        if isRegularFile(dir + "/tokenizer.json") {
             return try load(tokenizerJSON: dir + "/tokenizer.json", specialTokens: special)
         }
-        for name in ["sentencepiece.bpe.model", "spiece.model", "sentencepiece.model"] where fileExists(dir + "/" + name) {
+        for name in ["sentencepiece.bpe.model", "spiece.model", "sentencepiece.model"] where isRegularFile(dir + "/" + name) {
             return try load(sentencePieceModel: dir + "/" + name, specialTokens: special, addPrefixSpace: addPrefixSpace)
         }
         throw InputError(.missing, file: dir, "neither tokenizer.json nor sentencepiece.bpe.model is in the directory")
@@ -98,7 +98,7 @@ extension UnigramTokenizer {
     ///   number]` pairs), an `unk_id` outside it, bad base64, or added tokens without content and id;
     ///   `not_json` for malformed JSON.
     public static func load(tokenizerJSON path: String, specialTokens: BertTokenizer.SpecialTokens = xlmrSpecialTokens) throws -> UnigramTokenizer {
-        let json = try readJSON(path)
+        let json = try JSONValue.read(file: path)
         guard let model = json["model"], model["type"]?.stringValue == "Unigram" else {
             throw InputError(.unknownFormat, file: path, key: "model.type",
                              "model type \(json["model"]?["type"]?.serialized() ?? "null") is not Unigram")

@@ -39,11 +39,53 @@ public struct WordPieceVocabulary: Sendable {
     /// The id of `token`, or nil.
     public func id(of token: String) -> Int32? { whole.lookup(token) }
 
-    /// Reads `vocab.txt` with SentinelCore's ``Vocabulary`` reader (id = line number, as HF's `load_vocab`).
-    /// - Throws: ``InputError`` (`missing` for an empty file, `not_text` naming the line of invalid UTF-8);
-    ///   ``OutputError`` when the file can't be read.
+    /// Reads `vocab.txt` as HuggingFace's `load_vocab` does (`transformers/models/bert/tokenization_bert.py`):
+    /// line `i` is the token with id `i`; a text-mode `open(…, encoding="utf-8")`, so Python's universal
+    /// newlines apply: `\n`, `\r\n` and a lone `\r` all end a line; no empty token after a final line break.
+    /// - Throws: ``InputError`` (`missing` for an empty file, `not_text` naming the line and byte offset of
+    ///   invalid UTF-8); ``OutputError`` when the file can't be read.
     public static func read(vocabTxt path: String, continuingSubwordPrefix: String = "##") throws -> WordPieceVocabulary {
-        WordPieceVocabulary(tokens: try Vocabulary(contentsOf: path).tokens, continuingSubwordPrefix: continuingSubwordPrefix)
+        let f = try MappedFile(path: path)
+        var tokens: [String] = []
+        try withExtendedLifetime(f) {
+            let b = f.bytes
+            var start = 0, i = 0
+            func take(_ end: Int) throws {
+                let slice = UnsafeRawBufferPointer(rebasing: b[start..<end])
+                guard let s = String(validating: slice, as: UTF8.self) else {
+                    throw InputError(.notText, file: path, offset: start, key: "line \(tokens.count + 1)", "not valid UTF-8")
+                }
+                tokens.append(s)
+            }
+            while i < b.count {
+                if b[i] == 0x0A || b[i] == 0x0D {
+                    try take(i)
+                    if b[i] == 0x0D && i + 1 < b.count && b[i + 1] == 0x0A { i += 1 }
+                    start = i + 1
+                }
+                i += 1
+            }
+            if start < b.count { try take(b.count) }
+        }
+        guard !tokens.isEmpty else { throw InputError(.missing, file: path, "the vocabulary is empty") }
+        return WordPieceVocabulary(tokens: tokens, continuingSubwordPrefix: continuingSubwordPrefix)
+    }
+
+    /// The first thing that makes this vocabulary unfit for adaptation, as an error naming `path` and
+    /// the line: a byte-order mark, an empty token, or a token listed twice (each would give the adapted
+    /// vocabulary a digest that no client produces, or two ids for one digest).
+    public func checkForAdaptation(path: String) throws {
+        if tokens.first?.unicodeScalars.first == "\u{FEFF}" {
+            throw InputError(.invalidStructure, file: path, offset: 0, key: "line 1", "starts with a byte-order mark (U+FEFF), which would become part of the first token")
+        }
+        var seen: [String: Int] = [:]
+        for (i, t) in tokens.enumerated() {
+            if t.isEmpty { throw InputError(.invalidStructure, file: path, key: "line \(i + 1)", "empty line: a token cannot be empty") }
+            if let first = seen[t] {
+                throw InputError(.invalidStructure, file: path, key: "line \(i + 1)", "token repeats line \(first + 1)")
+            }
+            seen[t] = i
+        }
     }
 
     /// Reads `model.vocab` of a parsed `tokenizer.json` (an object token → id). Ids must cover 0..<n once each.
@@ -69,9 +111,4 @@ public struct WordPieceVocabulary: Sendable {
         }
         return WordPieceVocabulary(tokens: tokens.map { $0 ?? "" }, continuingSubwordPrefix: prefix)
     }
-}
-
-/// `token` in double quotes with control characters escaped, for error messages.
-func quoted(_ token: String) -> String {
-    JSONValue.string(token).serialized()
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import SentinelCore
 import SentinelEncoder
+import SentinelFormats
 
 /// `sentinel bench …`: speed measurements (never run as tests).
 struct Bench: ParsableCommand {

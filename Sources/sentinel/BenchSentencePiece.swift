@@ -21,10 +21,10 @@ struct BenchSentencePiece: ParsableCommand {
     var modelDirectory: String
 
     @Option(help: "A word-per-line NER file (CoNLL-2003 train by default).")
-    var data = "../shared/data/conll2003/train.txt"
+    var data = "Samples/.cache/shared/data/conll2003/train.txt"
 
     @Option(help: "A JSON-lines file with a \"text\" member per line.")
-    var strings = "../shared/fixtures/xlmr/real_spm_strings.jsonl"
+    var strings = "Samples/.cache/shared/fixtures/xlmr/real_spm_strings.jsonl"
 
     @Option(help: "How many times the strings are repeated per run.")
     var stringRepeats = 200
@@ -52,7 +52,7 @@ struct BenchSentencePiece: ParsableCommand {
             let tokenizer = try UnigramTokenizer.load(directory: modelDirectory)
             let loadSeconds = seconds(clock.now - t0)
             let conll = try NERCorpus.read(path: data).map { $0.words.joined(separator: " ") }
-            let lines = try ModelDirectory.readJSONLines(strings)
+            let lines = try readJSONLineTexts(strings)
             let multilingual = Array(repeating: lines, count: stringRepeats).flatMap { $0 }
             let results = [("conll", conll), ("strings", multilingual)].map { name, texts in
                 (name, texts, threads.map { n in (n, measure(tokenizer, texts, threads: n, clock: clock)) })
@@ -110,26 +110,24 @@ struct BenchSentencePiece: ParsableCommand {
     }
 }
 
-extension ModelDirectory {
-    /// The `text` member of every line of a JSON-lines file.
-    /// - Throws: ``InputError`` (`not_json`, `invalid_structure`) naming the line; ``OutputError`` for I/O.
-    static func readJSONLines(_ path: String) throws -> [String] {
-        let file = try MappedFile(path: path)
-        let text = withExtendedLifetime(file) { String(decoding: file.bytes, as: UTF8.self) }
-        var out: [String] = []
-        var offset = 0
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            defer { offset += line.utf8.count + 1 }
-            guard !line.isEmpty else { continue }
-            let value: JSONValue
-            do { value = try JSONValue.parse(String(line)) } catch let e as JSONValue.ParseError {
-                throw InputError(.notJSON, file: path, offset: offset + e.offset, key: "line \(index + 1)", e.reason)
-            }
-            guard let s = value["text"]?.stringValue else {
-                throw InputError(.invalidStructure, file: path, offset: offset, key: "line \(index + 1)", "no string member \"text\"")
-            }
-            out.append(s)
+/// The `text` member of every line of a JSON-lines file.
+/// - Throws: ``InputError`` (`not_json`, `invalid_structure`) naming the line; ``OutputError`` for I/O.
+private func readJSONLineTexts(_ path: String) throws -> [String] {
+    let file = try MappedFile(path: path)
+    let text = withExtendedLifetime(file) { String(decoding: file.bytes, as: UTF8.self) }
+    var out: [String] = []
+    var offset = 0
+    for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        defer { offset += line.utf8.count + 1 }
+        guard !line.isEmpty else { continue }
+        let value: JSONValue
+        do { value = try JSONValue.parse(String(line)) } catch let e as JSONValue.ParseError {
+            throw InputError(.notJSON, file: path, offset: offset + e.offset, key: "line \(index + 1)", e.reason)
         }
-        return out
+        guard let s = value["text"]?.stringValue else {
+            throw InputError(.invalidStructure, file: path, offset: offset, key: "line \(index + 1)", "no string member \"text\"")
+        }
+        out.append(s)
     }
+    return out
 }

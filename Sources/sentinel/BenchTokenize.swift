@@ -1,6 +1,6 @@
 import ArgumentParser
 import Dispatch
-import SentinelAdapt
+import SentinelScheme
 import SentinelCore
 import SentinelTokenizer
 
@@ -23,8 +23,8 @@ struct BenchTokenize: ParsableCommand {
     @Argument(help: "The original model directory.")
     var modelDirectory: String
 
-    @Option(help: "A word-per-line NER file (CoNLL-2003 train by default).")
-    var data = "../shared/data/conll2003/train.txt"
+    @Option(help: "A word-per-line NER file (default: CoNLL-2003 train, vendored; Samples/unpack-fixtures.sh unpacks it).")
+    var data = "Samples/.cache/shared/data/conll2003/train.txt"
 
     @Option(help: "Repetitions; the best is reported.")
     var repeats = 5

@@ -1,7 +1,7 @@
 import ArgumentParser
-import SentinelAdapt
+import SentinelScheme
 import SentinelCore
-import SentinelTorch
+import SentinelFormats
 
 extension ConversionOptions.EmbeddingDType: ExpressibleByArgument {}
 

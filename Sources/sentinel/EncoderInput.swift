@@ -1,5 +1,7 @@
 import ArgumentParser
+import SentinelCore
 import SentinelEncoder
+import SentinelScheme
 import SentinelTokenizer
 
 /// Input options shared by the commands that run the encoder (`embed`, `predict`).
@@ -9,6 +11,9 @@ struct EncoderInputOptions: ParsableArguments {
 
     @Flag(help: "Lines hold space-separated token digests (encrypted text).")
     var encrypted = false
+
+    @Option(help: ArgumentHelp("Input format: text (one input per line), conll, tsv (GLUE), or jsonl (HF-style JSON lines, what `sentinel encrypt --format conll|tsv` writes). Default: jsonl when the file starts with '{', else text.", valueName: "format"))
+    var format: InputFormatArgument?
 
     @Option(help: "Longest row in tokens, special tokens included (default: max_position_embeddings, at most 512).")
     var maxLength: Int?
@@ -22,13 +27,20 @@ struct EncoderInputOptions: ParsableArguments {
         min(maxLength ?? min(config.maxPositions, 512), config.maxPositions)
     }
 
-    /// One row of model input: plain text through the model's WordPiece tokenizer, or (with `--encrypted`)
-    /// digests mapped by the adapted model's own vocabulary; `[CLS] A [SEP] (B [SEP])`, longest-first truncation.
-    func encode(_ tokenizer: BertTokenizer, _ text: String, pair: String?, limit: Int) -> Encoding {
-        if encrypted {
-            return tokenizer.assemble(tokenizer.digestPieces(text), pair.map { tokenizer.digestPieces($0) },
-                                      truncation: .longestFirst(maxLength: limit))
-        }
-        return tokenizer.encode(text, pair: pair, truncation: .longestFirst(maxLength: limit))
+    /// Every input of `file`, encoded for the model (``InputEncoder/records(_:format:tokens:maxLength:)``).
+    func records(_ encoder: InputEncoder, _ file: TextFile, tokens: Bool, limit: Int) throws -> [InputRecord] {
+        try encoder.records(file, format: format?.format, tokens: tokens, maxLength: limit)
     }
+
+    /// Plain text through the model's tokenizer, or (with `--encrypted`) digests mapped by the adapted
+    /// model's own vocabulary.
+    func inputEncoder(_ modelDirectory: String) throws -> InputEncoder {
+        try InputEncoder.load(directory: modelDirectory, encrypted: encrypted)
+    }
+}
+
+/// `--format` of the encoder commands.
+enum InputFormatArgument: String, ExpressibleByArgument, CaseIterable {
+    case text, conll, tsv, jsonl
+    var format: InputFormat { InputFormat(rawValue: rawValue)! }
 }

@@ -1,7 +1,8 @@
 import ArgumentParser
-import SentinelAdapt
+import SentinelScheme
 import SentinelCore
-import SentinelTorch
+import SentinelTokenizer
+import SentinelFormats
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -109,11 +110,11 @@ struct Inspect: ParsableCommand {
             out.append(("config", .object(keys.compactMap { k in c[k].map { (k, $0) } })))
         }
         var tok: [(String, JSONValue)] = []
-        if dir.has("vocab.txt") { tok.append(("vocab_size", .int(Int64(try Vocabulary(contentsOf: dir.file("vocab.txt")).count)))) }
-        tok.append(("special_tokens", .array(try dir.specialTokens().map { .string($0) })))
+        if dir.has("vocab.txt") { tok.append(("vocab_size", .int(Int64(try WordPieceVocabulary.read(vocabTxt: dir.file("vocab.txt")).count)))) }
+        tok.append(("special_tokens", .array(try SpecialTokensMap.read(directory: dir.path).all.map { .string($0) })))
         tok.append(("files", .array(["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"].filter(dir.has).map { .string($0) })))
         out.append(("tokenizer", .object(tok)))
-        if dir.has("sentinel.json") { out.append(("sentinel", try ModelDirectory.readJSON(dir.file("sentinel.json")))) }
+        if dir.has("sentinel.json") { out.append(("sentinel", try JSONValue.read(file: dir.file("sentinel.json")))) }
         out.append(("weights_file", .string(dir.weightsFileName)))
         out.append(("unknown_files", .array(dir.unknownFileNames.map { .string($0) })))
         return out

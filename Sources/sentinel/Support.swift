@@ -1,5 +1,5 @@
 import ArgumentParser
-import SentinelAdapt
+import SentinelScheme
 import SentinelCore
 #if canImport(Glibc)
 import Glibc
@@ -90,7 +90,7 @@ struct KeyOptions: ParsableArguments {
     /// - Throws: `ValidationError` (exit 64) when neither gives one; ``OutputError`` when the file can't be read.
     func passkey() throws -> String {
         if let keyFile {
-            let bytes = try readSmallFile(keyFile, limit: 64 * 1024, firstLineOnly: true)
+            let bytes = try FileIO.readSmallFile(keyFile, limit: 64 * 1024, firstLineOnly: true)
             var line = bytes.prefix { $0 != 0x0A }
             if line.last == 0x0D { line = line.dropLast() }
             guard !line.isEmpty else { throw ValidationError("the key file \(keyFile) has an empty first line") }
@@ -111,31 +111,6 @@ struct KeyOptions: ParsableArguments {
     }
 }
 
-/// Reads a small file, which may be a pipe (`--key-file <(…)`, `/dev/stdin`), up to `limit` bytes.
-/// - Throws: ``OutputError`` when it cannot be read; `ValidationError` when it is larger than `limit`.
-func readSmallFile(_ path: String, limit: Int, firstLineOnly: Bool = false) throws -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw OutputError(path: path, operation: "open", errno: errno) }
-    defer { close(fd) }
-    var st = stat()
-    // From a pipe (e.g. /dev/stdin shared with --input -), read byte by byte and stop at the first newline,
-    // so that nothing after the key is consumed.
-    let lineByLine = firstLineOnly && fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG
-    var out: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: lineByLine ? 1 : 4096)
-    while true {
-        if lineByLine && out.last == 0x0A { break }
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            throw OutputError(path: path, operation: "read", errno: errno)
-        }
-        if n == 0 { break }
-        out += chunk[0..<n]
-        guard out.count <= limit else { throw InputError(.outOfRange, file: path, offset: limit, "larger than \(limit) bytes") }
-    }
-    return out
-}
 
 /// Options shared by commands that print a report.
 struct ReportOptions: ParsableArguments {

@@ -42,7 +42,7 @@ struct Verify: ParsableCommand {
             let passkey = try key.passkey()
             var texts = AdaptedModelVerifier.defaultSentences
             if let sentences {
-                let bytes = try readSmallFile(sentences == "-" ? "/dev/stdin" : sentences, limit: 16 << 20)
+                let bytes = try FileIO.readSmallFile(sentences == "-" ? "/dev/stdin" : sentences, limit: 16 << 20)
                 guard let text = String(validating: bytes, as: UTF8.self) else {
                     throw InputError(.notText, file: sentences, "not valid UTF-8")
                 }

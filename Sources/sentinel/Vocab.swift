@@ -1,5 +1,6 @@
 import ArgumentParser
-import SentinelAdapt
+import SentinelScheme
+import SentinelAudit
 import SentinelCore
 import SentinelTokenizer
 #if canImport(Glibc)
@@ -32,7 +33,7 @@ struct Vocab: ParsableCommand {
     @Option(help: "Look up one id (original with --original and key, else adapted).")
     var id: Int?
 
-    @Option(help: "Look up one digest (32 lowercase hex characters) or special token such as [CLS].")
+    @Option(help: "Look up one digest (32 hex characters, either case) or special token such as [CLS].")
     var digest: String?
 
     @Flag(help: "List every entry.")
@@ -45,87 +46,48 @@ struct Vocab: ParsableCommand {
         let queries = [token != nil, id != nil, digest != nil].filter { $0 }.count
         if queries > 1 { throw ValidationError("give at most one of --token, --id, --digest") }
         if queries == 1 && all { throw ValidationError("--all lists everything; drop the query or --all") }
-        if let digest, !isDigest(digest), !(digest.count > 2 && digest.hasPrefix("[") && digest.hasSuffix("]")) {
+        if let digest, !Digest.isDigest(digest), !(digest.count > 2 && digest.hasPrefix("[") && digest.hasSuffix("]")) {
             throw ValidationError("--digest \(JSONValue.string(digest).serialized()) is neither a digest "
-                                  + "(\(Encryptor.digestHexLength) lowercase hex characters 0-9a-f) nor a special token such as [CLS]")
-        }
-    }
-
-    /// One row of the mapping; nil fields are unknown from what was given.
-    struct Entry {
-        var token: String?
-        var digest: String?
-        var originalID: Int?
-        var adaptedID: Int?
-        /// Why a looked-up token or digest has no adapted id, in words (single queries only).
-        var note: String?
-
-        var json: JSONValue {
-            func opt(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
-            func opt(_ i: Int?) -> JSONValue { i.map { .int(Int64($0)) } ?? .null }
-            var fields: [(String, JSONValue)] = [("token", opt(token)), ("digest", opt(digest)),
-                                                 ("original_id", opt(originalID)), ("adapted_id", opt(adaptedID))]
-            if let note { fields.append(("note", .string(note))) }
-            return .object(fields)
-        }
-
-        /// TAB-separated; `?` is unknown from what was given, `none` is looked up and not there.
-        var line: String {
-            [token.map { JSONValue.string($0).serialized() } ?? "?", digest ?? "?",
-             originalID.map(String.init) ?? "?", adaptedID.map(String.init) ?? (digest != nil ? "none" : "?")]
-                .joined(separator: "\t")
+                                  + "(\(Digest.hexLength) hex characters) nor a special token such as [CLS]")
         }
     }
 
     func run() throws {
         try reportingErrors(json: report.json) {
             let passkey = key.isGiven ? try key.passkey() : nil  // the command works without a key
-            let adapted = try AdaptedVocabulary(path: adaptedDirectory)
-            let adaptedTokens = adapted.vocabulary.tokens
             var encryptor: Encryptor?
-            if let original, let passkey {
-                do {
-                    encryptor = try Encryptor(modelDirectory: original, key: passkey)
-                } catch let e as TokenHasher.Error {
-                    throw ValidationError(e.description)
-                }
-            } else if token != nil && passkey == nil {
+            var hasher: TokenHasher?
+            do {
+                // The key is used only to link tokens to digests: with --original, or for --token.
+                if let passkey, token != nil { hasher = try TokenHasher(passkey: passkey) }
+                if let original, let passkey { encryptor = try Encryptor(modelDirectory: original, key: passkey) }
+            } catch let e as TokenHasher.Error {
+                throw ValidationError(e.description)
+            }
+            if token != nil && passkey == nil {
                 throw ValidationError("--token needs the passkey (SENTINEL_KEY or --key-file)")
             }
+            let mapping = VocabularyMapping(adapted: try AdaptedVocabulary(path: adaptedDirectory), encryptor: encryptor)
 
             // Summary.
-            let digests = adaptedTokens.filter(isDigest).count
             var summary: [(String, JSONValue)] = [
-                ("adapted_vocab_size", .int(Int64(adaptedTokens.count))),
-                ("adapted_digests", .int(Int64(digests))),
-                ("adapted_plain_tokens", .array(adaptedTokens.enumerated()
-                    .filter { !isDigest($0.element) }
-                    .map { .object([("token", .string($0.element)), ("adapted_id", .int(Int64($0.offset)))]) })),
+                ("adapted_vocab_size", .int(Int64(mapping.adapted.count))),
+                ("adapted_digests", .int(Int64(mapping.digestCount))),
+                ("adapted_plain_tokens", .array(mapping.plainAdaptedTokens.map {
+                    .object([("token", .string($0.token)), ("adapted_id", .int(Int64($0.id)))])
+                })),
                 ("key_given", .bool(passkey != nil)),
                 ("mapping_known", .bool(encryptor != nil)),
             ]
-            if let e = encryptor {
-                let n = e.tokenizer.vocabulary.count
-                var found = 0, moved = 0, hashed = 0, hashedFound = 0
-                for id in 0..<n {
-                    let isHashed = e.isHashed(id: Int32(id))
-                    if isHashed { hashed += 1 }
-                    if let a = adapted.vocabulary.id(of: e.encryptedToken(id: Int32(id))) {
-                        found += 1
-                        if isHashed { hashedFound += 1 }
-                        if Int(a) != id { moved += 1 }
-                    }
-                }
-                // A wrong key finds (almost) no digest: only the special tokens, which are never hashed, match.
-                let keyMatches = hashed == 0 || hashedFound * 100 >= hashed
-                summary += [("original_vocab_size", .int(Int64(n))), ("original_tokens_found", .int(Int64(found))),
-                            ("original_hashed_tokens", .int(Int64(hashed))),
-                            ("original_hashed_tokens_found", .int(Int64(hashedFound))),
-                            ("original_tokens_moved", .int(Int64(moved))), ("key_matches", .bool(keyMatches))]
+            if let c = mapping.coverage {
+                let keyMatches = KeyCheck.keyMatches(hashed: c.hashed, hashedFound: c.hashedFound)
+                summary += [("original_vocab_size", .int(Int64(c.originalTokens))), ("original_tokens_found", .int(Int64(c.found))),
+                            ("original_hashed_tokens", .int(Int64(c.hashed))),
+                            ("original_hashed_tokens_found", .int(Int64(c.hashedFound))),
+                            ("original_tokens_moved", .int(Int64(c.moved))), ("key_matches", .bool(keyMatches))]
                 if !keyMatches {
-                    let reason = "the key does not match this adapted model: \(hashedFound) of the \(hashed) hashed tokens of "
-                        + "\(original ?? "") have their digest in the vocabulary of \(adaptedDirectory) (a wrong key, "
-                        + "or --original is not the model it was adapted from)"
+                    let reason = KeyCheck.mismatchMessage(hashed: c.hashed, hashedFound: c.hashedFound,
+                                                          original: original ?? "", adapted: adaptedDirectory)
                     printError(reason)
                     if report.json {
                         print(JSONValue.object([("summary", .object(summary)),
@@ -138,72 +100,20 @@ struct Vocab: ParsableCommand {
                 }
             }
 
-            // Entry of an original id (mapping known) or of an adapted id (adapted directory alone).
-            func originalEntry(_ e: Encryptor, _ id: Int) -> Entry {
-                let text = e.encryptedToken(id: Int32(id))
-                let hashed = e.isHashed(id: Int32(id))
-                let adaptedID = adapted.vocabulary.id(of: text).map(Int.init)
-                return Entry(token: e.tokenizer.tokens([Int32(id)])[0], digest: hashed ? text : nil,
-                             originalID: id, adaptedID: adaptedID)
-            }
-            func adaptedEntry(_ id: Int) -> Entry {
-                let text = adaptedTokens[id]
-                let digest = isDigest(text)
-                return Entry(token: digest ? nil : text, digest: digest ? text : nil, originalID: nil, adaptedID: id)
-            }
-            var reverse: [String: Int] = [:]
-            if let e = encryptor, digest != nil {
-                for id in 0..<e.tokenizer.vocabulary.count { reverse[e.encryptedToken(id: Int32(id))] = id }
-            }
-
-            var entries: [Entry] = []
-            if let token {
-                if let e = encryptor, let id = e.tokenizer.vocabulary.id(of: token) {
-                    var entry = originalEntry(e, Int(id))
-                    if entry.adaptedID == nil {
-                        entry.note = "\(JSONValue.string(token).serialized()) is original id \(id), but its digest is not in the adapted vocabulary"
-                    }
-                    entries.append(entry)
-                } else {
-                    // The digest needs only the key: hash the token and look it up in the adapted vocabulary.
-                    let hasher: TokenHasher
-                    do { hasher = try TokenHasher(passkey: passkey ?? "") } catch let e as TokenHasher.Error {
-                        throw ValidationError(e.description)
-                    }
-                    let d = hasher.hexDigest(token)
-                    var entry = Entry(token: token, digest: d, originalID: nil, adaptedID: adapted.vocabulary.id(of: d).map(Int.init))
-                    if entry.adaptedID == nil {
-                        let quotedToken = JSONValue.string(token).serialized()
-                        entry.note = encryptor != nil
-                            ? "\(quotedToken) is not a token of the original vocabulary, and its digest is not in the adapted vocabulary"
-                            : "the digest of \(quotedToken) is not in the adapted vocabulary: the key is not this model's key, "
-                              + "or \(quotedToken) is not a token of the original vocabulary (--original tells which)"
-                    }
-                    entries.append(entry)
-                }
+            var entries: [VocabularyMapping.Entry] = []
+            if let token, let hasher {
+                entries.append(mapping.entry(token: token, hasher: hasher))
             } else if let id {
-                let limit = encryptor?.tokenizer.vocabulary.count ?? adaptedTokens.count
-                guard id >= 0 && id < limit else { throw ValidationError("--id \(id) is outside 0..<\(limit)") }
-                var entry = encryptor.map { originalEntry($0, id) } ?? adaptedEntry(id)
+                let limit = encryptor?.tokenizer.vocabularySize ?? mapping.adapted.count
+                guard var entry = encryptor != nil ? mapping.entry(originalID: id) : mapping.entry(adaptedID: id) else {
+                    throw ValidationError("--id \(id) is outside 0..<\(limit)")
+                }
                 if entry.adaptedID == nil { entry.note = "the digest of original id \(id) is not in the adapted vocabulary" }
                 entries.append(entry)
             } else if let digest {
-                if let adaptedID = adapted.vocabulary.id(of: digest) {
-                    if let e = encryptor, let originalID = reverse[adaptedTokens[Int(adaptedID)]] {
-                        entries.append(originalEntry(e, originalID))
-                    } else {
-                        entries.append(adaptedEntry(Int(adaptedID)))
-                    }
-                } else {
-                    entries.append(Entry(token: nil, digest: isDigest(digest) ? digest : nil, originalID: reverse[digest], adaptedID: nil,
-                                         note: "\(digest) is not in the adapted vocabulary"))
-                }
+                entries.append(mapping.entry(encryptedToken: digest))
             } else if all {
-                if let e = encryptor {
-                    entries = (0..<e.tokenizer.vocabulary.count).map { originalEntry(e, $0) }
-                } else {
-                    entries = adaptedTokens.indices.map(adaptedEntry)
-                }
+                entries = mapping.allEntries()
             }
 
             if report.json {
@@ -223,13 +133,8 @@ struct Vocab: ParsableCommand {
                 var text = "token\tdigest\toriginal_id\tadapted_id\n"
                 for e in entries { text += e.line + "\n" }
                 for e in entries { if let note = e.note { text += "note: " + note + "\n" } }
-                try writeOutput(Array(text.utf8), to: "-")
+                try FileIO.writeOutput(Array(text.utf8), to: "-")
             }
         }
     }
-}
-
-/// Whether `text` is a token digest: 32 lowercase hex characters.
-private func isDigest(_ text: String) -> Bool {
-    text.utf8.count == Encryptor.digestHexLength && text.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
 }

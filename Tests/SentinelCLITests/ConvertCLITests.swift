@@ -1,6 +1,7 @@
 import Foundation
-import SentinelAdapt
+import SentinelScheme
 import SentinelCore
+import SentinelFormats
 import SentinelTestSupport
 import XCTest
 

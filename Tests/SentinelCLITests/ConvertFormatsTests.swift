@@ -1,8 +1,8 @@
 import Foundation
-import SentinelAdapt
+import SentinelScheme
 import SentinelCore
 import SentinelTestSupport
-import SentinelTorch
+import SentinelFormats
 import XCTest
 
 /// `convert` gives the same adapted model whatever format the input weights are in, and writes every format.

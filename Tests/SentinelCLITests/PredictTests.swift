@@ -1,5 +1,6 @@
 import Foundation
 import SentinelCore
+import SentinelFormats
 import SentinelTestSupport
 import XCTest
 
@@ -14,7 +15,7 @@ final class PredictTests: XCTestCase {
         for f in ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"] {
             try FileManager.default.copyItem(atPath: model + "/" + f, toPath: dir + "/" + f)
         }
-        let config = try ModelDirectory.readJSON(model + "/config.json")
+        let config = try JSONValue.read(file: model + "/config.json")
             .setting("id2label", to: .object(labels.enumerated().map { ("\($0.offset)", .string($0.element)) }))
         try config.serialized(.pretty).write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
         let base = try SafeTensorsFile(path: model + "/model.safetensors")
@@ -120,5 +121,64 @@ final class PredictTests: XCTestCase {
             XCTAssertEqual(words.joined(), sentences[i].filter { $0 != " " })
             XCTAssertEqual(p["word_labels"]?.arrayValue?.count, words.count)
         }
+    }
+
+    /// encrypt --format tsv → predict --encrypted on the SST-2 dev set: one prediction per row (872), each the
+    /// label the original model gives the plain TSV; the encrypted file is HF-style JSON lines.
+    func testSST2RoundTripThroughEncryptedJSONLines() throws {
+        let tmp = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let dir = try modelWithHead("f03_sequence_classification", labels: ["NEGATIVE", "POSITIVE"], in: tmp)
+        let env: [String: String?] = ["SENTINEL_KEY": "llm123"]
+        XCTAssertEqual(try Fixtures.sentinel(["convert", dir, "--output", tmp + "/adapted", "--shuffle"], environment: env).status, 0)
+        let dev = shared("data/glue/SST-2/dev.tsv")
+        let enc = try Fixtures.sentinel(["encrypt", dir, "--format", "tsv", "--input", dev, "--output", tmp + "/dev.jsonl"], environment: env)
+        XCTAssertEqual(enc.status, 0, enc.stderr)
+        let rows = try jsonLines(tmp + "/dev.jsonl")
+        XCTAssertEqual(rows.count, 872)
+        XCTAssertEqual(rows[0].objectValue?.map(\.0), ["sentence", "label"])
+        XCTAssertNotNil(rows[0]["label"]?.intValue)
+        let plain = try Fixtures.sentinel(["predict", dir, "--task", "classification", "--format", "tsv", "--input", dev, "--json"])
+        let secret = try Fixtures.sentinel(["predict", tmp + "/adapted", "--task", "classification", "--encrypted",
+                                            "--input", tmp + "/dev.jsonl", "--json"])
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        XCTAssertEqual(secret.status, 0, secret.stderr)
+        let a = try XCTUnwrap(try JSONValue.parse(plain.stdout)["predictions"]?.arrayValue)
+        let b = try XCTUnwrap(try JSONValue.parse(secret.stdout)["predictions"]?.arrayValue)
+        XCTAssertEqual(a.count, 872)
+        XCTAssertEqual(b.count, 872)
+        XCTAssertEqual(a.map { $0["label"] }, b.map { $0["label"] })
+    }
+
+    /// encrypt --format conll → predict --encrypted: the word labels of the plain CoNLL run.
+    func testCoNLLRoundTripGivesThePlainWordLabels() throws {
+        let tmp = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let labels = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+        let dir = try modelWithHead("f02_token_classification", labels: labels, in: tmp)
+        let env: [String: String?] = ["SENTINEL_KEY": "llm123"]
+        XCTAssertEqual(try Fixtures.sentinel(["convert", dir, "--output", tmp + "/adapted", "--shuffle"], environment: env).status, 0)
+        // The first 200 sentences of the CoNLL-2003 validation set.
+        let full = try String(contentsOfFile: shared("data/conll2003/valid.txt"), encoding: .utf8)
+        var blocks = full.components(separatedBy: "\n\n").filter { !$0.hasPrefix("-DOCSTART-") && !$0.isEmpty }
+        blocks = Array(blocks.prefix(200))
+        let input = tmp + "/dev.conll"
+        try (blocks.joined(separator: "\n\n") + "\n").write(toFile: input, atomically: true, encoding: .utf8)
+        let enc = try Fixtures.sentinel(["encrypt", dir, "--format", "conll", "--input", input, "--output", tmp + "/dev.jsonl"], environment: env)
+        XCTAssertEqual(enc.status, 0, enc.stderr)
+        let plain = try Fixtures.sentinel(["predict", dir, "--task", "ner", "--format", "conll", "--input", input, "--json"])
+        let secret = try Fixtures.sentinel(["predict", tmp + "/adapted", "--task", "ner", "--encrypted", "--input", tmp + "/dev.jsonl", "--json"])
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        XCTAssertEqual(secret.status, 0, secret.stderr)
+        let a = try XCTUnwrap(try JSONValue.parse(plain.stdout)["predictions"]?.arrayValue)
+        let b = try XCTUnwrap(try JSONValue.parse(secret.stdout)["predictions"]?.arrayValue)
+        XCTAssertEqual(a.count, 200)
+        XCTAssertEqual(b.count, 200)
+        let words = a.map { $0["word_labels"]?.arrayValue?.count ?? 0 }.reduce(0, +)
+        XCTAssertGreaterThan(words, 2000)
+        XCTAssertEqual(a.map { $0["word_labels"] }, b.map { $0["word_labels"] })
+        // Plain predictions name the CoNLL words; encrypted ones the first digest of each word.
+        XCTAssertEqual(a[0]["words"]?.arrayValue?.first?.stringValue, blocks[0].split(separator: " ").first.map(String.init))
+        XCTAssertEqual(b[0]["words"]?.arrayValue?.first?.stringValue?.count, 32)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import SentinelCore
+import SentinelFormats
 import SentinelTestSupport
 import XCTest
 

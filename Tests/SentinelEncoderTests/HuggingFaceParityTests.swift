@@ -2,7 +2,7 @@ import Foundation
 import SentinelCore
 @testable import SentinelEncoder
 import SentinelTestSupport
-import SentinelTorch
+import SentinelFormats
 import XCTest
 
 /// The encoder against HuggingFace transformers + PyTorch float32 outputs on the real MiniLM

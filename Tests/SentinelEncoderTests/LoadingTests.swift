@@ -2,7 +2,7 @@ import Foundation
 import SentinelCore
 @testable import SentinelEncoder
 import SentinelTestSupport
-import SentinelTorch
+import SentinelFormats
 import XCTest
 
 /// Loading: name prefixes, dtype conversion, borrowed F32 weights, one error listing every bad parameter.

@@ -76,6 +76,17 @@ final class EncodingTests: XCTestCase {
         XCTAssertEqual(batch[1].attentionMask.reduce(0, +), 6)
     }
 
+    func testFirstPieceWordsAlignLabels() throws {
+        let t = try miniLMTokenizer.get()
+        let text = "Seashells by Schleswig-Holstein"
+        let e = t.encode(text, pair: "ignored here")
+        let words = e.firstPieceWords(in: text[...])
+        XCTAssertEqual(words.map(\.text), ["Seashells", "by", "Schleswig", "-", "Holstein"])
+        // Each word's position is its first wordpiece ([CLS] is position 0).
+        XCTAssertEqual(words.first?.position, 1)
+        for w in words { XCTAssertFalse(t.tokens([e.inputIDs[w.position]])[0].hasPrefix("##"), w.text) }
+    }
+
     func testPreSplitWordsKeepTheirIndex() throws {
         let t = try miniLMTokenizer.get()
         let e = t.encode(words: ["Seashells", "\u{200B}", "EU"])

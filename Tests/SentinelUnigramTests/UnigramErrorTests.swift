@@ -44,7 +44,7 @@ final class UnigramErrorTests: XCTestCase {
         let dir = try Fixtures.temporaryDirectory("sentinel-spm-bad")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/tokenizer.json"
-        let original = try ModelDirectory.readJSON(Fixtures.fixture("xlmr/model/tokenizer.json"))
+        let original = try JSONValue.read(file: Fixtures.fixture("xlmr/model/tokenizer.json"))
         func write(_ v: JSONValue) throws { try v.serialized().write(toFile: path, atomically: true, encoding: .utf8) }
         let model = original["model"]!
         try write(original.setting("model", to: model.setting("type", to: .string("BPE"))))
