@@ -1,4 +1,5 @@
 import SentinelCore
+import SentinelTokenizer
 
 /// The vocabulary side of the `seed` scheme for a SentencePiece unigram tokenizer (XLM-R): which entries are
 /// hashed, their new ids, and the adapted tokenizer files. The embedding side (glide, row permutation) is the
@@ -21,7 +22,7 @@ import SentinelCore
 /// `.model` file is written; non-special added tokens (SentencePiece user-defined pieces) are hashed like
 /// pieces and left out of `added_tokens`. Notes: `Formats/sentencepiece.md`.
 public enum UnigramVocabularyAdaptation {
-    /// The original tokenizer, as plain values (the tokenizer module's `UnigramTokenizer` provides them).
+    /// The original tokenizer, as plain values (``init(tokenizer:specialTokens:)`` takes them from a `UnigramTokenizer`).
     public struct Source: Sendable {
         /// Piece of each id (tokenizers' `model.vocab` order, XLM-R fairseq ids), `[vocab]`.
         public var pieces: [String]
@@ -154,5 +155,19 @@ extension UnigramVocabularyAdaptation.Adapted {
             }))
         }
         return config.setting("add_prefix_space", to: .bool(false))
+    }
+}
+
+extension UnigramVocabularyAdaptation.Source {
+    /// The source of a loaded original tokenizer.
+    /// - Parameter specialTokens: the special-tokens map's values (`SpecialTokensMap.read(directory:).all`), the
+    ///   tokens the scheme never hashes (SCHEME.md step 2); those not in the vocabulary are ignored.
+    public init(tokenizer t: UnigramTokenizer, specialTokens: [String]) {
+        self.init(pieces: t.model.pieces, specialIDs: Set(specialTokens.compactMap { t.id(of: $0).map(Int.init) }),
+                  unknownID: Int(t.unknownID),
+                  specialAddedTokens: t.addedTokens.filter(\.special).map {
+                      ($0.content, Int($0.id), t.addedTokenStripping[$0.id]?.left ?? false, t.addedTokenStripping[$0.id]?.right ?? false)
+                  },
+                  startID: Int(t.template.start), endID: Int(t.template.end))
     }
 }

@@ -60,6 +60,8 @@ public final class UnigramTokenizer: @unchecked Sendable {
     public let template: SpecialTokenTemplate
     public let specialIDs: Set<Int32>
     public let unknownID: Int32
+    /// Added-token ids that also take the white space on their left or right (tokenizers `lstrip`/`rstrip`).
+    public let addedTokenStripping: [Int32: (left: Bool, right: Bool)]
 
     private let replacementBytes: [UInt8]
     /// Added tokens as bytes, longest first, with (lstrip, rstrip).
@@ -86,6 +88,7 @@ public final class UnigramTokenizer: @unchecked Sendable {
         self.preTokenization = preTokenization
         self.addedTokens = addedTokens
         unknownID = model.unknownID
+        addedTokenStripping = stripping
         func lookup(_ token: String) -> Int32? { addedTokens.first { $0.content == token }?.id ?? model.id(of: token) }
         func require(_ token: String, _ role: String) throws -> Int32 {
             if let id = lookup(token) { return id }

@@ -13,11 +13,7 @@ final class UnigramAdaptationTests: XCTestCase {
     /// The original tokenizer as the adaptation's input; specials are the special-tokens map's values
     /// (SCHEME.md step 2), read as the BERT converter reads them.
     func source(_ t: UnigramTokenizer, directory: String) throws -> UnigramVocabularyAdaptation.Source {
-        let specials = Set(try SpecialTokensMap.read(directory: directory).all.compactMap { t.id(of: $0).map(Int.init) })
-        return UnigramVocabularyAdaptation.Source(
-            pieces: t.model.pieces, specialIDs: specials, unknownID: Int(t.unknownID),
-            specialAddedTokens: t.addedTokens.filter(\.special).map { ($0.content, Int($0.id), false, false) },
-            startID: Int(t.template.start), endID: Int(t.template.end))
+        UnigramVocabularyAdaptation.Source(tokenizer: t, specialTokens: try SpecialTokensMap.read(directory: directory).all)
     }
 
     func adapted() throws -> (UnigramTokenizer, UnigramVocabularyAdaptation.Adapted) {
