@@ -35,6 +35,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // SentencePiece `.model` files are protobuf (ModelProto); the generated code is committed.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // C libraries.
@@ -60,7 +62,11 @@ let package = Package(
         // sharded checkpoints, HF model directories; their writers.
         .target(name: "SentinelFormats", dependencies: ["SentinelCore", "CZip"]),
         // Tokenizers (BERT WordPiece; one protocol for every vocabulary family), special tokens, datasets.
-        .target(name: "SentinelTokenizer", dependencies: ["SentinelCore"]),
+        .target(
+            name: "SentinelTokenizer",
+            dependencies: ["SentinelCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["SentencePiece/sentencepiece_model.proto", "SentencePiece/README.md"]
+        ),
         // Native CPU BERT encoder (OpenBLAS sgemm + SIMD kernels), heads, batching.
         .target(
             name: "SentinelEncoder",
@@ -94,6 +100,7 @@ let package = Package(
         .testTarget(name: "SentinelCoreTests", dependencies: ["SentinelCore", "SentinelTestSupport"]),
         .testTarget(name: "SentinelFormatsTests", dependencies: ["SentinelFormats", "SentinelCore", "SentinelTestSupport"]),
         .testTarget(name: "SentinelTokenizerTests", dependencies: ["SentinelTokenizer", "SentinelCore", "SentinelTestSupport"]),
+        .testTarget(name: "SentinelUnigramTests", dependencies: ["SentinelTokenizer", "SentinelScheme", "SentinelFormats", "SentinelCore", "SentinelTestSupport"]),
         .testTarget(name: "SentinelEncoderTests", dependencies: ["SentinelEncoder", "SentinelFormats", "SentinelCore", "SentinelTestSupport"]),
         .testTarget(name: "SentinelSchemeTests", dependencies: ["SentinelScheme", "SentinelFormats", "SentinelTokenizer", "SentinelCore", "SentinelTestSupport", "CSentinelKernels"]),
         .testTarget(name: "SentinelAuditTests", dependencies: ["SentinelAudit", "SentinelScheme", "SentinelCore", "SentinelEncoder", "SentinelTestSupport"]),

@@ -23,6 +23,7 @@ struct SentinelCommand: ParsableCommand {
             Encrypt.self,
             Vocab.self,
             BenchTokenize.self,
+            BenchSentencePiece.self,
             Bench.self,
             Embed.self,
             Verify.self,
