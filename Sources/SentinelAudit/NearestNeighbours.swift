@@ -1,3 +1,4 @@
+import SentinelCore
 import COpenBLAS
 import Dispatch
 
@@ -109,7 +110,7 @@ public enum NearestNeighbours {
             indexPointers.forEach { $0.pointer.deallocate() }
             scorePointers.forEach { $0.pointer.deallocate() }
         }
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
+        Parallel.forEach(workers) { w in
             let block = UnsafeMutablePointer<Float>.allocate(capacity: queryBlock * referenceBlock)
             defer { block.deallocate() }
             var b = w

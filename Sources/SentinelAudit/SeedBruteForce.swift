@@ -1,3 +1,4 @@
+import SentinelCore
 import Dispatch
 import SentinelScheme
 
@@ -104,7 +105,7 @@ public enum SeedBruteForce {
         let workers = max(1, threads)
         scores.withUnsafeMutableBufferPointer { sp in
             let out = UnsafeMutableSendable(sp.baseAddress!)
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
+            Parallel.forEach(workers) { w in
                 var inverse = [Int32](repeating: 0, count: m)
                 var seed = w
                 while seed < seedSpace {

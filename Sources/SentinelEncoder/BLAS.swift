@@ -13,8 +13,9 @@ import Glibc
 /// activation, residual + LayerNorm) to its rows while they are still in its cache. The default is
 /// `min(2, openblas_get_num_procs())`; ``measureSgemmPeak(n:repeats:)`` lets OpenBLAS use ``threads``.
 public enum BLAS {
-    /// Cores the encoder uses.
-    public private(set) static var threads: Int = {
+    /// Cores the encoder uses. Set once at start-up (``configure(threads:)``) before any pass runs, hence
+    /// `nonisolated(unsafe)`.
+    public nonisolated(unsafe) private(set) static var threads: Int = {
         openblas_set_num_threads(1)
         return max(1, min(2, Int(openblas_get_num_procs())))
     }()
@@ -83,7 +84,7 @@ public enum BLAS {
                 openblas_set_num_threads(1)
             case .rowBlocks:
                 t0 = monotonicSeconds()
-                DispatchQueue.concurrentPerform(iterations: workers) { w in
+                Parallel.forEach(workers) { w in
                     let lo = n * w / workers, hi = n * (w + 1) / workers
                     sgemm(m: hi - lo, n: n, k: n, a: a + lo * n, lda: n, b: b, ldb: n, transposeB: false, c: c + lo * n, ldc: n)
                 }

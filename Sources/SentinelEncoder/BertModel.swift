@@ -382,14 +382,14 @@ public final class BertModel {
                 run(0, 1)
             } else {
                 let parts = min(workers, blocks.count)
-                DispatchQueue.concurrentPerform(iterations: parts) { run($0, parts) }
+                Parallel.forEach(parts) { run($0, parts) }
             }
             epilogue(0, t)
         } else if workers <= 1 {
             for (lin, y) in outputs { lin.product(x, rows: t, into: y) }
             epilogue(0, t)
         } else {
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
+            Parallel.forEach(workers) { w in
                 let lo = (t * w / workers) & ~15, hi = w == workers - 1 ? t : (t * (w + 1) / workers) & ~15
                 guard hi > lo else { return }
                 for (lin, y) in outputs {
@@ -433,7 +433,7 @@ public final class BertModel {
         if workers <= 1 {
             run(0)
         } else {
-            DispatchQueue.concurrentPerform(iterations: workers, execute: run)
+            Parallel.forEach(workers, run)
         }
     }
 }

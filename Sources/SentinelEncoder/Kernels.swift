@@ -1,3 +1,4 @@
+import SentinelCore
 import Dispatch
 #if canImport(Glibc)
 import Glibc
@@ -54,7 +55,7 @@ typealias IVec = SIMD16<Int32>
 
 // MARK: - Parallel split
 
-enum Parallel {
+extension Parallel {
     /// Work (in elements touched) below which a loop runs on the calling thread.
     static let minimumWork = 16_384
 
@@ -68,7 +69,7 @@ enum Parallel {
             return
         }
         let parts = min(workers, count)
-        DispatchQueue.concurrentPerform(iterations: parts) { part in
+        Parallel.forEach(parts) { part in
             let lo = count * part / parts, hi = count * (part + 1) / parts
             if lo < hi { body(lo..<hi) }
         }

@@ -256,10 +256,12 @@ final class BackgroundTask<T>: @unchecked Sendable {
     private var result: Result<T, Error>?
     private let group = DispatchGroup()
 
+    /// - Parameter body: runs on another thread; it must not share mutable state with the caller until ``wait()``.
     init(_ body: @escaping () throws -> T) {
         group.enter()
+        let work = UncheckedSendable(body)
         DispatchQueue.global().async { [self] in
-            result = Result(catching: body)
+            result = Result(catching: work.value)
             group.leave()
         }
     }

@@ -234,7 +234,7 @@ public struct HardenedEmbeddingTransform: EmbeddingRowProducer, @unchecked Senda
         let width = dtype.byteWidth!
         precondition(out.count >= range.count * hidden * width)
         let workers = range.count >= 256 ? 2 : 1
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
+        Parallel.forEach(workers) { w in
             let lo = range.lowerBound + range.count * w / workers
             let hi = range.lowerBound + range.count * (w + 1) / workers
             let row = UnsafeMutablePointer<Double>.allocate(capacity: hidden)

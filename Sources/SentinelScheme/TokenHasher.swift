@@ -96,7 +96,7 @@ extension TokenHasher {
         var out = [String](repeating: "", count: tokens.count)
         out.withUnsafeMutableBufferPointer { buf in
             let base = buf.baseAddress!
-            DispatchQueue.concurrentPerform(iterations: 2) { w in
+            Parallel.forEach(2) { w in
                 for i in stride(from: w, to: tokens.count, by: 2) {
                     (base + i).pointee = special.contains(i) ? tokens[i] : hexDigest(tokens[i])
                 }

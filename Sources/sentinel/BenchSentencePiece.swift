@@ -90,7 +90,7 @@ struct BenchSentencePiece: ParsableCommand {
             let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: n)
             defer { counts.deallocate() }
             let start = clock.now
-            DispatchQueue.concurrentPerform(iterations: n) { part in
+            Parallel.forEach(n) { part in
                 let lo = texts.count * part / n, hi = texts.count * (part + 1) / n
                 let workspace = UnigramWorkspace()
                 var pieces = Pieces()

@@ -68,7 +68,7 @@ struct BenchTokenize: ParsableCommand {
                     let written = UnsafeMutableBufferPointer<Int>.allocate(capacity: n)
                     defer { counts.deallocate(); written.deallocate() }
                     let start = clock.now
-                    DispatchQueue.concurrentPerform(iterations: n) { part in
+                    Parallel.forEach(n) { part in
                         let lo = texts.count * part / n, hi = texts.count * (part + 1) / n
                         var workspace = TokenizerWorkspace()
                         var pieces = Pieces()

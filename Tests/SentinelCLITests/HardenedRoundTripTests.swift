@@ -53,10 +53,17 @@ final class HardenedRoundTripTests: XCTestCase {
             XCTAssertFalse(diff.isNaN, name)
         }
 
-        // Without --manifest the client makes seed digests, which the hardened model does not know: all [UNK].
+        // Without --manifest the client makes seed digests, which the hardened model does not know: all [UNK], so
+        // embed stops (exit 1, the fraction in the message) unless --allow-unknown is given.
         let seedDigests = try Fixtures.sentinel(["encrypt", model, "--input", dir + "/plain.txt", "--output", dir + "/seed.txt"], environment: env)
         XCTAssertEqual(seedDigests.status, 0, seedDigests.stderr)
-        let lost = try embed(dir + "/identity", encrypted: true, input: dir + "/seed.txt", output: dir + "/lost.safetensors")
+        let refused = try Fixtures.sentinel(["embed", dir + "/identity", "--encrypted", "--input", dir + "/seed.txt"])
+        XCTAssertEqual(refused.status, 1, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("fraction 1.000"), refused.stderr)
+        let allowed = try Fixtures.sentinel(["embed", dir + "/identity", "--encrypted", "--allow-unknown", "--input", dir + "/seed.txt",
+                                             "--output", dir + "/lost.safetensors"])
+        XCTAssertEqual(allowed.status, 0, allowed.stderr)
+        let lost = try SafeTensorsFile(path: dir + "/lost.safetensors")
         let ids = try lost.intRows("input_ids").flatMap { $0 }
         let maskLost = try lost.intRows("attention_mask").flatMap { $0 }
         let real = ids.indices.filter { maskLost[$0] == 1 && ![101, 102].contains(ids[$0]) }

@@ -8,16 +8,13 @@ import XCTest
 /// The encoder against HuggingFace transformers + PyTorch float32 outputs on the real MiniLM
 /// (`../shared/fixtures/bert`, tolerances from its README / `tolerances.json`).
 final class HuggingFaceParityTests: XCTestCase {
-    static var cachedModel: BertModel?
-
-    func miniLM() throws -> BertModel {
-        if let m = Self.cachedModel { return m }
+    /// The real model, loaded once for the class (XCTest runs the tests of a class one after another).
+    nonisolated(unsafe) static let cachedModel: Result<BertModel, Error> = Result {
         let dir = try TestPaths.miniLM()
-        let model = try BertModel(archive: SafeTensorsFile(path: dir + "/model.safetensors"),
-                                  config: BertConfig.load(path: dir + "/config.json"))
-        Self.cachedModel = model
-        return model
+        return try BertModel(archive: SafeTensorsFile(path: dir + "/model.safetensors"), config: BertConfig.load(path: dir + "/config.json"))
     }
+
+    func miniLM() throws -> BertModel { try Self.cachedModel.get() }
 
     func batch(_ fixture: SafeTensorsFile) throws -> EncoderBatch {
         try EncoderBatch(inputIDs: fixture.intRows("input_ids"), attentionMask: fixture.intRows("attention_mask"),

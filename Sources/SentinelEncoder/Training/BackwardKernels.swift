@@ -1,3 +1,4 @@
+import SentinelCore
 import COpenBLAS
 import Dispatch
 #if canImport(Glibc)
@@ -22,7 +23,7 @@ extension BLAS {
 @inline(__always)
 func onEveryCore(_ body: (Int, Int) -> Void) {
     let workers = BLAS.threads
-    if workers <= 1 { body(0, 1) } else { DispatchQueue.concurrentPerform(iterations: workers) { body($0, workers) } }
+    if workers <= 1 { body(0, 1) } else { Parallel.forEach(workers) { body($0, workers) } }
 }
 
 /// The backward-pass products of a linear layer `y = x · Wᵀ + b` (`torch.nn.Linear`, weight `[out, in]`),

@@ -402,7 +402,7 @@ public final class TrainingSession {
                            c: context + offset, ldc: h)
             }
         }
-        if workers <= 1 { run(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: run) }
+        if workers <= 1 { run(0) } else { Parallel.forEach(workers, run) }
     }
 
     /// The loss and `∂(scale · loss)/∂logits` into `dLogits`: for counted rows `(softmax − onehot(y)) · scale / counted`.
@@ -475,7 +475,7 @@ public final class TrainingSession {
                                               gamma: norm.weight.values, gradGamma: partial + w * 2 * h,
                                               gradBeta: partial + w * 2 * h + h, dx: dx)
         }
-        if parts <= 1 { run(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: run) }
+        if parts <= 1 { run(0) } else { Parallel.forEach(parts, run) }
         let gg = grad(norm.weight), gb = grad(norm.bias)
         for w in 0..<parts {
             TrainingKernels.add(partial + w * 2 * h, into: gg, count: h)
@@ -572,7 +572,7 @@ public final class TrainingSession {
                           beta: 0, c: dk + offset, ldc: h)
             }
         }
-        if workers <= 1 { run(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: run) }
+        if workers <= 1 { run(0) } else { Parallel.forEach(workers, run) }
     }
 
     /// Embedding backward: dropout, LayerNorm, then the rows of the three tables (the padding row of the word
@@ -650,6 +650,6 @@ public final class TrainingSession {
                            expAvgSq: p.expAvgSq! + lo, count: n, step: t, learningRate: lr, weightDecay: p.weightDecay)
             }
         }
-        if workers <= 1 { run(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: run) }
+        if workers <= 1 { run(0) } else { Parallel.forEach(workers, run) }
     }
 }
