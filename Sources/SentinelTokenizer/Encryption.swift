@@ -10,8 +10,8 @@ import SentinelCore
 /// encryptor is made (30,522 BLAKE2b calls for BERT, a few ms); encryption is then a table lookup.
 /// The passkey itself is not kept.
 public final class Encryptor: @unchecked Sendable {
-    /// The original model's tokenizer.
-    public let tokenizer: BertTokenizer
+    /// The original model's tokenizer (WordPiece, byte-level BPE, …).
+    public let tokenizer: any SubwordTokenizer
     /// The encrypted text of every id, back to back: 32 lowercase hex ASCII bytes for a hashed id, the
     /// token itself for a special id. Id `i` is `text[start[i]..<start[i + 1]]`. Raw memory, immutable
     /// after init, so that threads sharing the encryptor touch no shared reference count per token
@@ -28,24 +28,24 @@ public final class Encryptor: @unchecked Sendable {
     /// Loads the tokenizer of the original model directory and hashes its vocabulary with `key`.
     ///
     /// The tokens left unhashed are the converter's: ``ModelDirectory/specialTokens(inDirectory:)``.
-    /// - Throws: ``InputError`` from ``BertTokenizer/load(directory:)``; `TokenHasher.Error` when the key is
+    /// - Throws: ``InputError`` from ``loadSubwordTokenizer(directory:)``; `TokenHasher.Error` when the key is
     ///   over 64 bytes.
     public convenience init(modelDirectory: String, key: String) throws {
-        let tokenizer = try BertTokenizer.load(directory: modelDirectory)
+        let tokenizer = try loadSubwordTokenizer(directory: modelDirectory)
         try self.init(tokenizer: tokenizer, key: key, specialTokens: try ModelDirectory.specialTokens(inDirectory: modelDirectory))
     }
 
     /// Hashes the vocabulary of `tokenizer` with `key`.
     /// - Parameter specialTokens: the tokens never hashed; nil takes ``BertTokenizer/specialIDs``.
     /// - Throws: `TokenHasher.Error` when the key is over 64 bytes.
-    public init(tokenizer: BertTokenizer, key: String, specialTokens: [String]? = nil) throws {
+    public init(tokenizer: any SubwordTokenizer, key: String, specialTokens: [String]? = nil) throws {
         self.tokenizer = tokenizer
         let hasher = try TokenHasher(passkey: key)
         var specialIDs = tokenizer.specialIDs
         if let specialTokens {
-            specialIDs = Set(specialTokens.compactMap { tokenizer.vocabulary.id(of: $0) })
+            specialIDs = Set(specialTokens.compactMap { tokenizer.id(of: $0) })
         }
-        let tokens = tokenizer.vocabulary.tokens
+        let tokens = tokenizer.tokens((0..<Int32(tokenizer.vocabularySize)).map { $0 })
         var text = [UInt8]()
         text.reserveCapacity(tokens.count * Self.digestHexLength)
         var start = [Int32]()

@@ -25,6 +25,9 @@ public protocol SubwordTokenizer: AnyObject, Sendable {
     var specialIDs: Set<Int32> { get }
     /// The id unknown input maps to (`[UNK]`, `<unk>`).
     var unknownID: Int32 { get }
+    /// Appends the pieces of UTF-8 `text` to `out` (hot loops: no `String`, scratch memory reused). `scratch` is the
+    /// calling thread's workspace, made by the tokenizer when nil. Has a default (``pieces(of:)``); see TokenizerScratch.swift.
+    func append(_ text: UnsafeRawBufferPointer, word: Int32?, to out: inout Pieces, scratch: inout AnyObject?)
 }
 
 /// The post-processor of a tokenizer: the special tokens around one sequence or a pair

@@ -10,7 +10,7 @@ struct EncoderInputOptions: ParsableArguments {
     @Flag(help: "Lines hold space-separated token digests (encrypted text).")
     var encrypted = false
 
-    @Option(help: "Longest row in tokens, special tokens included (default: max_position_embeddings, at most 512).")
+    @Option(help: "Longest row in tokens, special tokens included (default: the model's limit, max_position_embeddings (less pad_token_id + 1 for RoBERTa), at most 512).")
     var maxLength: Int?
 
     func validate() throws {
@@ -19,7 +19,7 @@ struct EncoderInputOptions: ParsableArguments {
 
     /// `--max-length`, or the model's limit (at most 512).
     func lengthLimit(_ config: BertConfig) -> Int {
-        min(maxLength ?? min(config.maxPositions, 512), config.maxPositions)
+        min(maxLength ?? min(config.maxSequenceLength, 512), config.maxSequenceLength)
     }
 
     /// One row of model input: plain text through the model's WordPiece tokenizer, or (with `--encrypted`)

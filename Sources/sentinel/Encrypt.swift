@@ -76,7 +76,7 @@ struct Encrypt: ParsableCommand {
             } catch let e as TokenHasher.Error {
                 throw ValidationError(e.description)
             }
-            progress.step("tokenizer loaded, vocabulary hashed (\(encryptor.tokenizer.vocabulary.count) entries)")
+            progress.step("tokenizer loaded, vocabulary hashed (\(encryptor.tokenizer.vocabularySize) entries)")
             // An empty text input is zero texts (empty output); CoNLL and TSV readers refuse an empty file
             // (no sentence / no header), which is most likely the wrong file.
             let file = try readInput(input, allowEmpty: format == .text)
@@ -85,7 +85,7 @@ struct Encrypt: ParsableCommand {
             var records = 0, tokens = 0, unknown = 0
             let unk = encryptor.tokenizer.unknownID
             var pieces = Pieces()
-            var workspace = TokenizerWorkspace()
+            var scratch: AnyObject?
 
             func appendTokens(_ ids: [Int32]) {
                 for (i, id) in ids.enumerated() {
@@ -103,7 +103,7 @@ struct Encrypt: ParsableCommand {
                     for (i, field) in line.bytes.split(separator: 0x09, omittingEmptySubsequences: false).enumerated() {
                         if i > 0 { out.append(0x09) }
                         pieces.removeAll()
-                        encryptor.tokenizer.append(UnsafeRawBufferPointer(rebasing: field), to: &pieces, workspace: &workspace)
+                        encryptor.tokenizer.append(UnsafeRawBufferPointer(rebasing: field), word: nil, to: &pieces, scratch: &scratch)
                         appendTokens(pieces.ids)
                     }
                     out.append(0x0A)
@@ -112,7 +112,7 @@ struct Encrypt: ParsableCommand {
             case .conll:
                 for sentence in try NERCorpus.read(file) {
                     pieces.removeAll()
-                    encryptor.tokenizer.appendWords(sentence.words, to: &pieces, workspace: &workspace)
+                    encryptor.tokenizer.appendLabelPieces(ofWords: sentence.words, to: &pieces, scratch: &scratch)
                     out.append(contentsOf: #"{"tokens": ["#.utf8)
                     for (i, id) in pieces.ids.enumerated() {
                         if i > 0 { out.append(contentsOf: ", ".utf8) }
@@ -134,7 +134,7 @@ struct Encrypt: ParsableCommand {
                 for row in rows {
                     for text in [row.text] + (row.pair.map { [$0] } ?? []) {
                         pieces.removeAll()
-                        encryptor.tokenizer.append(text, to: &pieces, workspace: &workspace)
+                        encryptor.tokenizer.append(text, to: &pieces, scratch: &scratch)
                         appendTokens(pieces.ids)
                         out.append(0x09)
                     }

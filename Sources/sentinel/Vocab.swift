@@ -105,7 +105,7 @@ struct Vocab: ParsableCommand {
                 ("mapping_known", .bool(encryptor != nil)),
             ]
             if let e = encryptor {
-                let n = e.tokenizer.vocabulary.count
+                let n = e.tokenizer.vocabularySize
                 var found = 0, moved = 0, hashed = 0, hashedFound = 0
                 for id in 0..<n {
                     let isHashed = e.isHashed(id: Int32(id))
@@ -153,12 +153,12 @@ struct Vocab: ParsableCommand {
             }
             var reverse: [String: Int] = [:]
             if let e = encryptor, digest != nil {
-                for id in 0..<e.tokenizer.vocabulary.count { reverse[e.encryptedToken(id: Int32(id))] = id }
+                for id in 0..<e.tokenizer.vocabularySize { reverse[e.encryptedToken(id: Int32(id))] = id }
             }
 
             var entries: [Entry] = []
             if let token {
-                if let e = encryptor, let id = e.tokenizer.vocabulary.id(of: token) {
+                if let e = encryptor, let id = e.tokenizer.id(of: token) {
                     var entry = originalEntry(e, Int(id))
                     if entry.adaptedID == nil {
                         entry.note = "\(JSONValue.string(token).serialized()) is original id \(id), but its digest is not in the adapted vocabulary"
@@ -182,7 +182,7 @@ struct Vocab: ParsableCommand {
                     entries.append(entry)
                 }
             } else if let id {
-                let limit = encryptor?.tokenizer.vocabulary.count ?? adaptedTokens.count
+                let limit = encryptor?.tokenizer.vocabularySize ?? adaptedTokens.count
                 guard id >= 0 && id < limit else { throw ValidationError("--id \(id) is outside 0..<\(limit)") }
                 var entry = encryptor.map { originalEntry($0, id) } ?? adaptedEntry(id)
                 if entry.adaptedID == nil { entry.note = "the digest of original id \(id) is not in the adapted vocabulary" }
@@ -200,7 +200,7 @@ struct Vocab: ParsableCommand {
                 }
             } else if all {
                 if let e = encryptor {
-                    entries = (0..<e.tokenizer.vocabulary.count).map { originalEntry(e, $0) }
+                    entries = (0..<e.tokenizer.vocabularySize).map { originalEntry(e, $0) }
                 } else {
                     entries = adaptedTokens.indices.map(adaptedEntry)
                 }
