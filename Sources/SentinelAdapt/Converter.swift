@@ -80,8 +80,8 @@ public enum SeedConverter {
         let hasher = try TokenHasher(passkey: passkey)
 
         // Source digests for sentinel.json, on the second core while the rest runs.
-        let sourceFiles = ([dir.weightsFileName] + dir.shardFileNames + ["config.json", "vocab.txt", "tokenizer.json",
-                           "tokenizer_config.json", "special_tokens_map.json"]).filter(dir.has)
+        let sourceFiles = ([dir.weightsFileName] + dir.shardFileNames + ["config.json", "vocab.txt", "vocab.json", "merges.txt",
+                           "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]).filter(dir.has)
         let digests = BackgroundTask {
             try sourceFiles.map { name in
                 let (sha, size) = try SHA256Stream.hex(file: dir.file(name))
@@ -93,13 +93,14 @@ public enum SeedConverter {
         defer { _ = try? digests.wait() }
 
         progress("reading vocabulary")
-        guard dir.has("vocab.txt") else { throw InputError(.missing, file: dir.file("vocab.txt"), "the model directory has no vocab.txt") }
-        let vocab = try Vocabulary(contentsOf: dir.file("vocab.txt"))
-        try vocab.checkForAdaptation(path: dir.file("vocab.txt"))
+        // vocab.txt (WordPiece) or vocab.json (byte-level BPE); the scheme is the same for both.
+        let source = try SourceVocabulary(directory: dir)
+        let vocab = source.vocabulary
+        let byteLevel = source.family == .byteLevelBPE
         let specialTokens = try dir.specialTokens()
         let specialIDs = Set(specialTokens.compactMap { vocab.ids[$0] })
         guard !specialIDs.isEmpty else {
-            throw InputError(.invalidStructure, file: dir.file("vocab.txt"),
+            throw InputError(.invalidStructure, file: source.path,
                              "none of the special tokens (\(specialTokens.joined(separator: " "))) is in the vocabulary")
         }
         let config = try dir.config()
@@ -107,7 +108,7 @@ public enum SeedConverter {
         if let type = config["model_type"]?.stringValue, !["bert", "roberta", "distilbert", "electra", "xlm-roberta"].contains(type) {
             warnings.append("config.json model_type is '\(type)'; the seed scheme is defined for BERT-style models")
         }
-        if !dir.has("tokenizer.json") {
+        if !dir.has("tokenizer.json") && !byteLevel {
             warnings.append("the input has no tokenizer.json, so none is written (vocab.txt carries the adapted vocabulary)")
         }
 
@@ -120,6 +121,7 @@ public enum SeedConverter {
         let adaptedTokens = adaptedTokensByID
         // tokenizer.json (about 1.5 MB of JSON) is rewritten on the other core while the weights are written.
         let tokenizerText = BackgroundTask { () -> String? in
+            if byteLevel { return try adaptedByteLevelTokenizer(dir, vocab: vocab, adaptedTokens: adaptedTokens, specialTokens: specialTokens) }
             guard dir.has("tokenizer.json") else { return nil }
             let original = try ModelDirectory.readJSON(dir.file("tokenizer.json"))
             try checkTokenizerVocab(original, matches: vocab, path: dir.file("tokenizer.json"))
@@ -146,7 +148,7 @@ public enum SeedConverter {
               EmbeddingTransform.supportedDTypes.contains(embedding.dtype)
         else {
             throw InputError(.invalidStructure, file: archive.path, key: embedding.name,
-                             "expected [\(vocab.count), hidden] of F16, BF16, F32 or F64 (vocab.txt has \(vocab.count) tokens); found \(embedding.dtype) \(embedding.shape)")
+                             "expected [\(vocab.count), hidden] of F16, BF16, F32 or F64 (\(source.path) has \(vocab.count) tokens); found \(embedding.dtype) \(embedding.shape)")
         }
         let hidden = embedding.shape[1]
         let outDType: DType = switch options.embeddingDType {
@@ -200,9 +202,16 @@ public enum SeedConverter {
         }
 
         progress("writing vocabulary and tokenizer files")
-        try out.write("vocab.txt", text: adaptedTokens.joined(separator: "\n"))
+        if byteLevel {
+            // vocab.json of digests; no merges.txt (it would list the plaintext vocabulary).
+            try out.write("vocab.json", text: SourceVocabulary.vocabJSON(adaptedTokens))
+            let config = dir.has("tokenizer_config.json") ? try ModelDirectory.readJSON(dir.file("tokenizer_config.json")) : nil
+            try out.write("tokenizer_config.json", text: SourceVocabulary.adaptedTokenizerConfig(config))
+        } else {
+            try out.write("vocab.txt", text: adaptedTokens.joined(separator: "\n"))
+        }
         if let text = try tokenizerText.wait() { try out.write("tokenizer.json", text: text) }
-        for name in ["config.json", "tokenizer_config.json", "special_tokens_map.json"] where dir.has(name) {
+        for name in ["config.json", "tokenizer_config.json", "special_tokens_map.json"] where dir.has(name) && !(byteLevel && name == "tokenizer_config.json") {
             let f = try MappedFile(path: dir.file(name))
             try withExtendedLifetime(f) { try out.write(name) { try $0.write(f.bytes) } }
         }
@@ -211,6 +220,7 @@ public enum SeedConverter {
         let manifest = JSONValue.object([
             ("scheme", .string("seed")),
             ("scheme_version", .int(Int64(SeedScheme.version))),
+            ("vocabulary", .string(source.family.rawValue)),
             ("shuffle", .bool(options.shuffle)),
             ("glide_steps", .int(Int64(options.glideSteps))),
             ("embedding_dtype", .string(outDType.rawValue)),
@@ -243,7 +253,23 @@ public enum SeedConverter {
         return out
     }
 
-    /// `tokenizer.json`'s `model.vocab`, when present, must agree with `vocab.txt`.
+    /// The adapted tokenizer.json of a byte-level BPE model (``SourceVocabulary/adaptedTokenizerJSON(original:tokens:specials:unknown:cls:sep:)``),
+    /// after checking that the input's tokenizer.json, when present, has the vocabulary of vocab.json.
+    static func adaptedByteLevelTokenizer(_ dir: ModelDirectory, vocab: Vocabulary, adaptedTokens: [String],
+                                          specialTokens: [String]) throws -> String {
+        let original = dir.has("tokenizer.json") ? try ModelDirectory.readJSON(dir.file("tokenizer.json")) : nil
+        if let original { try checkTokenizerVocab(original, matches: vocab, path: dir.file("tokenizer.json")) }
+        let config = dir.has("tokenizer_config.json") ? try ModelDirectory.readJSON(dir.file("tokenizer_config.json")) : nil
+        func token(_ key: String, _ fallback: String) -> String {
+            config?[key]?.stringValue ?? config?[key]?["content"]?.stringValue ?? fallback
+        }
+        let specials = specialTokens.compactMap { t in vocab.ids[t].map { (t, $0) } }
+        return SourceVocabulary.adaptedTokenizerJSON(original: original, tokens: adaptedTokens, specials: specials,
+                                                     unknown: token("unk_token", "<unk>"), cls: token("cls_token", "<s>"),
+                                                     sep: token("sep_token", "</s>"))
+    }
+
+    /// `tokenizer.json`'s `model.vocab`, when present, must agree with `vocab.txt` (or vocab.json).
     static func checkTokenizerVocab(_ tokenizer: JSONValue, matches vocab: Vocabulary, path: String) throws {
         guard let map = tokenizer["model"]?["vocab"]?.objectValue else { return }
         guard map.count == vocab.ids.count else {
