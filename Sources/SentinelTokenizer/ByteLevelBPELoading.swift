@@ -270,9 +270,16 @@ extension ByteLevelBPETokenizer {
 }
 
 /// Loads the tokenizer of any supported family from a model directory: byte-level BPE (RoBERTa, GPT-2)
-/// when ``ByteLevelBPETokenizer/isPresent(inDirectory:)``, else BERT WordPiece.
+/// when ``ByteLevelBPETokenizer/isPresent(inDirectory:)``; the digest tokenizer of an adapted byte-level model
+/// (``WordLevelTokenizer``, tokenizer.json model `WordLevel`); else BERT WordPiece.
 /// - Throws: what the family's loader throws.
 public func loadSubwordTokenizer(directory: String) throws -> any SubwordTokenizer {
     if ByteLevelBPETokenizer.isPresent(inDirectory: directory) { return try ByteLevelBPETokenizer.load(directory: directory) }
+    let json = (directory.hasSuffix("/") ? directory : directory + "/") + "tokenizer.json"
+    if !fileExists((directory.hasSuffix("/") ? directory : directory + "/") + "vocab.txt"), fileExists(json),
+       try readJSON(json)["model"]?["type"]?.stringValue == "WordLevel"
+    {
+        return try WordLevelTokenizer.load(tokenizerJSON: json)
+    }
     return try BertTokenizer.load(directory: directory)
 }

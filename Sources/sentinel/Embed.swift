@@ -72,7 +72,7 @@ struct Embed: ParsableCommand {
             } else {
                 // Plain text: the model's WordPiece tokenizer. Encrypted text: the digests are the adapted
                 // model's vocabulary, so its own tokenizer (vocab.txt or tokenizer.json) maps them to ids.
-                let tokenizer = try BertTokenizer.load(directory: modelDir)
+                let tokenizer = try loadSubwordTokenizer(directory: modelDir)
                 file.forEachLine { line in
                     let fields = line.text.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
                     let e = inputOptions.encode(tokenizer, fields[0], pair: fields.count > 1 ? fields[1] : nil, limit: limit)

@@ -24,8 +24,9 @@ struct EncoderInputOptions: ParsableArguments {
 
     /// One row of model input: plain text through the model's WordPiece tokenizer, or (with `--encrypted`)
     /// digests mapped by the adapted model's own vocabulary; `[CLS] A [SEP] (B [SEP])`, longest-first truncation.
-    func encode(_ tokenizer: BertTokenizer, _ text: String, pair: String?, limit: Int) -> Encoding {
-        if encrypted {
+    func encode(_ tokenizer: any SubwordTokenizer, _ text: String, pair: String?, limit: Int) -> Encoding {
+        // An adapted byte-level model's own tokenizer (WordLevel over digests) maps digests itself.
+        if encrypted, let tokenizer = tokenizer as? BertTokenizer {
             return tokenizer.assemble(tokenizer.digestPieces(text), pair.map { tokenizer.digestPieces($0) },
                                       truncation: .longestFirst(maxLength: limit))
         }

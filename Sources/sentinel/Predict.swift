@@ -47,7 +47,7 @@ struct Predict: ParsableCommand {
             let file = try readInput(inputOptions.input)
             // Plain text: the model's WordPiece tokenizer. Encrypted text: digests are the adapted model's own
             // vocabulary, assembled with the same template and truncation (as `embed --encrypted` does).
-            let tokenizer = try BertTokenizer.load(directory: modelDir)
+            let tokenizer = try loadSubwordTokenizer(directory: modelDir)
 
             var predictions: [JSONValue] = []
             var lines: [String] = []

@@ -1,0 +1,52 @@
+import Foundation
+import SentinelAdapt
+import SentinelCore
+import SentinelTestSupport
+@testable import SentinelTokenizer
+import XCTest
+
+/// Client-side encryption with the synthetic RoBERTa: every piece of HF's fast tokenizer
+/// (`../shared/fixtures/roberta/tokenizer_cases.jsonl`) becomes its keyed digest; `<s>`, `<mask>`, … stay as they are.
+final class ByteLevelEncryptionTests: XCTestCase {
+    static let model = Fixtures.fixture("roberta/model")
+    static let specials: Set<String> = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+
+    func expectedDigests(_ c: JSONValue, _ hasher: TokenHasher) throws -> [String] {
+        let tokens = try XCTUnwrap(c["tokens"]?.arrayValue).compactMap(\.stringValue)
+        return tokens.dropFirst().dropLast().map { Self.specials.contains($0) ? $0 : hasher.hexDigest($0) }
+    }
+
+    func testEncryptorGivesTheDigestsOfTheFastTokenizersPieces() throws {
+        let encryptor = try Encryptor(modelDirectory: Self.model, key: "llm123")
+        XCTAssertTrue(encryptor.tokenizer is ByteLevelBPETokenizer)
+        let hasher = try TokenHasher(passkey: "llm123")
+        let cases = try jsonLines(Fixtures.fixture("roberta/tokenizer_cases.jsonl"))
+        XCTAssertEqual(cases.count, 488)
+        for c in cases {
+            let text = try XCTUnwrap(c["text"]?.stringValue)
+            XCTAssertEqual(encryptor.encrypt(text: text), try expectedDigests(c, hasher), text)
+        }
+    }
+
+    func testEncryptCommandOnTextLines() throws {
+        let dir = try Fixtures.temporaryDirectory("roberta-encrypt")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let hasher = try TokenHasher(passkey: "llm123")
+        // One case per line: those without line breaks, TABs (field separators) or other control characters.
+        let cases = try jsonLines(Fixtures.fixture("roberta/tokenizer_cases.jsonl")).filter { c in
+            guard let t = c["text"]?.stringValue, !t.isEmpty else { return false }
+            return !t.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F || (0x80...0x9F).contains($0.value) || $0 == "\u{2028}" || $0 == "\u{2029}" }
+        }
+        XCTAssertGreaterThan(cases.count, 380)
+        let input = cases.map { $0["text"]!.stringValue! }.joined(separator: "\n") + "\n"
+        try input.write(toFile: dir + "/in.txt", atomically: true, encoding: .utf8)
+        let r = try Fixtures.sentinel(["encrypt", Self.model, "--input", dir + "/in.txt", "--output", dir + "/out.txt"],
+                                      environment: ["SENTINEL_KEY": "llm123"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = try String(contentsOfFile: dir + "/out.txt", encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        XCTAssertEqual(lines.count, cases.count)
+        for (line, c) in zip(lines, cases) {
+            XCTAssertEqual(line.split(separator: " ").map(String.init), try expectedDigests(c, hasher), c["text"]!.serialized())
+        }
+    }
+}
