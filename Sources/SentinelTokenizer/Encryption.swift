@@ -124,8 +124,8 @@ public struct AdaptedVocabulary: Sendable {
     public let sepID: Int32
     public let padID: Int32
 
-    /// Reads an adapted model directory (`vocab.txt`, or `tokenizer.json` when vocab.txt is absent) or a
-    /// `vocab.txt` path.
+    /// Reads an adapted model directory (`vocab.txt`; `vocab.json` for a byte-level BPE model; else `tokenizer.json`)
+    /// or a `vocab.txt` path.
     /// - Throws: ``InputError`` (`missing`) when the vocabulary lacks `[UNK]`, `[CLS]`, `[SEP]` or `[PAD]`.
     public init(path: String) throws {
         let vocabPath: String
@@ -135,6 +135,23 @@ public struct AdaptedVocabulary: Sendable {
         } else if fileExists(path + "/vocab.txt") {
             vocabPath = path + "/vocab.txt"
             vocabulary = try WordPieceVocabulary.read(vocabTxt: vocabPath)
+        } else if fileExists(path + "/vocab.json") {
+            // An adapted byte-level BPE model: vocab.json of digests, RoBERTa's special tokens.
+            vocabPath = path + "/vocab.json"
+            vocabulary = try WordPieceVocabulary.fromTokenizerJSON(try readJSON(vocabPath), file: vocabPath, prefix: "")
+            var config = ByteLevelBPETokenizer.SpecialConfig()
+            for name in ["tokenizer_config.json", "special_tokens_map.json"] where fileExists(path + "/" + name) {
+                config.read(try readJSON(path + "/" + name))
+            }
+            let vocab = vocabulary
+            func require(_ token: String) throws -> Int32 {
+                guard let id = vocab.id(of: token) else {
+                    throw InputError(.missing, file: vocabPath, key: token, "the adapted vocabulary has no \(quoted(token))")
+                }
+                return id
+            }
+            (unknownID, clsID, sepID, padID) = (try require(config.unk), try require(config.cls), try require(config.sep), try require(config.pad))
+            return
         } else {
             let tokenizer = try BertTokenizer.load(directory: path)
             vocabPath = path + "/tokenizer.json"

@@ -20,7 +20,7 @@ struct Vocab: ParsableCommand {
         printed.
         """)
 
-    @Argument(help: "The adapted model directory (its vocab.txt lists digests in adapted-id order).")
+    @Argument(help: "The adapted model directory (its vocab.txt, or vocab.json for byte-level BPE, lists digests and adapted ids).")
     var adaptedDirectory: String
 
     @Option(help: "The original model directory (needed, with the key, to link tokens to digests).")
@@ -32,7 +32,7 @@ struct Vocab: ParsableCommand {
     @Option(help: "Look up one id (original with --original and key, else adapted).")
     var id: Int?
 
-    @Option(help: "Look up one digest (32 lowercase hex characters) or special token such as [CLS].")
+    @Option(help: "Look up one digest (32 lowercase hex characters) or special token such as [CLS] or <s>.")
     var digest: String?
 
     @Flag(help: "List every entry.")
@@ -45,9 +45,9 @@ struct Vocab: ParsableCommand {
         let queries = [token != nil, id != nil, digest != nil].filter { $0 }.count
         if queries > 1 { throw ValidationError("give at most one of --token, --id, --digest") }
         if queries == 1 && all { throw ValidationError("--all lists everything; drop the query or --all") }
-        if let digest, !isDigest(digest), !(digest.count > 2 && digest.hasPrefix("[") && digest.hasSuffix("]")) {
+        if let digest, !isDigest(digest), !(digest.count > 2 && ((digest.hasPrefix("[") && digest.hasSuffix("]")) || (digest.hasPrefix("<") && digest.hasSuffix(">")))) {
             throw ValidationError("--digest \(JSONValue.string(digest).serialized()) is neither a digest "
-                                  + "(\(Encryptor.digestHexLength) lowercase hex characters 0-9a-f) nor a special token such as [CLS]")
+                                  + "(\(Encryptor.digestHexLength) lowercase hex characters 0-9a-f) nor a special token such as [CLS] or <s>")
         }
     }
 
@@ -59,12 +59,15 @@ struct Vocab: ParsableCommand {
         var adaptedID: Int?
         /// Why a looked-up token or digest has no adapted id, in words (single queries only).
         var note: String?
+        /// A byte-level BPE spelling shown readably (``ByteLevel/readable(_:)``: `Ġthe` → `␣the`, lone bytes in hex).
+        var readable: String?
 
         var json: JSONValue {
             func opt(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
             func opt(_ i: Int?) -> JSONValue { i.map { .int(Int64($0)) } ?? .null }
             var fields: [(String, JSONValue)] = [("token", opt(token)), ("digest", opt(digest)),
                                                  ("original_id", opt(originalID)), ("adapted_id", opt(adaptedID))]
+            if let readable { fields.insert(("readable", .string(readable)), at: 1) }
             if let note { fields.append(("note", .string(note))) }
             return .object(fields)
         }
@@ -73,7 +76,7 @@ struct Vocab: ParsableCommand {
         var line: String {
             [token.map { JSONValue.string($0).serialized() } ?? "?", digest ?? "?",
              originalID.map(String.init) ?? "?", adaptedID.map(String.init) ?? (digest != nil ? "none" : "?")]
-                .joined(separator: "\t")
+                .joined(separator: "\t") + (readable.map { "\t" + $0 } ?? "")
         }
     }
 
@@ -92,6 +95,10 @@ struct Vocab: ParsableCommand {
             } else if token != nil && passkey == nil {
                 throw ValidationError("--token needs the passkey (SENTINEL_KEY or --key-file)")
             }
+
+            // Byte-level BPE spellings (`Ġthe`) get a readable column.
+            let byteLevel = encryptor?.tokenizer is ByteLevelBPETokenizer
+                || (original == nil && fileExists(adaptedDirectory + "/vocab.json") && !fileExists(adaptedDirectory + "/vocab.txt"))
 
             // Summary.
             let digests = adaptedTokens.filter(isDigest).count
@@ -143,8 +150,9 @@ struct Vocab: ParsableCommand {
                 let text = e.encryptedToken(id: Int32(id))
                 let hashed = e.isHashed(id: Int32(id))
                 let adaptedID = adapted.vocabulary.id(of: text).map(Int.init)
-                return Entry(token: e.tokenizer.tokens([Int32(id)])[0], digest: hashed ? text : nil,
-                             originalID: id, adaptedID: adaptedID)
+                let token = e.tokenizer.tokens([Int32(id)])[0]
+                return Entry(token: token, digest: hashed ? text : nil, originalID: id, adaptedID: adaptedID,
+                             readable: byteLevel ? ByteLevel.readable(token) : nil)
             }
             func adaptedEntry(_ id: Int) -> Entry {
                 let text = adaptedTokens[id]
@@ -171,7 +179,8 @@ struct Vocab: ParsableCommand {
                         throw ValidationError(e.description)
                     }
                     let d = hasher.hexDigest(token)
-                    var entry = Entry(token: token, digest: d, originalID: nil, adaptedID: adapted.vocabulary.id(of: d).map(Int.init))
+                    var entry = Entry(token: token, digest: d, originalID: nil, adaptedID: adapted.vocabulary.id(of: d).map(Int.init),
+                                      readable: byteLevel ? ByteLevel.readable(token) : nil)
                     if entry.adaptedID == nil {
                         let quotedToken = JSONValue.string(token).serialized()
                         entry.note = encryptor != nil
@@ -220,7 +229,7 @@ struct Vocab: ParsableCommand {
                     print("without --original and the key, digests cannot be linked to tokens")
                 }
             } else {
-                var text = "token\tdigest\toriginal_id\tadapted_id\n"
+                var text = "token\tdigest\toriginal_id\tadapted_id" + (byteLevel ? "\treadable\n" : "\n")
                 for e in entries { text += e.line + "\n" }
                 for e in entries { if let note = e.note { text += "note: " + note + "\n" } }
                 try writeOutput(Array(text.utf8), to: "-")
@@ -232,4 +241,9 @@ struct Vocab: ParsableCommand {
 /// Whether `text` is a token digest: 32 lowercase hex characters.
 private func isDigest(_ text: String) -> Bool {
     text.utf8.count == Encryptor.digestHexLength && text.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
+}
+
+private func fileExists(_ path: String) -> Bool {
+    var st = stat()
+    return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
 }

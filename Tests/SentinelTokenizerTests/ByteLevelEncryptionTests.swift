@@ -50,3 +50,31 @@ final class ByteLevelEncryptionTests: XCTestCase {
         }
     }
 }
+
+/// `sentinel vocab` on an adapted RoBERTa: token ↔ digest ↔ original id ↔ adapted id (the reference converter's
+/// vocab.json), with the byte-level spelling shown readably.
+final class ByteLevelVocabCommandTests: XCTestCase {
+    func testVocabLinksByteLevelTokensToTheReferenceIDs() throws {
+        let dir = try Fixtures.temporaryDirectory("roberta-vocab")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let key: [String: String?] = ["SENTINEL_KEY": "llm123"]
+        let model = Fixtures.fixture("roberta/model")
+        let c = try Fixtures.sentinel(["convert", model, "--output", dir + "/adapted", "--shuffle"], environment: key)
+        XCTAssertEqual(c.status, 0, c.stderr)
+        let reference = try XCTUnwrap(Fixtures.json("roberta/seed-converter-llm123/vocab.json").objectValue)
+        let referenceID = Dictionary(uniqueKeysWithValues: reference.map { ($0.0, $0.1.intValue!) })
+        let hasher = try TokenHasher(passkey: "llm123")
+        for (token, readable) in [("Ġthe", "\u{2423}the"), ("Ċ", "<0x0A>"), ("Ã", "<0xC3>")] {
+            let r = try Fixtures.sentinel(["vocab", dir + "/adapted", "--original", model, "--token", token, "--json"], environment: key)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let entry = try XCTUnwrap(try JSONValue.parse(r.stdout)["entries"]?.arrayValue?.first)
+            let digest = hasher.hexDigest(token)
+            XCTAssertEqual(entry["digest"]?.stringValue, digest)
+            XCTAssertEqual(entry["adapted_id"]?.intValue, referenceID[digest], token)
+            XCTAssertEqual(entry["original_id"]?.intValue, try XCTUnwrap(Fixtures.json("roberta/model/vocab.json")[token]?.intValue))
+            XCTAssertEqual(entry["readable"]?.stringValue, readable)
+        }
+        let wrong = try Fixtures.sentinel(["vocab", dir + "/adapted", "--original", model], environment: ["SENTINEL_KEY": "wrong"])
+        XCTAssertEqual(wrong.status, 1)
+    }
+}
