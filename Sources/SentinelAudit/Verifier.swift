@@ -84,11 +84,12 @@ public enum AdaptedModelVerifier {
 
         // 1. Vocabulary.
         progress("checking the vocabulary")
-        for dir in [originalDir, adaptedDir] where !dir.has("vocab.txt") {
-            throw InputError(.missing, file: dir.file("vocab.txt"), "verify needs the vocab.txt of both models")
+        // vocab.txt (WordPiece) or vocab.json (byte-level BPE) of both models.
+        for dir in [originalDir, adaptedDir] where !dir.has("vocab.txt") && !dir.has("vocab.json") {
+            throw InputError(.missing, file: dir.file("vocab.txt"), "verify needs the vocab.txt (or vocab.json) of both models")
         }
-        let originalVocab = try Vocabulary(contentsOf: originalDir.file("vocab.txt"))
-        let adaptedVocab = try Vocabulary(contentsOf: adaptedDir.file("vocab.txt"))
+        let originalVocab = try SourceVocabulary(directory: originalDir).vocabulary
+        let adaptedVocab = try SourceVocabulary(directory: adaptedDir).vocabulary
         let specialIDs = Set(try originalDir.specialTokens().compactMap { originalVocab.ids[$0] })
         let hasher = try TokenHasher(passkey: passkey)
         let hashed = SeedConverter.hashVocabulary(originalVocab.tokens, special: specialIDs, hasher: hasher)
@@ -222,18 +223,19 @@ public enum AdaptedModelVerifier {
                              adaptedWeights: TensorArchive, passkey: String, sentences: [String], tolerance: Float) throws -> VerificationCheck {
         let originalModel = try BertModel(archive: originalWeights, config: BertConfig.load(path: originalDir.file("config.json")))
         let adaptedModel = try BertModel(archive: adaptedWeights, config: BertConfig.load(path: adaptedDir.file("config.json")))
-        let tokenizer = try BertTokenizer.load(directory: originalDir.path)
+        let tokenizer = try loadSubwordTokenizer(directory: originalDir.path)
         let encryptor = try Encryptor(tokenizer: tokenizer, key: passkey,
                                       specialTokens: try ModelDirectory.specialTokens(inDirectory: originalDir.path))
-        let adaptedVocab = try AdaptedVocabulary(path: adaptedDir.file("vocab.txt"))
+        let adaptedVocab = try AdaptedVocabulary(path: adaptedDir.has("vocab.txt") ? adaptedDir.file("vocab.txt") : adaptedDir.path)
         var maxHidden: Float = 0, maxPooler: Float = 0, plainOnAdapted: Float = 0
         var tokens = 0, unknownPlain = 0, unknownEncrypted = 0
-        let limit = min(originalModel.config.maxPositions, adaptedModel.config.maxPositions)
+        let limit = min(originalModel.config.maxSequenceLength, adaptedModel.config.maxSequenceLength)
         // Over-long sentences keep their first limit-1 tokens and the final [SEP], on both sides alike.
         func cut(_ ids: [Int]) -> [Int] { ids.count <= limit ? ids : Array(ids.prefix(limit - 1)) + [ids[ids.count - 1]] }
-        let originalUnknown = tokenizer.vocabulary.id(of: "[UNK]").map(Int.init) ?? -1
+        let originalUnknown = Int(tokenizer.unknownID)
         for text in sentences {
             let plain = cut(tokenizer.encode(text).inputIDs.map(Int.init))
+            // One text: `[CLS] A [SEP]` or, for RoBERTa, `<s> A </s>` (AdaptedVocabulary's cls/sep are `<s>`/`</s>` there).
             let encrypted = cut(adaptedVocab.inputIDs(encryptor.encrypt(text: text)).map(Int.init))
             guard plain.count == encrypted.count else {
                 return VerificationCheck(name: "forward", passed: false,

@@ -76,5 +76,13 @@ final class ByteLevelVocabCommandTests: XCTestCase {
         }
         let wrong = try Fixtures.sentinel(["vocab", dir + "/adapted", "--original", model], environment: ["SENTINEL_KEY": "wrong"])
         XCTAssertEqual(wrong.status, 1)
+        // verify: vocabulary, unchanged tensors, glide rows and forward parity on the byte-level model.
+        let verified = try Fixtures.sentinel(["verify", dir + "/adapted", "--original", model, "--json"], environment: key)
+        XCTAssertEqual(verified.status, 0, verified.stdout + verified.stderr)
+        let checks = try XCTUnwrap(try JSONValue.parse(verified.stdout)["checks"]?.arrayValue)
+        XCTAssertEqual(checks.compactMap { $0["name"]?.stringValue }, ["manifest", "vocabulary", "tensors", "embeddings", "forward"])
+        XCTAssertTrue(checks.allSatisfy { $0["passed"]?.boolValue == true })
+        let refused = try Fixtures.sentinel(["verify", dir + "/adapted", "--original", model], environment: ["SENTINEL_KEY": "wrong"])
+        XCTAssertEqual(refused.status, 1)
     }
 }
