@@ -38,8 +38,12 @@ struct Predict: ParsableCommand {
             progress.step("loading \(dir.weightsPath)")
             let archive = try openTensorArchive(path: dir.weightsPath)
             let model = try BertModel(archive: archive, config: config)
-            let head = try ClassificationHead.load(from: archive, hiddenSize: config.hiddenSize)
-            if task == .classification && model.pooler == nil {
+            // RobertaForSequenceClassification: classifier.dense → tanh → classifier.out_proj on <s>, no pooler.
+            let robertaHead = task == .classification && RobertaClassificationHead.isPresent(in: archive)
+                ? try RobertaClassificationHead.load(from: archive, hiddenSize: config.hiddenSize) : nil
+            let head = try robertaHead.map { ClassificationHead(linear: $0.outProjection) }
+                ?? ClassificationHead.load(from: archive, hiddenSize: config.hiddenSize)
+            if task == .classification && model.pooler == nil && robertaHead == nil {
                 throw InputError(.missing, file: archive.path, key: "pooler.dense.weight", "sequence classification needs the pooler")
             }
             let labels = (0..<head.labelCount).map { $0 < config.labelNames.count ? config.labelNames[$0] : "LABEL_\($0)" }
@@ -85,7 +89,7 @@ struct Predict: ParsableCommand {
                 }
                 switch task {
                 case .classification:
-                    let logits = head.logits(out.poolerOutput!).values
+                    let logits = (robertaHead?.logits(out.lastHiddenState) ?? head.logits(out.poolerOutput!)).values
                     try checkFinite(logits)
                     let probs = softmax(logits)
                     let best = probs.indices.max { probs[$0] < probs[$1] } ?? 0
