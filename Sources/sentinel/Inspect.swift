@@ -109,9 +109,13 @@ struct Inspect: ParsableCommand {
             out.append(("config", .object(keys.compactMap { k in c[k].map { (k, $0) } })))
         }
         var tok: [(String, JSONValue)] = []
-        if dir.has("vocab.txt") { tok.append(("vocab_size", .int(Int64(try Vocabulary(contentsOf: dir.file("vocab.txt")).count)))) }
+        if dir.has("vocab.txt") || dir.has("vocab.json") {
+            let source = try SourceVocabulary(directory: dir)  // vocab.txt (WordPiece) or vocab.json (byte-level BPE)
+            tok.append(("vocab_size", .int(Int64(source.vocabulary.count))))
+            tok.append(("vocabulary", .string(source.family.rawValue)))
+        }
         tok.append(("special_tokens", .array(try dir.specialTokens().map { .string($0) })))
-        tok.append(("files", .array(["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"].filter(dir.has).map { .string($0) })))
+        tok.append(("files", .array(["vocab.txt", "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"].filter(dir.has).map { .string($0) })))
         out.append(("tokenizer", .object(tok)))
         if dir.has("sentinel.json") { out.append(("sentinel", try ModelDirectory.readJSON(dir.file("sentinel.json")))) }
         out.append(("weights_file", .string(dir.weightsFileName)))

@@ -84,5 +84,12 @@ final class ByteLevelVocabCommandTests: XCTestCase {
         XCTAssertTrue(checks.allSatisfy { $0["passed"]?.boolValue == true })
         let refused = try Fixtures.sentinel(["verify", dir + "/adapted", "--original", model], environment: ["SENTINEL_KEY": "wrong"])
         XCTAssertEqual(refused.status, 1)
+        // inspect: the tokenizer summary of the adapted byte-level directory.
+        let inspected = try Fixtures.sentinel(["inspect", dir + "/adapted", "--json"])
+        XCTAssertEqual(inspected.status, 0, inspected.stderr)
+        let summary = try JSONValue.parse(inspected.stdout)["tokenizer"]
+        XCTAssertEqual(summary?["vocab_size"]?.intValue, 8000)
+        XCTAssertEqual(summary?["vocabulary"]?.stringValue, "byte_level_bpe")
+        XCTAssertEqual(summary?["files"]?.arrayValue?.compactMap(\.stringValue), ["vocab.json", "tokenizer.json", "tokenizer_config.json"])
     }
 }
