@@ -5,6 +5,8 @@ extension ByteLevelBPETokenizer {
     /// (without tokenizer.json) `vocab.json` + `merges.txt`.
     public static func isPresent(inDirectory directory: String) -> Bool {
         let dir = trimmed(directory)
+        // A WordPiece directory (vocab.txt, no vocab.json) is known without parsing its tokenizer.json.
+        if fileExists(dir + "/vocab.txt") && !fileExists(dir + "/vocab.json") { return false }
         if fileExists(dir + "/tokenizer.json") {
             guard let json = try? readJSON(dir + "/tokenizer.json") else { return false }
             return json["model"]?["type"]?.stringValue == "BPE"

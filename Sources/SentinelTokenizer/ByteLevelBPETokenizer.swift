@@ -114,7 +114,7 @@ public final class ByteLevelBPETokenizer: @unchecked Sendable {
                 throw InputError(.invalidStructure, file: file, offset: mergeOffset(rank), key: mergeKey(rank),
                                  "the result \(quoted(a + b)) of merge \(quoted(a + " " + b)) is not in the vocabulary")
             }
-            table.insertIfAbsent(left: left, right: right, rank: Int32(rank), result: result)
+            table.insert(left: left, right: right, rank: Int32(rank), result: result)
         }
         pairs = table
 
@@ -466,9 +466,9 @@ final class PairTable: @unchecked Sendable {
         Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 29) & mask
     }
 
-    /// Keeps the first (lowest) rank of a pair listed twice, as tokenizers' merge map does not: it keeps the last.
-    /// (`insertIfAbsent` is called in rank order; see `Formats/tokenizer-bpe.md`.)
-    func insertIfAbsent(left: Int32, right: Int32, rank: Int32, result: Int32) {
+    /// Inserts a merge; a pair listed twice keeps its last rank, as tokenizers' merge map (a `HashMap` collected
+    /// in rank order) does.
+    func insert(left: Int32, right: Int32, rank: Int32, result: Int32) {
         let key = UInt64(UInt32(bitPattern: left)) << 32 | UInt64(UInt32(bitPattern: right))
         var i = Self.slot(key, mask)
         while values[i] != .max {
