@@ -103,4 +103,28 @@ final class RobertaConverterTests: XCTestCase {
         XCTAssertEqual(config["tokenizer_class"]?.stringValue, "PreTrainedTokenizerFast")
         XCTAssertEqual(config["model_max_length"]?.intValue, 128)
     }
+
+    /// A directory with vocab.json + merges.txt and no tokenizer.json: the same vocab.json, and a digest tokenizer built
+    /// from the special tokens (`<s> A </s>`).
+    func testVocabJSONWithoutTokenizerJSON() throws {
+        let tmp = try Fixtures.temporaryDirectory("roberta-slow")
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        try FileManager.default.createDirectory(atPath: tmp + "/in", withIntermediateDirectories: true)
+        for name in ["vocab.json", "merges.txt", "tokenizer_config.json", "config.json", "model.safetensors"] {
+            try FileManager.default.copyItem(atPath: Fixtures.fixture("roberta/model/" + name), toPath: tmp + "/in/" + name)
+        }
+        let report = try SeedConverter.convert(model: tmp + "/in", output: tmp + "/out", passkey: "llm123",
+                                               options: ConversionOptions(shuffle: true, glideSteps: 2, embeddingDType: .F64))
+        XCTAssertEqual(report.ignoredFiles, [])
+        let ours = try XCTUnwrap(try ModelDirectory.readJSON(tmp + "/out/vocab.json").objectValue)
+        let theirs = try XCTUnwrap(try Fixtures.json(Self.golden + "/vocab.json").objectValue)
+        XCTAssertEqual(Dictionary(uniqueKeysWithValues: ours.map { ($0.0, $0.1.intValue!) }),
+                       Dictionary(uniqueKeysWithValues: theirs.map { ($0.0, $0.1.intValue!) }))
+        let tokenizer = try ModelDirectory.readJSON(tmp + "/out/tokenizer.json")
+        XCTAssertEqual(tokenizer["model"]?["type"]?.stringValue, "WordLevel")
+        XCTAssertEqual(tokenizer["post_processor"]?["cls"], .array([.string("<s>"), .int(0)]))
+        XCTAssertEqual(tokenizer["post_processor"]?["sep"], .array([.string("</s>"), .int(2)]))
+        XCTAssertEqual(tokenizer["added_tokens"]?.arrayValue?.count, 5)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: tmp + "/out/merges.txt"))
+    }
 }
