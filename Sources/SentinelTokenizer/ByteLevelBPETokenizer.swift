@@ -314,7 +314,9 @@ public final class ByteLevelBPETokenizer: @unchecked Sendable {
                 m += 1
             }
         }
-        if m > 1 {
+        if m > Self.linearScanLimit {
+            m = mergeWithHeap(sym, end, m, &ws)
+        } else if m > 1 {
             for k in 0..<(m - 1) { (rank[k], result[k]) = pairs.lookup(sym[k], sym[k + 1]) }
             while m > 1 {
                 var best = Int32.max, at = -1
@@ -339,6 +341,87 @@ public final class ByteLevelBPETokenizer: @unchecked Sendable {
         }
         if n <= BPEWorkspace.cachedWordLength { ws.cache.insert(w, n, ids: sym, ends: end, count: m) }
         emit(UnsafePointer(sym), UnsafePointer(end), m, w, n, origin: origin + a, wordID, &out)
+    }
+
+    /// Words of more symbols than this merge with a heap (O(n log n)) instead of a linear scan per merge (O(n²)).
+    static let linearScanLimit = 48
+
+    /// The merge loop for long words, as tokenizers' `Word::merge_all`: a binary heap of `(rank, position)` over a
+    /// linked list of symbols; an entry whose pair changed since it was pushed is skipped. Same result as the scan
+    /// (lowest rank first, leftmost on ties). Writes the merged symbols back to `sym`/`end`; returns their count.
+    private func mergeWithHeap(_ sym: UnsafeMutablePointer<Int32>, _ end: UnsafeMutablePointer<Int32>, _ m: Int,
+                               _ ws: inout BPEWorkspace) -> Int {
+        ws.next.removeAll(keepingCapacity: true)
+        ws.prev.removeAll(keepingCapacity: true)
+        ws.heap.removeAll(keepingCapacity: true)
+        for i in 0..<m {
+            ws.next.append(i + 1 < m ? Int32(i + 1) : -1)
+            ws.prev.append(Int32(i - 1))
+        }
+        func push(_ i: Int, _ heap: inout [UInt64]) {
+            let j = Int(ws.next[i])
+            guard j >= 0 else { return }
+            let (r, _) = pairs.lookup(sym[i], sym[j])
+            guard r != .max else { return }
+            heap.append(UInt64(UInt32(bitPattern: r)) << 32 | UInt64(i))
+            var c = heap.count - 1
+            while c > 0 {
+                let parent = (c - 1) / 2
+                if heap[parent] <= heap[c] { break }
+                heap.swapAt(parent, c)
+                c = parent
+            }
+        }
+        func pop(_ heap: inout [UInt64]) -> UInt64 {
+            let top = heap[0]
+            let last = heap.removeLast()
+            if !heap.isEmpty {
+                heap[0] = last
+                var c = 0
+                while true {
+                    let l = 2 * c + 1, r = l + 1
+                    var smallest = c
+                    if l < heap.count && heap[l] < heap[smallest] { smallest = l }
+                    if r < heap.count && heap[r] < heap[smallest] { smallest = r }
+                    if smallest == c { break }
+                    heap.swapAt(c, smallest)
+                    c = smallest
+                }
+            }
+            return top
+        }
+        var heap = ws.heap
+        ws.heap = []
+        for i in 0..<(m - 1) { push(i, &heap) }
+        var alive = [Bool](repeating: true, count: m)
+        while !heap.isEmpty {
+            let top = pop(&heap)
+            let i = Int(truncatingIfNeeded: top & 0xFFFF_FFFF), r = Int32(truncatingIfNeeded: top >> 32)
+            guard alive[i] else { continue }
+            let j = Int(ws.next[i])
+            guard j >= 0 else { continue }
+            let (current, merged) = pairs.lookup(sym[i], sym[j])
+            guard current == r else { continue }  // stale: the pair changed since it was pushed
+            sym[i] = merged
+            end[i] = end[j]
+            alive[j] = false
+            let k = Int(ws.next[j])
+            ws.next[i] = Int32(k)
+            if k >= 0 { ws.prev[k] = Int32(i) }
+            let p = Int(ws.prev[i])
+            if p >= 0 { push(p, &heap) }
+            push(i, &heap)
+        }
+        ws.heap = heap
+        var count = 0
+        var i = 0
+        while i >= 0 && i < m {
+            sym[count] = sym[i]
+            end[count] = end[i]
+            count += 1
+            i = Int(ws.next[i])
+        }
+        return count
     }
 
     /// Appends `count` pieces with their offsets: a piece's range is widened to whole scalars of the text and,
@@ -519,6 +602,10 @@ public struct BPEWorkspace: ~Copyable {
     var prefixedCapacity: Int
     var cache = WordCache()
     var nextWord: Int32 = 0
+    // The heap merge of long words: linked-list links and the heap, reused.
+    var next: [Int32] = []
+    var prev: [Int32] = []
+    var heap: [UInt64] = []
 
     public init() {
         capacity = 256
