@@ -49,7 +49,7 @@ struct Predict: ParsableCommand {
             let labels = (0..<head.labelCount).map { $0 < config.labelNames.count ? config.labelNames[$0] : "LABEL_\($0)" }
             let limit = inputOptions.lengthLimit(config)
             let file = try readInput(inputOptions.input)
-            // Plain text: the model's WordPiece tokenizer. Encrypted text: digests are the adapted model's own
+            // Plain text: the model's tokenizer (any family). Encrypted text: digests are the adapted model's own
             // vocabulary, assembled with the same template and truncation (as `embed --encrypted` does).
             let tokenizer = try loadSubwordTokenizer(directory: modelDir)
 
