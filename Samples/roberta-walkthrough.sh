@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# A RoBERTa-style model (byte-level BPE) end to end, on the synthetic RoBERTa of ../shared/fixtures/roberta/model
+# A RoBERTa-style model (byte-level BPE) end to end, on the synthetic RoBERTa of the vendored fixtures
+# (Tests/Fixtures/roberta/model, unpacked by Samples/unpack-fixtures.sh)
 # (real byte-level BPE tokenizer, random weights): tokenize, embed, convert with the seed scheme, encrypt on the
 # client, run the adapted model on the digests, look tokens up, verify. Every step is a `sentinel` command.
 # Usage: Samples/roberta-walkthrough.sh [OUT_DIR]   (default Samples/.cache/roberta-walkthrough; key SENTINEL_KEY or llm123)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-shared=${SENTINEL_SHARED:-$root/../shared}
+shared=$(Samples/unpack-fixtures.sh)
 model=$shared/fixtures/roberta/model
 out=${1:-Samples/.cache/roberta-walkthrough}
 export SENTINEL_KEY=${SENTINEL_KEY:-llm123}
