@@ -99,13 +99,13 @@ let package = Package(
         .target(name: "SentinelTestSupport", dependencies: ["SentinelCore"]),
         .testTarget(name: "SentinelCoreTests", dependencies: ["SentinelCore", "SentinelTestSupport"]),
         .testTarget(name: "SentinelFormatsTests", dependencies: ["SentinelFormats", "SentinelCore", "SentinelTestSupport"]),
-        .testTarget(name: "SentinelTokenizerTests", dependencies: ["SentinelTokenizer", "SentinelCore", "SentinelTestSupport"]),
+        .testTarget(name: "SentinelTokenizerTests", dependencies: ["SentinelTokenizer", "SentinelFormats", "SentinelCore", "SentinelTestSupport"]),
         .testTarget(name: "SentinelUnigramTests", dependencies: ["SentinelTokenizer", "SentinelScheme", "SentinelFormats", "SentinelCore", "SentinelTestSupport"]),
         .testTarget(name: "SentinelEncoderTests", dependencies: ["SentinelEncoder", "SentinelFormats", "SentinelCore", "SentinelTestSupport"]),
         .testTarget(name: "SentinelSchemeTests", dependencies: ["SentinelScheme", "SentinelFormats", "SentinelTokenizer", "SentinelCore", "SentinelTestSupport", "CSentinelKernels"]),
         .testTarget(name: "SentinelAuditTests", dependencies: ["SentinelAudit", "SentinelScheme", "SentinelTokenizer", "SentinelCore", "SentinelEncoder", "SentinelTestSupport"]),
         // Runs the `sentinel` executable end to end (the only test target that depends on it).
-        .testTarget(name: "SentinelCLITests", dependencies: ["sentinel", "SentinelFormats", "SentinelTokenizer", "SentinelScheme", "SentinelCore", "SentinelTestSupport"]),
+        .testTarget(name: "SentinelCLITests", dependencies: ["sentinel", "SentinelFormats", "SentinelTokenizer", "SentinelScheme", "SentinelEncoder", "SentinelCore", "SentinelTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

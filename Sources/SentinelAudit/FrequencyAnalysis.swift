@@ -105,11 +105,11 @@ public enum FrequencyAnalysis {
     /// Counts the original tokenizer's wordpieces in a public corpus: CoNLL-style word-per-line files (the first
     /// data line has two or more columns, or the file starts with `-DOCSTART-`) are read as sentences of words
     /// (``NERCorpus``), anything else as one text per line.
-    /// - Returns: `[tokenizer.vocabulary.count]` counts and the total number of wordpieces.
+    /// - Returns: `[tokenizer.vocabularySize]` counts and the total number of pieces (any tokenizer family).
     /// - Throws: ``InputError`` from the readers; `missing` when the corpus has no wordpiece.
-    public static func corpusCounts(path: String, tokenizer: BertTokenizer) throws -> (counts: [Int], tokens: Int) {
+    public static func corpusCounts(path: String, tokenizer: any SubwordTokenizer) throws -> (counts: [Int], tokens: Int) {
         let file = try TextFile(path: path)
-        var counts = [Int](repeating: 0, count: tokenizer.vocabulary.count)
+        var counts = [Int](repeating: 0, count: tokenizer.vocabularySize)
         var tokens = 0
         func add(_ text: String) {
             for id in tokenizer.pieces(of: text).ids where id >= 0 && Int(id) < counts.count {
@@ -176,7 +176,7 @@ extension FrequencyEvidence {
     public static func load(ciphertext: String, corpus: String, adapted: String, original: String) throws -> FrequencyEvidence {
         let vocabulary = try AdaptedVocabulary(path: adapted).vocabulary
         let (counts, unknown) = try FrequencyAnalysis.ciphertextCounts(path: ciphertext, vocabulary: vocabulary)
-        let tokenizer = try BertTokenizer.load(directory: original)
+        let tokenizer = try Tokenizers.load(directory: original)
         let (corpusCounts, tokens) = try FrequencyAnalysis.corpusCounts(path: corpus, tokenizer: tokenizer)
         return FrequencyEvidence(ciphertextCounts: counts, unknownDigests: unknown, corpusCounts: corpusCounts, corpusTokens: tokens)
     }

@@ -120,9 +120,10 @@ public enum AdaptedModelVerifier {
     static func vocabularyCheck(originalDir: ModelDirectory, adaptedDir: ModelDirectory, hasher: TokenHasher, mappingName: String,
                                 matchedName: String, mapping: (Int, Set<Int>) -> [Int]) throws
         -> (VerificationCheck, expected: [Int], specialIDs: Set<Int>) {
-        // vocab.txt, or tokenizer.json's model.vocab when a directory has no vocab.txt (transformers 5).
-        let originalVocab = try WordPieceVocabulary.read(modelDirectory: originalDir.path).vocabulary
-        let adaptedVocab = try WordPieceVocabulary.read(modelDirectory: adaptedDir.path).vocabulary
+        // vocab.txt (or tokenizer.json's model.vocab when a directory has no vocab.txt, transformers 5), or vocab.json
+        // of a byte-level BPE model (``SourceVocabulary``).
+        let originalVocab = try SourceVocabulary(directory: originalDir).vocabulary
+        let adaptedVocab = try SourceVocabulary(directory: adaptedDir).vocabulary
         let specialIDs = Set(try SpecialTokensMap.read(directory: originalDir.path).all.compactMap { originalVocab.id(of: $0).map(Int.init) })
         let hashed = hasher.hexDigests(of: originalVocab.tokens, keeping: specialIDs)
         let found = hashed.map { adaptedVocab.id(of: $0).map(Int.init) ?? -1 }
@@ -296,18 +297,19 @@ public enum AdaptedModelVerifier {
         func logits(_ h: (head: ClassificationHead, pooled: Bool), _ out: BertOutput) -> [Float] {
             h.pooled ? h.head.logits(out.poolerOutput!).values : h.head.logits(out.lastHiddenState).values
         }
-        let tokenizer = try BertTokenizer.load(directory: originalDir.path)
+        let tokenizer = try Tokenizers.load(directory: originalDir.path)
         let encryptor = Encryptor(tokenizer: tokenizer, hasher: hasher,
                                   specialTokens: try SpecialTokensMap.read(directory: originalDir.path).all)
         let adaptedVocab = try AdaptedVocabulary(path: adaptedDir.path)
         var maxHidden: Float = 0, maxPooler: Float = 0, plainOnAdapted: Float = 0
         var tokens = 0, unknownPlain = 0, unknownEncrypted = 0
-        let limit = min(originalModel.config.maxPositions, adaptedModel.config.maxPositions)
+        let limit = min(originalModel.config.maxSequenceLength, adaptedModel.config.maxSequenceLength)
         // Over-long sentences keep their first limit-1 tokens and the final [SEP], on both sides alike.
         func cut(_ ids: [Int]) -> [Int] { ids.count <= limit ? ids : Array(ids.prefix(limit - 1)) + [ids[ids.count - 1]] }
-        let originalUnknown = tokenizer.vocabulary.id(of: "[UNK]").map(Int.init) ?? -1
+        let originalUnknown = Int(tokenizer.unknownID)
         for text in sentences {
             let plain = cut(tokenizer.encode(text).inputIDs.map(Int.init))
+            // One text: `[CLS] A [SEP]` or, for RoBERTa, `<s> A </s>` (AdaptedVocabulary's cls/sep are `<s>`/`</s>` there).
             let encrypted = cut(adaptedVocab.inputIDs(encryptor.encrypt(text: text)).map(Int.init))
             guard plain.count == encrypted.count else {
                 return [VerificationCheck(name: "forward", passed: false,

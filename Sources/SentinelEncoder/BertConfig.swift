@@ -23,6 +23,30 @@ public struct BertConfig: Sendable, Equatable {
     public var typeVocabSize: Int
     /// Label names of a fine-tuned classifier by label index (`id2label`), in index order; empty when absent.
     public var labelNames: [String] = []
+    /// `model_type` (`bert`, `roberta`, …); nil when absent (then BERT is assumed).
+    public var modelType: String?
+    /// How position ids are made (see ``PositionIDs``); RoBERTa's for `model_type` roberta, xlm-roberta, camembert.
+    public var positionIDs: PositionIDs = .absolute
+
+    /// Position ids of the embeddings.
+    public enum PositionIDs: Sendable, Equatable {
+        /// BERT: `0, 1, …, L-1` for every row.
+        case absolute
+        /// RoBERTa (`create_position_ids_from_input_ids`): `paddingIndex + 1 + (non-pad tokens so far)` for a token
+        /// that is not `paddingIndex` (`pad_token_id`), `paddingIndex` for a pad token.
+        case roberta(paddingIndex: Int32)
+    }
+
+    /// Model types whose embeddings use RoBERTa position ids.
+    public static let robertaModelTypes: Set<String> = ["roberta", "xlm-roberta", "camembert"]
+
+    /// The longest input in tokens: `max_position_embeddings`, less `pad_token_id + 1` for RoBERTa position ids.
+    public var maxSequenceLength: Int {
+        switch positionIDs {
+        case .absolute: return maxPositions
+        case let .roberta(pad): return max(0, maxPositions - Int(pad) - 1)
+        }
+    }
 
     /// Width of one attention head: `hiddenSize / headCount`.
     public var headSize: Int { hiddenSize / headCount }
@@ -120,6 +144,20 @@ public struct BertConfig: Sendable, Equatable {
                 names[i] = name
             }
             labelNames = names.compactMap { $0 }
+        }
+        if let v = json["model_type"] {
+            guard let name = v.stringValue else {
+                throw InputError(.invalidStructure, file: file, key: "model_type", "must be a string")
+            }
+            modelType = name
+        }
+        if let type = modelType, Self.robertaModelTypes.contains(type) {
+            let pad = json["pad_token_id"]?.intValue ?? 1
+            guard pad >= 0, pad < maxPositions - 1 else {
+                throw InputError(.outOfRange, file: file, key: "pad_token_id",
+                                 "\(pad) leaves no position below max_position_embeddings \(maxPositions)")
+            }
+            positionIDs = .roberta(paddingIndex: Int32(pad))
         }
         guard hiddenSize % headCount == 0 else {
             throw InputError(.outOfRange, file: file, key: "num_attention_heads",

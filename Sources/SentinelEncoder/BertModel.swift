@@ -251,9 +251,10 @@ public final class BertModel {
 
     func validate(_ batch: EncoderBatch) throws {
         let l = batch.sequenceLength
-        guard l <= config.maxPositions else {
+        guard l <= config.maxSequenceLength else {
             throw InputError(.outOfRange, file: "input", key: "input_ids",
-                             "sequence length \(l) is over max_position_embeddings \(config.maxPositions)")
+                             "sequence length \(l) is over \(config.maxSequenceLength) (max_position_embeddings \(config.maxPositions)"
+                             + (config.positionIDs == .absolute ? ")" : " less pad_token_id + 1: RoBERTa position ids)"))
         }
         let vocab = Int32(embeddings.word.shape[0]), types = Int32(config.typeVocabSize)
         for (i, id) in batch.inputIDs.enumerated() where id < 0 || id >= vocab {
@@ -266,8 +267,28 @@ public final class BertModel {
         }
     }
 
+    /// The position id of every token, `[batch, L]` (``BertConfig/PositionIDs``).
+    public func positionIDs(_ batch: EncoderBatch) -> [Int32] {
+        let l = batch.sequenceLength
+        switch config.positionIDs {
+        case .absolute:
+            return (0..<(batch.batchSize * l)).map { Int32($0 % l) }
+        case let .roberta(pad):
+            var out = [Int32](repeating: pad, count: batch.batchSize * l)
+            for r in 0..<batch.batchSize {
+                var count: Int32 = 0
+                for j in 0..<l where batch.inputIDs[r * l + j] != pad {
+                    count += 1
+                    out[r * l + j] = pad + count
+                }
+            }
+            return out
+        }
+    }
+
     private func embed(_ batch: EncoderBatch, into x: UnsafeMutablePointer<Float>) {
         let l = batch.sequenceLength, h = config.hiddenSize
+        let positions = config.positionIDs == .absolute ? nil : positionIDs(batch)
         let word = embeddings.word.values, pos = embeddings.position.values, type = embeddings.tokenType.values
         let gamma = embeddings.norm.weight.values, beta = embeddings.norm.bias.values, eps = embeddings.norm.eps
         batch.inputIDs.withUnsafeBufferPointer { ids in
@@ -275,7 +296,8 @@ public final class BertModel {
                 Parallel.chunks(ids.count, workPerItem: h * 4) { range in
                     for r in range {
                         let row = x + r * h
-                        let w = word + Int(ids[r]) * h, p = pos + (r % l) * h, tt = type + Int(types[r]) * h
+                        let w = word + Int(ids[r]) * h, tt = type + Int(types[r]) * h
+                        let p = pos + (positions.map { Int($0[r]) } ?? r % l) * h
                         var j = 0
                         while j + 16 <= h { store(load(w + j) + load(p + j) + load(tt + j), row + j); j += 16 }
                         while j < h { row[j] = w[j] + p[j] + tt[j]; j += 1 }

@@ -107,7 +107,7 @@ public final class Parameter: @unchecked Sendable {
 /// parameter so that one error can list them all.
 struct ParameterLoader {
     let archive: TensorArchive
-    /// `""` or `"bert."`.
+    /// `""`, `"bert."` or `"roberta."`.
     let prefix: String
     private var byName: [String: TensorEntry] = [:]
     private(set) var problems: [String] = []
@@ -117,7 +117,10 @@ struct ParameterLoader {
     init(archive: TensorArchive) {
         self.archive = archive
         for e in archive.entries { byName[e.name] = e }
-        prefix = byName["embeddings.word_embeddings.weight"] == nil && byName["bert.embeddings.word_embeddings.weight"] != nil ? "bert." : ""
+        // Task models prefix the encoder with `bert.` or (RoBERTa, XLM-R) `roberta.`.
+        let names = byName
+        prefix = names["embeddings.word_embeddings.weight"] != nil ? ""
+            : ["bert.", "roberta."].first { names[$0 + "embeddings.word_embeddings.weight"] != nil } ?? ""
     }
 
     /// Whether the archive holds `name` (under the encoder prefix unless `prefixed` is false).

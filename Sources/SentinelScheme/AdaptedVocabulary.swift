@@ -32,33 +32,52 @@ public enum Digest {
     }
 }
 
-/// The adapted model's side of the scheme: its `vocab.txt` lists digests (and the special tokens) in
-/// adapted-id order; a sequence of encrypted tokens becomes `input_ids`, an unknown digest `[UNK]`.
+/// The adapted model's side of the scheme: its `vocab.txt` (or, for byte-level BPE, `vocab.json`) lists digests
+/// (and the special tokens) in adapted-id order; a sequence of encrypted tokens becomes `input_ids`, an unknown
+/// digest `[UNK]` (`<unk>`).
 public struct AdaptedVocabulary: Sendable {
     public let vocabulary: WordPieceVocabulary
     public let unknownID: Int32
     public let clsID: Int32
     public let sepID: Int32
     public let padID: Int32
+    /// The model family's special-token template: `.roberta` (`<s> A </s></s> B </s>`) for a byte-level BPE
+    /// vocabulary (`vocab.json`) or a model whose `cls_token` is `<s>` (XLM-R), else `.bert`.
+    public let style: SpecialTokenTemplate.Style
 
-    /// Reads an adapted model directory (`vocab.txt`, or `tokenizer.json` when vocab.txt is absent) or a
-    /// `vocab.txt` path.
-    /// - Throws: ``InputError`` (`missing`) when the vocabulary lacks `[UNK]`, `[CLS]`, `[SEP]` or `[PAD]`.
+    /// Reads an adapted model directory (`vocab.txt`; `vocab.json` for a byte-level BPE model; else `tokenizer.json`)
+    /// or a `vocab.txt` path. The special tokens come from the directory's ``SpecialTokensMap``, with BERT's names
+    /// (`[UNK] [CLS] [SEP] [PAD]`) by default, RoBERTa's (`<unk> <s> </s> <pad>`) for `vocab.json`.
+    /// - Throws: ``InputError`` (`missing`) when the vocabulary lacks the unknown, classifier, separator or padding
+    ///   token; the readers' errors (`not_json`, `invalid_structure` naming the token of a bad `vocab.json`).
     public init(path: String) throws {
         let vocabPath: String
+        var roberta = false
         if isRegularFile(path) {
             vocabPath = path
             vocabulary = try WordPieceVocabulary.read(vocabTxt: path)
         } else if isRegularFile(path + "/vocab.txt") {
             vocabPath = path + "/vocab.txt"
             vocabulary = try WordPieceVocabulary.read(vocabTxt: vocabPath)
+        } else if isRegularFile(path + "/vocab.json") {
+            // An adapted byte-level BPE model: vocab.json of digests (token → adapted id), RoBERTa's special tokens.
+            vocabPath = path + "/vocab.json"
+            vocabulary = try SourceVocabulary.tokens(ofMap: try JSONValue.read(file: vocabPath), file: vocabPath, key: nil)
+            roberta = true
         } else {
             let tokenizer = try BertTokenizer.load(directory: path)
             vocabPath = path + "/tokenizer.json"
             vocabulary = tokenizer.vocabulary
         }
         let directory = isRegularFile(path) ? String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]) : path
-        let special = BertTokenizer.SpecialTokens(try SpecialTokensMap.read(directory: directory.isEmpty ? "." : directory))
+        let map = try SpecialTokensMap.read(directory: directory.isEmpty ? "." : directory)
+        var special = BertTokenizer.SpecialTokens(map)
+        if roberta {
+            special.unknown = map["unk_token"] ?? "<unk>"
+            special.classifier = map["cls_token"] ?? "<s>"
+            special.separator = map["sep_token"] ?? "</s>"
+            special.padding = map["pad_token"] ?? "<pad>"
+        }
         let vocab = vocabulary
         func require(_ token: String) throws -> Int32 {
             guard let id = vocab.id(of: token) else {
@@ -70,10 +89,12 @@ public struct AdaptedVocabulary: Sendable {
         clsID = try require(special.classifier)
         sepID = try require(special.separator)
         padID = try require(special.padding)
+        style = roberta || special.classifier == "<s>" ? .roberta : .bert
     }
 
-    /// `[CLS] A [SEP]` / `[CLS] A [SEP] B [SEP]` with the adapted ids of the special tokens.
-    public var template: SpecialTokenTemplate { SpecialTokenTemplate(style: .bert, start: clsID, end: sepID, pad: padID) }
+    /// The model family's template with the adapted ids of the special tokens: `[CLS] A [SEP]` /
+    /// `[CLS] A [SEP] B [SEP]`, or for RoBERTa-style models `<s> A </s>` / `<s> A </s></s> B </s>` (``style``).
+    public var template: SpecialTokenTemplate { SpecialTokenTemplate(style: style, start: clsID, end: sepID, pad: padID) }
 
     /// Number of adapted ids.
     public var count: Int { vocabulary.count }
@@ -117,10 +138,13 @@ public struct AdaptedVocabulary: Sendable {
         return ids
     }
 
-    /// `input_ids` and `token_type_ids` for a pair: `[CLS] A [SEP] B [SEP]`.
+    /// `input_ids` and `token_type_ids` for a pair with ``template``: `[CLS] A [SEP] B [SEP]` (B has type 1), or
+    /// `<s> A </s></s> B </s>` (every type 0).
     public func inputIDs(_ first: [String], _ second: [String]) -> (inputIDs: [Int32], tokenTypeIDs: [Int32]) {
-        let a = inputIDs(first)
-        let b = second.map(id(of:)) + [sepID]
-        return (a + b, [Int32](repeating: 0, count: a.count) + [Int32](repeating: 1, count: b.count))
+        var a = Pieces(), b = Pieces()
+        for t in first { a.appendPiece(id(of: t), start: 0, end: 0, word: 0) }
+        for t in second { b.appendPiece(id(of: t), start: 0, end: 0, word: 0) }
+        let e = template.assemble(a, b)
+        return (e.inputIDs, e.tokenTypeIDs)
     }
 }

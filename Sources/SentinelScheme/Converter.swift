@@ -89,8 +89,8 @@ public enum SeedConverter {
         let hasher = try steps.hasher()
 
         // Source digests for sentinel.json, on the second core while the rest runs.
-        let sourceFiles = ([dir.weightsFileName] + dir.shardFileNames + ["config.json", "vocab.txt", "tokenizer.json",
-                           "tokenizer_config.json", "special_tokens_map.json"]).filter(dir.has)
+        let sourceFiles = ([dir.weightsFileName] + dir.shardFileNames + ["config.json", "vocab.txt", "vocab.json", "merges.txt",
+                           "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]).filter(dir.has)
         let digests = BackgroundTask {
             try sourceFiles.map { name in
                 let (sha, size) = try SHA256Stream.hex(file: dir.file(name))
@@ -102,9 +102,12 @@ public enum SeedConverter {
         defer { _ = try? digests.wait() }
 
         progress("reading vocabulary")
-        // vocab.txt, or tokenizer.json's model.vocab when a transformers 5 directory has no vocab.txt.
-        let (vocab, vocabFile) = try WordPieceVocabulary.read(modelDirectory: dir.path)
-        try vocab.checkForAdaptation(path: vocabFile)
+        // vocab.txt (WordPiece; tokenizer.json's model.vocab when a transformers 5 directory has no vocab.txt) or
+        // vocab.json (byte-level BPE); the scheme is the same for both.
+        let source = try SourceVocabulary(directory: dir)
+        let (vocab, vocabFile) = (source.vocabulary, source.path)
+        let byteLevel = source.family == .byteLevelBPE
+        if !byteLevel { try vocab.checkForAdaptation(path: vocabFile) }
         let specialTokens = try SpecialTokensMap.read(directory: dir.path).all
         let specialIDs = Set(specialTokens.compactMap { vocab.id(of: $0).map(Int.init) })
         guard !specialIDs.isEmpty else {
@@ -116,7 +119,7 @@ public enum SeedConverter {
         if let type = config["model_type"]?.stringValue, !["bert", "roberta", "distilbert", "electra", "xlm-roberta"].contains(type) {
             warnings.append("config.json model_type is '\(type)'; the \(steps.name) scheme is defined for BERT-style models")
         }
-        if !dir.has("tokenizer.json") {
+        if !dir.has("tokenizer.json") && !byteLevel {
             warnings.append("the input has no tokenizer.json, so none is written (vocab.txt carries the adapted vocabulary)")
         }
 
@@ -128,6 +131,7 @@ public enum SeedConverter {
         let adaptedTokens = adaptedTokensByID
         // tokenizer.json (about 1.5 MB of JSON) is rewritten on the other core while the weights are written.
         let tokenizerText = BackgroundTask { () -> String? in
+            if byteLevel { return try adaptedByteLevelTokenizer(dir, vocab: vocab, adaptedTokens: adaptedTokens, specialTokens: specialTokens) }
             guard dir.has("tokenizer.json") else { return nil }
             let original = try JSONValue.read(file: dir.file("tokenizer.json"))
             try checkTokenizerVocab(original, matches: vocab, path: dir.file("tokenizer.json"))
@@ -148,7 +152,7 @@ public enum SeedConverter {
               EmbeddingTransform.supportedDTypes.contains(embedding.dtype)
         else {
             throw InputError(.invalidStructure, file: archive.path, key: embedding.name,
-                             "expected [\(vocab.count), hidden] of F16, BF16, F32 or F64 (vocab.txt has \(vocab.count) tokens); found \(embedding.dtype) \(embedding.shape)")
+                             "expected [\(vocab.count), hidden] of F16, BF16, F32 or F64 (\(vocabFile) has \(vocab.count) tokens); found \(embedding.dtype) \(embedding.shape)")
         }
         let hidden = embedding.shape[1]
         let outDType: DType = switch options.embeddingDType {
@@ -212,15 +216,23 @@ public enum SeedConverter {
         }
 
         progress("writing vocabulary and tokenizer files")
-        try out.write("vocab.txt", text: adaptedTokens.joined(separator: "\n"))
+        if byteLevel {
+            // vocab.json of digests; no merges.txt (it would list the plaintext vocabulary).
+            try out.write("vocab.json", text: SourceVocabulary.vocabJSON(adaptedTokens))
+            let config = dir.has("tokenizer_config.json") ? try JSONValue.read(file: dir.file("tokenizer_config.json")) : nil
+            try out.write("tokenizer_config.json", text: SourceVocabulary.adaptedTokenizerConfig(config))
+        } else {
+            try out.write("vocab.txt", text: adaptedTokens.joined(separator: "\n"))
+        }
         if let text = try tokenizerText.wait() { try out.write("tokenizer.json", text: text) }
-        for name in ["config.json", "tokenizer_config.json", "special_tokens_map.json"] where dir.has(name) {
+        for name in ["config.json", "tokenizer_config.json", "special_tokens_map.json"] where dir.has(name) && !(byteLevel && name == "tokenizer_config.json") {
             let f = try MappedFile(path: dir.file(name))
             try withExtendedLifetime(f) { try out.write(name) { try $0.write(f.bytes) } }
         }
         progress("waiting for source digests")
         let sourceDigests = try digests.wait()
         let manifest = JSONValue.object(steps.manifest(outDType) + [
+            ("vocabulary", .string(source.family.rawValue)),
             ("source", .object([("files", .object(sourceDigests.map { name, sha, size in
                 (name, .object([("sha256", .string(sha)), ("bytes", .int(Int64(size)))]))
             }))])),
@@ -236,7 +248,20 @@ public enum SeedConverter {
                                 manifest: manifest)
     }
 
-    /// `tokenizer.json`'s `model.vocab`, when present, must agree with `vocab.txt`.
+    /// The adapted tokenizer.json of a byte-level BPE model (``SourceVocabulary/adaptedTokenizerJSON(original:tokens:specials:unknown:cls:sep:)``),
+    /// after checking that the input's tokenizer.json, when present, has the vocabulary of vocab.json.
+    static func adaptedByteLevelTokenizer(_ dir: ModelDirectory, vocab: WordPieceVocabulary, adaptedTokens: [String],
+                                          specialTokens: [String]) throws -> String {
+        let original = dir.has("tokenizer.json") ? try JSONValue.read(file: dir.file("tokenizer.json")) : nil
+        if let original { try checkTokenizerVocab(original, matches: vocab, path: dir.file("tokenizer.json")) }
+        let map = try SpecialTokensMap.read(directory: dir.path)
+        let specials = specialTokens.compactMap { t in vocab.id(of: t).map { (t, Int($0)) } }
+        return SourceVocabulary.adaptedTokenizerJSON(original: original, tokens: adaptedTokens, specials: specials,
+                                                     unknown: map["unk_token"] ?? "<unk>", cls: map["cls_token"] ?? "<s>",
+                                                     sep: map["sep_token"] ?? "</s>")
+    }
+
+    /// `tokenizer.json`'s `model.vocab`, when present, must agree with `vocab.txt` (or vocab.json).
     /// - Precondition: `vocab` passed ``WordPieceVocabulary/checkForAdaptation(path:)`` (no token twice).
     static func checkTokenizerVocab(_ tokenizer: JSONValue, matches vocab: WordPieceVocabulary, path: String) throws {
         guard let map = tokenizer["model"]?["vocab"]?.objectValue else { return }

@@ -164,18 +164,14 @@ extension Encryptor {
         switch format {
         case .text:
             var pieces = Pieces()
-            var workspace = TokenizerWorkspace()
-            let bert = tokenizer as? BertTokenizer
+            // The tokenizer's own workspace (any family: SubwordTokenizer.append(_:word:to:scratch:)).
+            var scratch: AnyObject?
             file.forEachLine { line in
                 // TAB-separated fields (the two texts of a pair) are encrypted one by one and stay TAB-separated.
                 for (i, field) in line.bytes.split(separator: 0x09, omittingEmptySubsequences: false).enumerated() {
                     if i > 0 { out.append(0x09) }
                     pieces.removeAll()
-                    if let bert {
-                        bert.append(UnsafeRawBufferPointer(rebasing: field), to: &pieces, workspace: &workspace)
-                    } else {
-                        pieces = tokenizer.pieces(of: String(decoding: UnsafeRawBufferPointer(rebasing: field), as: UTF8.self))
-                    }
+                    tokenizer.append(UnsafeRawBufferPointer(rebasing: field), word: nil, to: &pieces, scratch: &scratch)
                     for (k, id) in pieces.ids.enumerated() {
                         if k > 0 { out.append(0x20) }
                         appendEncryptedToken(id: id, to: &out)

@@ -10,7 +10,7 @@ import SentinelTokenizer
 /// encryptor is made (30,522 BLAKE2b calls for BERT, a few ms); encryption is then a table lookup.
 /// The passkey itself is not kept.
 public final class Encryptor: @unchecked Sendable {
-    /// The original model's tokenizer.
+    /// The original model's tokenizer (WordPiece, byte-level BPE, unigram).
     public let tokenizer: any SubwordTokenizer
     /// The encrypted text of every id, back to back: 32 lowercase hex ASCII bytes for a hashed id, the
     /// token itself for a special id. Id `i` is `text[start[i]..<start[i + 1]]`. Raw memory, immutable
@@ -28,10 +28,10 @@ public final class Encryptor: @unchecked Sendable {
     /// Loads the tokenizer of the original model directory and hashes its vocabulary with `key`.
     ///
     /// The tokens left unhashed are the converter's: ``SpecialTokensMap/all``.
-    /// - Throws: ``InputError`` from ``BertTokenizer/load(directory:)``; `TokenHasher.Error` when the key is
+    /// - Throws: ``InputError`` from ``Tokenizers/load(directory:)`` (any family); `TokenHasher.Error` when the key is
     ///   over 64 bytes.
     public convenience init(modelDirectory: String, key: String) throws {
-        let tokenizer = try BertTokenizer.load(directory: modelDirectory)
+        let tokenizer = try Tokenizers.load(directory: modelDirectory)
         try self.init(tokenizer: tokenizer, key: key, specialTokens: try SpecialTokensMap.read(directory: modelDirectory).all)
     }
 

@@ -16,30 +16,37 @@ public struct VocabularyMapping {
         public var adaptedID: Int?
         /// Why a looked-up token or digest has no adapted id, in words (single lookups only).
         public var note: String?
+        /// A byte-level BPE spelling shown readably (``ByteLevel/readable(_:)``: `Ġthe` → `␣the`, lone bytes as
+        /// `<0xNN>`); nil for other families.
+        public var readable: String?
 
-        public init(token: String? = nil, digest: String? = nil, originalID: Int? = nil, adaptedID: Int? = nil, note: String? = nil) {
+        public init(token: String? = nil, digest: String? = nil, originalID: Int? = nil, adaptedID: Int? = nil, note: String? = nil,
+                    readable: String? = nil) {
             self.token = token
             self.digest = digest
             self.originalID = originalID
             self.adaptedID = adaptedID
             self.note = note
+            self.readable = readable
         }
 
-        /// `{"token", "digest", "original_id", "adapted_id"[, "note"]}` (nulls for unknown fields).
+        /// `{"token"[, "readable"], "digest", "original_id", "adapted_id"[, "note"]}` (nulls for unknown fields).
         public var json: JSONValue {
             func opt(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
             func opt(_ i: Int?) -> JSONValue { i.map { .int(Int64($0)) } ?? .null }
             var fields: [(String, JSONValue)] = [("token", opt(token)), ("digest", opt(digest)),
                                                  ("original_id", opt(originalID)), ("adapted_id", opt(adaptedID))]
+            if let readable { fields.insert(("readable", .string(readable)), at: 1) }
             if let note { fields.append(("note", .string(note))) }
             return .object(fields)
         }
 
-        /// TAB-separated; `?` is unknown from what was given, `none` is looked up and not there.
+        /// TAB-separated; `?` is unknown from what was given, `none` is looked up and not there; the readable
+        /// spelling, when known, last.
         public var line: String {
             [token.map(quoted) ?? "?", digest ?? "?",
              originalID.map(String.init) ?? "?", adaptedID.map(String.init) ?? (digest != nil ? "none" : "?")]
-                .joined(separator: "\t")
+                .joined(separator: "\t") + (readable.map { "\t" + $0 } ?? "")
         }
     }
 
@@ -59,6 +66,8 @@ public struct VocabularyMapping {
 
     public let adapted: AdaptedVocabulary
     public let encryptor: Encryptor?
+    /// Whether the original tokenizer is byte-level BPE (its entries get ``Entry/readable``).
+    public let byteLevel: Bool
     private let reverse: [String: Int]
 
     /// - Parameters:
@@ -67,6 +76,7 @@ public struct VocabularyMapping {
     public init(adapted: AdaptedVocabulary, encryptor: Encryptor?) {
         self.adapted = adapted
         self.encryptor = encryptor
+        byteLevel = encryptor?.tokenizer is ByteLevelBPETokenizer
         var reverse: [String: Int] = [:]
         if let encryptor {
             for id in 0..<encryptor.tokenizer.vocabularySize { reverse[encryptor.encryptedToken(id: Int32(id))] = id }
@@ -102,8 +112,9 @@ public struct VocabularyMapping {
     public func entry(originalID id: Int) -> Entry? {
         guard let e = encryptor, id >= 0, id < e.tokenizer.vocabularySize else { return nil }
         let text = e.encryptedToken(id: Int32(id))
-        return Entry(token: e.tokenizer.token(of: Int32(id)), digest: e.isHashed(id: Int32(id)) ? text : nil,
-                     originalID: id, adaptedID: adapted.vocabulary.id(of: text).map(Int.init))
+        let token = e.tokenizer.token(of: Int32(id))
+        return Entry(token: token, digest: e.isHashed(id: Int32(id)) ? text : nil,
+                     originalID: id, adaptedID: adapted.vocabulary.id(of: text).map(Int.init), readable: readable(token))
     }
 
     /// The entry of adapted id `id`, with the original side when the encryptor is known.
@@ -125,7 +136,7 @@ public struct VocabularyMapping {
             return entry
         }
         let d = hasher.hexDigest(token)
-        var entry = Entry(token: token, digest: d, adaptedID: adapted.vocabulary.id(of: d).map(Int.init))
+        var entry = Entry(token: token, digest: d, adaptedID: adapted.vocabulary.id(of: d).map(Int.init), readable: readable(token))
         if entry.adaptedID == nil {
             entry.note = encryptor != nil
                 ? "\(quoted(token)) is not a token of the original vocabulary, and its digest is not in the adapted vocabulary"
@@ -142,6 +153,10 @@ public struct VocabularyMapping {
         if let adaptedID = adapted.vocabulary.id(of: canonical), let entry = entry(adaptedID: Int(adaptedID)) { return entry }
         return Entry(digest: Digest.isCanonical(canonical) ? canonical : nil, originalID: reverse[canonical],
                      note: "\(canonical) is not in the adapted vocabulary")
+    }
+
+    private func readable(_ token: String?) -> String? {
+        byteLevel ? token.map(ByteLevel.readable) : nil
     }
 
     /// Every entry: by original id with the encryptor, else by adapted id.

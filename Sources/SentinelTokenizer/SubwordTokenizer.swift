@@ -1,3 +1,5 @@
+import SentinelCore
+
 /// A subword tokenizer of one vocabulary family: BERT WordPiece (``BertTokenizer``), GPT-2/RoBERTa
 /// byte-level BPE, SentencePiece unigram (XLM-R). Every command that tokenizes goes through this protocol,
 /// so a new family is one more conforming type.
@@ -25,6 +27,9 @@ public protocol SubwordTokenizer: AnyObject, Sendable {
     var specialIDs: Set<Int32> { get }
     /// The id unknown input maps to (`[UNK]`, `<unk>`).
     var unknownID: Int32 { get }
+    /// Appends the pieces of UTF-8 `text` to `out` (hot loops: no `String`, scratch memory reused). `scratch` is the
+    /// calling thread's workspace, made by the tokenizer when nil. Has a default (``pieces(of:)``); see TokenizerScratch.swift.
+    func append(_ text: UnsafeRawBufferPointer, word: Int32?, to out: inout Pieces, scratch: inout AnyObject?)
 }
 
 /// The post-processor of a tokenizer: the special tokens around one sequence or a pair
@@ -173,10 +178,34 @@ extension SubwordTokenizer {
 
 /// Loads the tokenizer of a HuggingFace model directory, whatever its vocabulary family.
 public enum Tokenizers {
-    /// The tokenizer `AutoTokenizer.from_pretrained(directory)` would give: today BERT WordPiece
-    /// (``BertTokenizer/load(directory:)``), from `tokenizer.json` or `vocab.txt`.
-    /// - Throws: ``InputError`` naming the file and key when the directory holds no tokenizer Sentinel reads.
+    /// The tokenizer `AutoTokenizer.from_pretrained(directory)` would give, by `tokenizer.json`'s `model.type`
+    /// or, without tokenizer.json, by the vocabulary files:
+    /// * `BPE`, or `vocab.json` + `merges.txt`: byte-level BPE, GPT-2/RoBERTa (``ByteLevelBPETokenizer/load(directory:)``);
+    /// * `Unigram`, or `sentencepiece.bpe.model` / `spiece.model` / `sentencepiece.model`: SentencePiece unigram, XLM-R
+    ///   (``UnigramTokenizer/load(directory:)``);
+    /// * `WordLevel` (the digest tokenizer `convert` writes for an adapted byte-level model, ``WordLevelTokenizer``);
+    /// * otherwise BERT WordPiece (``BertTokenizer/load(directory:)``), from `tokenizer.json` or `vocab.txt`.
+    ///
+    /// A directory with `vocab.txt` and no `vocab.json` is WordPiece without parsing its tokenizer.json.
+    /// - Throws: ``InputError`` naming the file and key when the directory holds no tokenizer Sentinel reads
+    ///   (`not_json` for a malformed tokenizer.json, the family loader's errors); ``OutputError`` for I/O.
     public static func load(directory: String) throws -> any SubwordTokenizer {
-        try BertTokenizer.load(directory: directory)
+        let dir = directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+        let wordPieceFiles = isRegularFile(dir + "/vocab.txt") && !isRegularFile(dir + "/vocab.json")
+        if !wordPieceFiles && isRegularFile(dir + "/tokenizer.json") {
+            switch try JSONValue.read(file: dir + "/tokenizer.json")["model"]?["type"]?.stringValue {
+            case "BPE": return try ByteLevelBPETokenizer.load(directory: dir)
+            case "Unigram": return try UnigramTokenizer.load(directory: dir)
+            case "WordLevel": return try WordLevelTokenizer.load(tokenizerJSON: dir + "/tokenizer.json")
+            default: return try BertTokenizer.load(directory: dir)
+            }
+        }
+        if !wordPieceFiles {
+            if isRegularFile(dir + "/vocab.json") && isRegularFile(dir + "/merges.txt") { return try ByteLevelBPETokenizer.load(directory: dir) }
+            for name in ["sentencepiece.bpe.model", "spiece.model", "sentencepiece.model"] where isRegularFile(dir + "/" + name) {
+                return try UnigramTokenizer.load(directory: dir)
+            }
+        }
+        return try BertTokenizer.load(directory: dir)
     }
 }

@@ -12,8 +12,9 @@ struct BenchTokenize: ParsableCommand {
         abstract: "Benchmark: tokenize + encrypt a CoNLL file, wordpieces per second on 1 and 2 threads.",
         discussion: """
         Each sentence's words are joined with spaces, as the HF baseline does
-        (CoNLL-2003 train: 1,079,622 bytes, 252,043 wordpieces); the count
-        excludes [CLS]/[SEP], as the baseline's does. 'tokenize+encrypt' also
+        (CoNLL-2003 train: 1,079,622 bytes, 252,043 wordpieces with MiniLM);
+        the count excludes [CLS]/[SEP] (<s>/</s>), as the baseline's does.
+        Any supported family: WordPiece, byte-level BPE (RoBERTa) or unigram (XLM-R). 'tokenize+encrypt' also
         writes every token's digest (32 hex characters, space-separated) into
         an output buffer, as `sentinel encrypt` does. Hashing the vocabulary
         (once per key) is timed separately. Without SENTINEL_KEY or --key-file
@@ -49,7 +50,7 @@ struct BenchTokenize: ParsableCommand {
             // A given key (file or SENTINEL_KEY, even if bad) is used or refused; only no key at all takes the fixed one.
             let passkey = key.isGiven ? try key.passkey() : "sentinel-benchmark"
             var t0 = clock.now
-            let tokenizer = try BertTokenizer.load(directory: modelDirectory)
+            let tokenizer = try Tokenizers.load(directory: modelDirectory)
             let loadSeconds = seconds(clock.now - t0)
             t0 = clock.now
             let encryptor: Encryptor
@@ -70,7 +71,7 @@ struct BenchTokenize: ParsableCommand {
                     let start = clock.now
                     Parallel.forEach(n) { part in
                         let lo = texts.count * part / n, hi = texts.count * (part + 1) / n
-                        var workspace = TokenizerWorkspace()
+                        var scratch: AnyObject?
                         var pieces = Pieces()
                         var out: [UInt8] = []
                         out.reserveCapacity(1 << 20)
@@ -78,7 +79,7 @@ struct BenchTokenize: ParsableCommand {
                         var bytes = 0
                         for i in lo..<hi {
                             pieces.removeAll()
-                            tokenizer.append(texts[i], to: &pieces, workspace: &workspace)
+                            tokenizer.append(texts[i], to: &pieces, scratch: &scratch)
                             count += pieces.count  // HF's baseline counts pieces without [CLS]/[SEP]
                             if encrypt {
                                 if out.count > 1 << 20 { bytes += out.count; out.removeAll(keepingCapacity: true) }
@@ -122,7 +123,7 @@ struct BenchTokenize: ParsableCommand {
                 ]).serialized(.pretty))
             } else {
                 print("\(data): \(texts.count) sentences, \(bytes) bytes of text")
-                print("tokenizer load \(format3(loadSeconds)) s; vocabulary hashing (\(tokenizer.vocabulary.count) BLAKE2b) \(format3(hashSeconds)) s")
+                print("tokenizer load \(format3(loadSeconds)) s; vocabulary hashing (\(tokenizer.vocabularySize) BLAKE2b) \(format3(hashSeconds)) s")
                 for l in lines { print(l) }
             }
         }

@@ -15,7 +15,7 @@ struct Embed: ParsableCommand {
         discussion: """
         Each line is one input; a TAB separates the two sentences of a pair (the second gets token_type 1).
 
-        Plain text is tokenized with the model's WordPiece tokenizer: [CLS] A [SEP] B [SEP], longest-first truncation to --max-length. With --encrypted, a line holds space-separated digests (the output of `sentinel encrypt`), mapped to ids by the adapted model's own vocabulary (an unknown digest becomes [UNK]), with the same template and truncation. With --ids, a line holds space-separated input_ids, used as they are (cut at --max-length).
+        Plain text is tokenized with the model's tokenizer (WordPiece: [CLS] A [SEP] B [SEP]; byte-level BPE: <s> A </s></s> B </s>), longest-first truncation to --max-length. With --encrypted, a line holds space-separated digests (the output of `sentinel encrypt`), mapped to ids by the adapted model's own vocabulary (an unknown digest becomes [UNK]), with the same template and truncation. With --ids, a line holds space-separated input_ids, used as they are (cut at --max-length).
 
         Rows run in batches of --batch-size rows of similar length. The outputs keep the input order, padded to the longest row (padded positions hold 0). --output writes a safetensors file atomically (an existing file only with --force): input_ids, attention_mask, token_type_ids (I64, [batch, seq]), last_hidden_state (F32, [batch, seq, hidden]) and pooler_output (F32, [batch, hidden]).
         """

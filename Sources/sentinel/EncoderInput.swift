@@ -15,7 +15,7 @@ struct EncoderInputOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Input format: text (one input per line), conll, tsv (GLUE), or jsonl (HF-style JSON lines, what `sentinel encrypt --format conll|tsv` writes). Default: jsonl when the file starts with '{', else text.", valueName: "format"))
     var format: InputFormatArgument?
 
-    @Option(help: "Longest row in tokens, special tokens included (default: max_position_embeddings, at most 512).")
+    @Option(help: "Longest row in tokens, special tokens included (default: the model's limit, max_position_embeddings (less pad_token_id + 1 for RoBERTa), at most 512).")
     var maxLength: Int?
 
     @OptionGroup var unknownTokens: UnknownTokenOptions
@@ -26,7 +26,7 @@ struct EncoderInputOptions: ParsableArguments {
 
     /// `--max-length`, or the model's limit (at most 512).
     func lengthLimit(_ config: BertConfig) -> Int {
-        min(maxLength ?? min(config.maxPositions, 512), config.maxPositions)
+        min(maxLength ?? min(config.maxSequenceLength, 512), config.maxSequenceLength)
     }
 
     /// Every input of `file`, encoded for the model (``InputEncoder/records(_:format:tokens:maxLength:)``).

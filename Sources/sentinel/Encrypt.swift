@@ -10,7 +10,7 @@ import Glibc
 /// replaces every wordpiece by its keyed BLAKE2b digest (special tokens and `[UNK]` stay as they are).
 struct Encrypt: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Encrypt text or a dataset for an adapted model: wordpieces → keyed BLAKE2b digests.",
+        abstract: "Encrypt text or a dataset for an adapted model: wordpieces (or byte-level BPE pieces) → keyed BLAKE2b digests.",
         discussion: """
         --format text: one text per line in; one line of space-separated digests
         out (no [CLS]/[SEP]). A TAB between the two texts of a pair is kept.

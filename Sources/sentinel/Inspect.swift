@@ -117,11 +117,18 @@ struct Inspect: ParsableCommand {
             out.append(("config", .object(keys.compactMap { k in c[k].map { (k, $0) } })))
         }
         var tok: [(String, JSONValue)] = []
-        if dir.has("vocab.txt") { tok.append(("vocab_size", .int(Int64(try WordPieceVocabulary.read(vocabTxt: dir.file("vocab.txt")).count)))) }
-        // transformers 5 writes only tokenizer.json (a non-WordPiece one is summarised without a size).
-        else if dir.has("tokenizer.json"), let v = try? WordPieceVocabulary.read(modelDirectory: dir.path) { tok.append(("vocab_size", .int(Int64(v.vocabulary.count)))) }
+        // vocab.txt (WordPiece) or vocab.json (byte-level BPE); transformers 5 writes only tokenizer.json (one that is
+        // neither WordPiece nor BPE is summarised without a size).
+        if dir.has("vocab.txt") || dir.has("vocab.json") {
+            let source = try SourceVocabulary(directory: dir)
+            tok.append(("vocab_size", .int(Int64(source.vocabulary.count))))
+            tok.append(("vocabulary", .string(source.family.rawValue)))
+        } else if dir.has("tokenizer.json"), let source = try? SourceVocabulary(directory: dir) {
+            tok.append(("vocab_size", .int(Int64(source.vocabulary.count))))
+            tok.append(("vocabulary", .string(source.family.rawValue)))
+        }
         tok.append(("special_tokens", .array(try SpecialTokensMap.read(directory: dir.path).all.map { .string($0) })))
-        tok.append(("files", .array(["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"].filter(dir.has).map { .string($0) })))
+        tok.append(("files", .array(["vocab.txt", "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"].filter(dir.has).map { .string($0) })))
         out.append(("tokenizer", .object(tok)))
         if dir.has("sentinel.json") { out.append(("sentinel", try JSONValue.read(file: dir.file("sentinel.json")))) }
         out.append(("weights_file", .string(dir.weightsFileName)))

@@ -42,7 +42,11 @@ struct Predict: ParsableCommand {
             progress.step("loading \(dir.weightsPath)")
             let archive = try openTensorArchive(path: dir.weightsPath)
             let model = try BertModel(archive: archive, config: config)
-            let head = try ClassificationHead.load(from: archive, hiddenSize: config.hiddenSize)
+            // RobertaForSequenceClassification: classifier.dense → tanh → classifier.out_proj on <s>, no pooler.
+            let robertaHead = task == .classification && RobertaClassificationHead.isPresent(in: archive)
+                ? try RobertaClassificationHead.load(from: archive, hiddenSize: config.hiddenSize) : nil
+            let head = try robertaHead.map { ClassificationHead(linear: $0.outProjection) }
+                ?? ClassificationHead.load(from: archive, hiddenSize: config.hiddenSize)
             let labels = (0..<head.labelCount).map { $0 < config.labelNames.count ? config.labelNames[$0] : "LABEL_\($0)" }
             let limit = inputOptions.lengthLimit(config)
             let file = try TextFile.read(inputOptions.input)
@@ -55,10 +59,10 @@ struct Predict: ParsableCommand {
             // Mostly-[UNK] input (a wrong key, plain text to an adapted model, ...) fails before the model runs.
             for e in encodings { unknown.count(e) }
             try inputOptions.unknownTokens.enforce(unknown)
-            let logits = try model.logits(encodings.map { EncoderRow(ids: $0.inputIDs, types: $0.tokenTypeIDs) }, head: head,
-                                          kind: task.kind, batchSize: 32, source: file.path) { done, all in
-                progress.step("rows \(done + 1)–\(min(done + 32, all)) of \(all)")
-            }
+            let rows = encodings.map { EncoderRow(ids: $0.inputIDs, types: $0.tokenTypeIDs) }
+            let step = { (done: Int, all: Int) in progress.step("rows \(done + 1)–\(min(done + 32, all)) of \(all)") }
+            let logits = try robertaHead.map { try model.logits(rows, head: $0, batchSize: 32, source: file.path, progress: step) }
+                ?? model.logits(rows, head: head, kind: task.kind, batchSize: 32, source: file.path, progress: step)
             var predictions: [JSONValue] = []
             var lines: [String] = []
             for (r, e) in encodings.enumerated() {

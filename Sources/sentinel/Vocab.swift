@@ -21,7 +21,7 @@ struct Vocab: ParsableCommand {
         printed.
         """)
 
-    @Argument(help: "The adapted model directory (its vocab.txt lists digests in adapted-id order).")
+    @Argument(help: "The adapted model directory (its vocab.txt, or vocab.json for byte-level BPE, lists digests and adapted ids).")
     var adaptedDirectory: String
 
     @Option(help: "The original model directory (needed, with the key, to link tokens to digests).")
@@ -33,7 +33,7 @@ struct Vocab: ParsableCommand {
     @Option(help: "Look up one id (original with --original and key, else adapted).")
     var id: Int?
 
-    @Option(help: "Look up one digest (32 hex characters, either case) or special token such as [CLS].")
+    @Option(help: "Look up one digest (32 hex characters, either case) or special token such as [CLS] or <s>.")
     var digest: String?
 
     @Flag(help: "List every entry.")
@@ -46,9 +46,10 @@ struct Vocab: ParsableCommand {
         let queries = [token != nil, id != nil, digest != nil].filter { $0 }.count
         if queries > 1 { throw ValidationError("give at most one of --token, --id, --digest") }
         if queries == 1 && all { throw ValidationError("--all lists everything; drop the query or --all") }
-        if let digest, !Digest.isDigest(digest), !(digest.count > 2 && digest.hasPrefix("[") && digest.hasSuffix("]")) {
+        if let digest, !Digest.isDigest(digest),
+           !(digest.count > 2 && ((digest.hasPrefix("[") && digest.hasSuffix("]")) || (digest.hasPrefix("<") && digest.hasSuffix(">")))) {
             throw ValidationError("--digest \(JSONValue.string(digest).serialized()) is neither a digest "
-                                  + "(\(Digest.hexLength) hex characters) nor a special token such as [CLS]")
+                                  + "(\(Digest.hexLength) hex characters) nor a special token such as [CLS] or <s>")
         }
     }
 
@@ -63,7 +64,7 @@ struct Vocab: ParsableCommand {
                 // The key is used only to link tokens to digests: with --original, or for --token.
                 if let passkey, token != nil || original != nil { hasher = try manifest.tokenHasher(passkey: passkey) }
                 if let original, let hasher {
-                    encryptor = Encryptor(tokenizer: try BertTokenizer.load(directory: original), hasher: hasher,
+                    encryptor = Encryptor(tokenizer: try Tokenizers.load(directory: original), hasher: hasher,
                                           specialTokens: try SpecialTokensMap.read(directory: original).all)
                 }
             } catch let e as TokenHasher.Error {
@@ -75,6 +76,10 @@ struct Vocab: ParsableCommand {
                 throw ValidationError("--token needs the passkey (SENTINEL_KEY or --key-file)")
             }
             let mapping = VocabularyMapping(adapted: try AdaptedVocabulary(path: adaptedDirectory), encryptor: encryptor)
+
+            // Byte-level BPE spellings (`Ġthe`) get a readable column.
+            let byteLevel = mapping.byteLevel
+                || (original == nil && isRegularFile(adaptedDirectory + "/vocab.json") && !isRegularFile(adaptedDirectory + "/vocab.txt"))
 
             // Summary.
             var summary: [(String, JSONValue)] = [
@@ -138,7 +143,7 @@ struct Vocab: ParsableCommand {
                     print("without --original and the key, digests cannot be linked to tokens")
                 }
             } else {
-                var text = "token\tdigest\toriginal_id\tadapted_id\n"
+                var text = "token\tdigest\toriginal_id\tadapted_id" + (byteLevel ? "\treadable\n" : "\n")
                 for e in entries { text += e.line + "\n" }
                 for e in entries { if let note = e.note { text += "note: " + note + "\n" } }
                 try OutputFile.write(Array(text.utf8), to: "-")

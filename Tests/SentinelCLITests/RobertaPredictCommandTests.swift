@@ -1,0 +1,65 @@
+import Foundation
+import SentinelCore
+import SentinelEncoder
+import SentinelFormats
+import SentinelTestSupport
+import XCTest
+
+/// `sentinel predict` on a RoBERTa sequence-classification checkpoint built from the fixture's `RobertaModel`
+/// (`roberta.`-prefixed) with a seeded head: its logits against ``RobertaForSequenceClassification`` on the
+/// fixture's ids (the head's own check against transformers is ``RobertaHeadTests`` in SentinelEncoderTests).
+final class RobertaPredictCommandTests: XCTestCase {
+    static let model = Fixtures.fixture("roberta/model")
+    let h = 128, labels = 3
+
+    /// A deterministic head: values from a 64-bit LCG, scaled to ±0.1 (not a reference value, only inputs).
+    func seeded(_ n: Int, _ seed: UInt64) -> [Float] {
+        var s = seed
+        return (0..<n).map { _ in
+            s = s &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(Int64(bitPattern: s >> 11) % 2001 - 1000) / 10_000
+        }
+    }
+
+    /// The fixture's encoder under `roberta.` (without the pooler, as `RobertaForSequenceClassification` has none)
+    /// plus `extra` tensors.
+    func archive(sequence: Bool) throws -> MemoryArchive {
+        let base = try SafeTensorsFile(path: Self.model + "/model.safetensors")
+        let a = MemoryArchive(path: "roberta-task")
+        for e in base.entries where !(sequence && e.name.hasPrefix("pooler.")) {
+            try base.withBytes(of: e.name) { a.add(TensorEntry(name: "roberta." + e.name, dtype: e.dtype, shape: e.shape), bytes: Array($0)) }
+        }
+        if sequence {
+            a.add("classifier.dense.weight", shape: [h, h], values: seeded(h * h, 1))
+            a.add("classifier.dense.bias", shape: [h], values: seeded(h, 2))
+            a.add("classifier.out_proj.weight", shape: [labels, h], values: seeded(labels * h, 3))
+            a.add("classifier.out_proj.bias", shape: [labels], values: seeded(labels, 4))
+        } else {
+            a.add("classifier.weight", shape: [labels, h], values: seeded(labels * h, 5))
+            a.add("classifier.bias", shape: [labels], values: seeded(labels, 6))
+        }
+        return a
+    }
+
+    /// `sentinel predict --task classification` on a RobertaForSequenceClassification directory.
+    func testPredictCommandUsesTheRobertaHead() throws {
+        let dir = try Fixtures.temporaryDirectory("roberta-predict")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let a = try archive(sequence: true)
+        try SafeTensorsWriter.write(a.entries.map { .copy($0, from: a) }, to: dir + "/model.safetensors")
+        for name in ["config.json", "tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt"] {
+            try FileManager.default.copyItem(atPath: Self.model + "/" + name, toPath: dir + "/" + name)
+        }
+        let r = try Fixtures.sentinel(["predict", dir, "--task", "classification", "--json"],
+                                      stdin: Data("Peter Blackburn lives in Berlin .\n".utf8))
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let logits = try XCTUnwrap(try JSONValue.parse(r.stdout)["predictions"]?.arrayValue?.first?["logits"]?.arrayValue)
+            .compactMap(\.doubleValue)
+        let config = try BertConfig.load(path: Self.model + "/config.json")
+        // The ids are the fixture's (tokenizer_cases.jsonl, HF fast tokenizer) for this sentence.
+        let expected = try RobertaForSequenceClassification(archive: a, config: config)
+            .forward(EncoderBatch(inputIDs: [[0, 52, 2803, 446, 3842, 6140, 2595, 297, 3744, 2258, 293, 2]])).values
+        XCTAssertEqual(logits.count, labels)
+        for k in 0..<labels { XCTAssertEqual(logits[k], Double(expected[k]), accuracy: 1e-5) }
+    }
+}
