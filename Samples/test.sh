@@ -9,6 +9,9 @@ cd "$root"
 Samples/install-deps.sh
 Samples/fetch-minilm.sh >/dev/null
 Samples/unpack-fixtures.sh >/dev/null
+# The code is kept formatted (.swift-format); a difference fails the run after the tests.
+format_status=0
+Samples/check-format.sh || format_status=1
 swift build --build-tests
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -22,5 +25,9 @@ total=$(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
 failed=$(echo "$summary" | sed -E 's/.*with ([0-9]+) failures?.*/\1/')
 if [ -n "$summary" ]; then
   echo "tests: $((total - failed)) passed, $failed failed"
+fi
+if [ "$format_status" -ne 0 ]; then
+  echo "Samples/check-format.sh failed: run Samples/check-format.sh --fix" >&2
+  [ "$status" -ne 0 ] || status=1
 fi
 exit "$status"

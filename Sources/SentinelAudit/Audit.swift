@@ -31,8 +31,9 @@ public struct AuditInput: Sendable {
 
     /// - Precondition: both matrices are 2-D with the same `hidden`; `truth` and `hidden` have one entry per adapted row.
     public init(original: FloatTensor, adapted: FloatTensor, truth: [Int32], hidden: [Bool], anchors: [IDPair]) {
-        precondition(original.shape.count == 2 && adapted.shape.count == 2 && original.shape[1] == adapted.shape[1],
-                     "embedding matrices must be [rows, hidden] with the same hidden size")
+        precondition(
+            original.shape.count == 2 && adapted.shape.count == 2 && original.shape[1] == adapted.shape[1],
+            "embedding matrices must be [rows, hidden] with the same hidden size")
         precondition(truth.count == adapted.shape[0] && hidden.count == adapted.shape[0], "one truth entry per adapted row")
         self.original = original
         self.adapted = adapted
@@ -117,16 +118,17 @@ public struct AttackResult: Sendable {
     public var values: [(String, JSONValue)] = []
 
     public var json: JSONValue {
-        .object([
-            ("name", .string(name.rawValue)),
-            ("recovered_top1", .double(recoveredTop1, text: nil)),
-            ("recovered_top10", recoveredTop10.map { .double($0, text: nil) } ?? .null),
-            ("seconds", .double(seconds, text: nil)),
-            ("verdict", .string(passed ? "pass" : "fail")),
-            ("cpu_seconds", .double(cpuSeconds, text: nil)),
-            ("chance_top1", .double(chanceTop1, text: nil)),
-            ("detail", .string(detail)),
-        ] + values)
+        .object(
+            [
+                ("name", .string(name.rawValue)),
+                ("recovered_top1", .double(recoveredTop1, text: nil)),
+                ("recovered_top10", recoveredTop10.map { .double($0, text: nil) } ?? .null),
+                ("seconds", .double(seconds, text: nil)),
+                ("verdict", .string(passed ? "pass" : "fail")),
+                ("cpu_seconds", .double(cpuSeconds, text: nil)),
+                ("chance_top1", .double(chanceTop1, text: nil)),
+                ("detail", .string(detail)),
+            ] + values)
     }
 }
 
@@ -172,9 +174,11 @@ public enum IrreversibilityAudit {
     ///   - maxRecovered: the largest top-1 fraction an attack may recover and still pass.
     ///   - threads: cores for the matchers and the brute force.
     /// - Returns: one ``AttackResult`` per attack run, with its verdict.
-    public static func run(_ input: AuditInput, attacks: [AttackName] = AttackName.embeddingAttacks,
-                           ciphertext: FrequencyEvidence? = nil, maxRecovered: Double = defaultMaxRecovered,
-                           threads: Int = 2, progress: (String) -> Void = { _ in }) -> AuditReport {
+    public static func run(
+        _ input: AuditInput, attacks: [AttackName] = AttackName.embeddingAttacks,
+        ciphertext: FrequencyEvidence? = nil, maxRecovered: Double = defaultMaxRecovered,
+        threads: Int = 2, progress: (String) -> Void = { _ in }
+    ) -> AuditReport {
         let auditStart = monotonicSeconds()
         var results: [AttackResult] = []
         var seed: Int?
@@ -224,8 +228,9 @@ public enum IrreversibilityAudit {
             r.passed = r.recoveredTop1 <= maxRecovered
             results.append(r)
         }
-        return AuditReport(attacks: results, maxRecovered: maxRecovered, hiddenIDs: input.hiddenCount, seedFound: seed,
-                           seconds: monotonicSeconds() - auditStart)
+        return AuditReport(
+            attacks: results, maxRecovered: maxRecovered, hiddenIDs: input.hiddenCount, seedFound: seed,
+            seconds: monotonicSeconds() - auditStart)
     }
 }
 
@@ -247,10 +252,11 @@ extension AuditReport {
                 + (a.recoveredTop10.map { ", top-10 \(percent($0))" } ?? "")
                 + ", \(fixed3(a.seconds)) s (\(fixed3(a.cpuSeconds)) s CPU) — \(a.detail)"
         }
-        lines.append(passed
-            ? "audit passed: no attack recovered more than \(percent(maxRecovered)) of the \(hiddenIDs) hidden ids"
-            : "audit FAILED: \(attacks.filter { !$0.passed }.map(\.name.rawValue).joined(separator: ", ")) recovered more than "
-                + "\(percent(maxRecovered)) (threshold --max-recovered \(maxRecovered))")
+        lines.append(
+            passed
+                ? "audit passed: no attack recovered more than \(percent(maxRecovered)) of the \(hiddenIDs) hidden ids"
+                : "audit FAILED: \(attacks.filter { !$0.passed }.map(\.name.rawValue).joined(separator: ", ")) recovered more than "
+                    + "\(percent(maxRecovered)) (threshold --max-recovered \(maxRecovered))")
         return lines
     }
 }

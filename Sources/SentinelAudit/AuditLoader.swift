@@ -23,11 +23,13 @@ extension AuditInput {
         let originalEmbeddings = try wordEmbeddings(originalDir)
         let adaptedEmbeddings = try wordEmbeddings(adaptedDir)
         guard originalEmbeddings.shape[1] == adaptedEmbeddings.shape[1] else {
-            throw InputError(.sizeMismatch, file: adaptedDir.weightsPath, key: SeedConverter.wordEmbeddingsName,
-                             "shape \(adaptedEmbeddings.shape) does not match the original's \(originalEmbeddings.shape)")
+            throw InputError(
+                .sizeMismatch, file: adaptedDir.weightsPath, key: SeedConverter.wordEmbeddingsName,
+                "shape \(adaptedEmbeddings.shape) does not match the original's \(originalEmbeddings.shape)")
         }
-        let encryptor = Encryptor(tokenizer: try Tokenizers.load(directory: original), hasher: try manifest.tokenHasher(passkey: passkey),
-                                  specialTokens: try SpecialTokensMap.read(directory: original).all)
+        let encryptor = Encryptor(
+            tokenizer: try Tokenizers.load(directory: original), hasher: try manifest.tokenHasher(passkey: passkey),
+            specialTokens: try SpecialTokensMap.read(directory: original).all)
         let adaptedVocab = try AdaptedVocabulary(path: adapted)
         let rows = adaptedEmbeddings.shape[0]
         var truth = [Int32](repeating: -1, count: rows)
@@ -46,8 +48,9 @@ extension AuditInput {
             }
         }
         guard hashedFound > 0 else {
-            throw InputError(.missing, file: adaptedDir.file("vocab.txt"),
-                             "none of the original tokens' digests is in the adapted vocabulary: the key does not match this model")
+            throw InputError(
+                .missing, file: adaptedDir.file("vocab.txt"),
+                "none of the original tokens' digests is in the adapted vocabulary: the key does not match this model")
         }
         return AuditInput(original: originalEmbeddings, adapted: adaptedEmbeddings, truth: truth, hidden: hidden, anchors: anchors)
     }

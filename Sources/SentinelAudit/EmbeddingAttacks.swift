@@ -16,11 +16,12 @@ enum EmbeddingAttacks {
         let results = NearestNeighbours.search(queries: q, references: r, dimension: d, k: 10, metrics: metrics, threads: threads)
         return zip(metrics, results).map { metric, result in
             let (top1, top10) = input.recovery(of: result)
-            return AttackResult(name: nearestName(centred: centred, metric: metric), recoveredTop1: top1, recoveredTop10: top10,
-                                chanceTop1: chance(input, 1), seconds: 0,
-                                detail: "\(centred ? "row-mean-centred" : "raw") rows, \(metric == .cosine ? "cosine" : "L2") nearest neighbour "
-                                    + "among \(input.originalRows) original rows: \(percent(top1)) of \(input.hiddenCount) hidden ids recovered "
-                                    + "(\(percent(top10)) in the top 10)")
+            return AttackResult(
+                name: nearestName(centred: centred, metric: metric), recoveredTop1: top1, recoveredTop10: top10,
+                chanceTop1: chance(input, 1), seconds: 0,
+                detail: "\(centred ? "row-mean-centred" : "raw") rows, \(metric == .cosine ? "cosine" : "L2") nearest neighbour "
+                    + "among \(input.originalRows) original rows: \(percent(top1)) of \(input.hiddenCount) hidden ids recovered "
+                    + "(\(percent(top10)) in the top 10)")
         }
     }
 
@@ -99,7 +100,10 @@ enum EmbeddingAttacks {
                     var row: [Float] = []
                     var skipped = false
                     for rank in 0...k {
-                        if !skipped && g.neighbour(i, rank) == i { skipped = true; continue }
+                        if !skipped && g.neighbour(i, rank) == i {
+                            skipped = true
+                            continue
+                        }
                         if row.count < k { row.append(g.scores[i * (k + 1) + rank]) }
                     }
                     let mean = row.reduce(0, +) / Float(row.count)
@@ -136,8 +140,10 @@ enum EmbeddingAttacks {
             name: .procrustes, recoveredTop1: top1, recoveredTop10: top10, chanceTop1: chance(input, 1), seconds: 0,
             detail: "orthogonal map learned on the \(subset) longest rows (start: \(chosen.name), \(chosen.pairs) mutual pairs, "
                 + "mean cosine \(fixed3(chosen.score))), then cosine nearest neighbour: \(percent(top1)) recovered (\(percent(top10)) in the top 10)",
-            values: [("start", .string(chosen.name)), ("alignment_rows", .int(Int64(subset))),
-                     ("mutual_pairs", .int(Int64(chosen.pairs))), ("alignment_mean_cosine", .double(chosen.score, text: nil))])
+            values: [
+                ("start", .string(chosen.name)), ("alignment_rows", .int(Int64(subset))),
+                ("mutual_pairs", .int(Int64(chosen.pairs))), ("alignment_mean_cosine", .double(chosen.score, text: nil)),
+            ])
     }
 
     /// Cosine above which a row left at its id counts as in place (after row-mean-centring).
@@ -178,7 +184,9 @@ enum EmbeddingAttacks {
                     var dot = 0.0, na = 0.0, no = 0.0
                     for l in 0..<d {
                         let x = Double(ap[j * d + l]), y = Double(op[j * d + l])
-                        dot += x * y; na += x * x; no += y * y
+                        dot += x * y
+                        na += x * x
+                        no += y * y
                     }
                     if na > 0, no > 0, dot / (na * no).squareRoot() >= Double(fixedPointCosine) {
                         guess[j] = j
@@ -205,5 +213,5 @@ func fixed3(_ x: Double) -> String {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

@@ -35,12 +35,16 @@ public enum FrequencyAnalysis {
         let specialsA = Set(input.anchors.map(\.adapted)), specialsO = Set(input.anchors.map(\.original))
         let seen = (0..<min(input.adaptedRows, evidence.ciphertextCounts.count))
             .filter { evidence.ciphertextCounts[$0] > 0 && !specialsA.contains($0) }
-            .sorted { evidence.ciphertextCounts[$0] != evidence.ciphertextCounts[$1]
-                ? evidence.ciphertextCounts[$0] > evidence.ciphertextCounts[$1] : $0 < $1 }
+            .sorted {
+                evidence.ciphertextCounts[$0] != evidence.ciphertextCounts[$1]
+                    ? evidence.ciphertextCounts[$0] > evidence.ciphertextCounts[$1] : $0 < $1
+            }
         let ranked = (0..<min(input.originalRows, evidence.corpusCounts.count))
             .filter { !specialsO.contains($0) }
-            .sorted { evidence.corpusCounts[$0] != evidence.corpusCounts[$1]
-                ? evidence.corpusCounts[$0] > evidence.corpusCounts[$1] : $0 < $1 }
+            .sorted {
+                evidence.corpusCounts[$0] != evidence.corpusCounts[$1]
+                    ? evidence.corpusCounts[$0] > evidence.corpusCounts[$1] : $0 < $1
+            }
         var total = 0, decoded = 0, decoded10 = 0, distinct = 0, distinctDecoded = 0
         for (r, a) in seen.enumerated() where input.hidden[a] {
             let c = evidence.ciphertextCounts[a], t = Int(input.truth[a])
@@ -61,9 +65,11 @@ public enum FrequencyAnalysis {
             detail: "digest frequencies of \(total) ciphertext tokens (\(distinct) distinct) ranked against \(evidence.corpusTokens) corpus "
                 + "wordpieces: \(percent(top1)) of the ciphertext's tokens decoded (\(distinctDecoded) distinct digests); digests are "
                 + "deterministic per token, so no embedding transform changes this",
-            values: [("ciphertext_tokens", .int(Int64(total))), ("distinct_digests", .int(Int64(distinct))),
-                     ("distinct_digests_decoded", .int(Int64(distinctDecoded))), ("unknown_digests", .int(Int64(evidence.unknownDigests))),
-                     ("corpus_tokens", .int(Int64(evidence.corpusTokens)))])
+            values: [
+                ("ciphertext_tokens", .int(Int64(total))), ("distinct_digests", .int(Int64(distinct))),
+                ("distinct_digests_decoded", .int(Int64(distinctDecoded))), ("unknown_digests", .int(Int64(evidence.unknownDigests))),
+                ("corpus_tokens", .int(Int64(evidence.corpusTokens))),
+            ])
     }
 
     /// Counts the digests of a ciphertext file, as `sentinel encrypt` writes it (text: space-separated digests per
@@ -95,9 +101,11 @@ public enum FrequencyAnalysis {
         }
         if !run.isEmpty { flush(file.bytes.count) }
         guard found > 0 else {
-            throw InputError(.missing, file: path, offset: firstUnknownOffset,
-                             unknown > 0 ? "none of its \(unknown) digests is in the adapted vocabulary (another key or model?)"
-                                         : "no digests (32 hex digits) in the file: give the output of sentinel encrypt")
+            throw InputError(
+                .missing, file: path, offset: firstUnknownOffset,
+                unknown > 0
+                    ? "none of its \(unknown) digests is in the adapted vocabulary (another key or model?)"
+                    : "no digests (32 hex digits) in the file: give the output of sentinel encrypt")
         }
         return (counts, unknown)
     }
@@ -139,7 +147,10 @@ public enum FrequencyAnalysis {
         file.forEachLine { line in
             guard conll, seen < 20, !line.isBlank else { return }
             let text = line.text
-            if seen == 0 && text.hasPrefix("-DOCSTART-") { seen = 20; return }
+            if seen == 0 && text.hasPrefix("-DOCSTART-") {
+                seen = 20
+                return
+            }
             let columns = text.split(whereSeparator: { $0 == " " || $0 == "\t" })
             if n == nil { n = columns.count }
             let tag = columns.last.map(String.init) ?? ""
@@ -189,5 +200,5 @@ func fileExists(_ path: String) -> Bool {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

@@ -15,15 +15,19 @@ extension AdaptedModelVerifier {
     ///    `tolerance` is required only when the transform is function-preserving; otherwise the differences are
     ///    reported and only the digest lookup is checked.
     /// - Throws: ``InputError`` (unreadable directories; Argon2id failing with the recorded parameters).
-    static func verifyHardened(adaptedDir: ModelDirectory, originalDir: ModelDirectory, manifest: HardenedManifest, passkey: String,
-                               sentences: [String], tolerance: Float, progress: (String) -> Void) throws -> VerificationReport {
+    static func verifyHardened(
+        adaptedDir: ModelDirectory, originalDir: ModelDirectory, manifest: HardenedManifest, passkey: String,
+        sentences: [String], tolerance: Float, progress: (String) -> Void
+    ) throws -> VerificationReport {
         var checks: [VerificationCheck] = []
         let t = manifest.transform
-        checks.append(VerificationCheck(
-            name: "manifest", passed: true,
-            detail: "scheme hardened, Argon2id opslimit \(manifest.kdf.opsLimit), memlimit \(manifest.kdf.memLimit) bytes; transform scale \(t.scale), "
-                + "dim-scale \(t.dimScale), noise-std \(t.noiseStd), reinit-fraction \(t.reinitFraction) (std \(manifest.reinitStd))",
-            values: [("scheme", .string(HardenedScheme.name)), ("function_preserving", .bool(t.isFunctionPreserving))]))
+        checks.append(
+            VerificationCheck(
+                name: "manifest", passed: true,
+                detail:
+                    "scheme hardened, Argon2id opslimit \(manifest.kdf.opsLimit), memlimit \(manifest.kdf.memLimit) bytes; transform scale \(t.scale), "
+                    + "dim-scale \(t.dimScale), noise-std \(t.noiseStd), reinit-fraction \(t.reinitFraction) (std \(manifest.reinitStd))",
+                values: [("scheme", .string(HardenedScheme.name)), ("function_preserving", .bool(t.isFunctionPreserving))]))
 
         progress("deriving keys (Argon2id)")
         let keys: HardenedKeys
@@ -48,16 +52,21 @@ extension AdaptedModelVerifier {
         checks.append(try tensorsCheck(original: originalWeights, adapted: adaptedWeights, embeddingName: embeddingName, mapping: expected))
 
         progress("recomputing the embedding rows")
-        checks.append(try embeddingCheck(original: originalWeights, adapted: adaptedWeights, name: embeddingName, mapping: expected,
-                                         transformName: "hardened transform") {
-            HardenedEmbeddingTransform(source: $0, dtype: $1, rows: $2, hidden: $3, mapping: expected, specialIDs: specialIDs,
-                                       options: t, reinitStd: manifest.reinitStd, key: keys.embeddingTransform)
-        })
+        checks.append(
+            try embeddingCheck(
+                original: originalWeights, adapted: adaptedWeights, name: embeddingName, mapping: expected,
+                transformName: "hardened transform"
+            ) {
+                HardenedEmbeddingTransform(
+                    source: $0, dtype: $1, rows: $2, hidden: $3, mapping: expected, specialIDs: specialIDs,
+                    options: t, reinitStd: manifest.reinitStd, key: keys.embeddingTransform)
+            })
 
         progress("running both encoders on \(sentences.count) sentences")
-        checks += try forwardChecks(originalDir: originalDir, adaptedDir: adaptedDir, originalWeights: originalWeights,
-                                    adaptedWeights: adaptedWeights, hasher: hasher, sentences: sentences, tolerance: tolerance,
-                                    expectParity: t.isFunctionPreserving)
+        checks += try forwardChecks(
+            originalDir: originalDir, adaptedDir: adaptedDir, originalWeights: originalWeights,
+            adaptedWeights: adaptedWeights, hasher: hasher, sentences: sentences, tolerance: tolerance,
+            expectParity: t.isFunctionPreserving)
         return VerificationReport(checks: checks)
     }
 }

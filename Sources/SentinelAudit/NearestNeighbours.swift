@@ -54,26 +54,34 @@ public enum NearestNeighbours {
     ///   - k: neighbours per query (at most `referenceCount`).
     ///   - threads: cores to use (default 2).
     /// - Returns: `[queryCount, k]` indices and scores.
-    public static func search(queries: UnsafeBufferPointer<Float>, queryCount: Int,
-                              references: UnsafeBufferPointer<Float>, referenceCount: Int,
-                              dimension d: Int, k: Int, metric: Metric, threads: Int = 2) -> Result {
-        search(queries: queries, queryCount: queryCount, references: references, referenceCount: referenceCount,
-               dimension: d, k: k, metrics: [metric], threads: threads)[0]
+    public static func search(
+        queries: UnsafeBufferPointer<Float>, queryCount: Int,
+        references: UnsafeBufferPointer<Float>, referenceCount: Int,
+        dimension d: Int, k: Int, metric: Metric, threads: Int = 2
+    ) -> Result {
+        search(
+            queries: queries, queryCount: queryCount, references: references, referenceCount: referenceCount,
+            dimension: d, k: k, metrics: [metric], threads: threads)[0]
     }
 
     /// The `k` nearest references of every query under each of `metrics`, from one pass of similarity blocks:
     /// cosine and L2 rank the same dot products (scaled by `1/|r|`, or shifted by `-|r|²/2`), so asking for both
     /// costs one sgemm pass and two scans.
     /// - Returns: one ``Result`` per metric, in the order given.
-    public static func search(queries: UnsafeBufferPointer<Float>, queryCount: Int,
-                              references: UnsafeBufferPointer<Float>, referenceCount: Int,
-                              dimension d: Int, k requested: Int, metrics: [Metric], threads: Int = 2) -> [Result] {
+    public static func search(
+        queries: UnsafeBufferPointer<Float>, queryCount: Int,
+        references: UnsafeBufferPointer<Float>, referenceCount: Int,
+        dimension d: Int, k requested: Int, metrics: [Metric], threads: Int = 2
+    ) -> [Result] {
         precondition(queries.count >= queryCount * d && references.count >= referenceCount * d, "matrix smaller than its shape")
         precondition(!metrics.isEmpty)
         let k = max(1, min(requested, referenceCount))
         guard queryCount > 0, referenceCount > 0, d > 0 else {
-            return metrics.map { _ in Result(k: k, indices: [Int32](repeating: -1, count: queryCount * k),
-                                             scores: [Float](repeating: -.infinity, count: queryCount * k)) }
+            return metrics.map { _ in
+                Result(
+                    k: k, indices: [Int32](repeating: -1, count: queryCount * k),
+                    scores: [Float](repeating: -.infinity, count: queryCount * k))
+            }
         }
         // Per reference: 1/|r| (cosine; 0 for an all-zero row) or -|r|²/2 (L2).
         let squared = (0..<referenceCount).map { j in squaredNorm(references.baseAddress! + j * d, d) }
@@ -119,13 +127,15 @@ public enum NearestNeighbours {
                 var r0 = 0
                 while r0 < referenceCount {
                     let rn = min(referenceBlock, referenceCount - r0)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(qn), Int32(rn), Int32(d), 1,
-                                qs.pointer + q0 * d, Int32(d), rs.pointer + r0 * d, Int32(d), 0, block, Int32(rn))
+                    cblas_sgemm(
+                        CblasRowMajor, CblasNoTrans, CblasTrans, Int32(qn), Int32(rn), Int32(d), 1,
+                        qs.pointer + q0 * d, Int32(d), rs.pointer + r0 * d, Int32(d), 0, block, Int32(rn))
                     for m in 0..<metrics.count {
                         for i in 0..<qn {
-                            scan(block + i * rn, count: rn, vector: vectorPointers[m].pointer + r0, scaled: scaled[m], offset: r0,
-                                 k: k, topScores: scorePointers[m].pointer + (q0 + i) * k,
-                                 topIndices: indexPointers[m].pointer + (q0 + i) * k)
+                            scan(
+                                block + i * rn, count: rn, vector: vectorPointers[m].pointer + r0, scaled: scaled[m], offset: r0,
+                                k: k, topScores: scorePointers[m].pointer + (q0 + i) * k,
+                                topIndices: indexPointers[m].pointer + (q0 + i) * k)
                         }
                     }
                     r0 += rn
@@ -147,23 +157,29 @@ public enum NearestNeighbours {
     }
 
     /// ``search(queries:queryCount:references:referenceCount:dimension:k:metric:threads:)`` on two `[rows, d]` matrices.
-    public static func search(queries: [Float], references: [Float], dimension d: Int, k: Int,
-                              metric: Metric, threads: Int = 2) -> Result {
+    public static func search(
+        queries: [Float], references: [Float], dimension d: Int, k: Int,
+        metric: Metric, threads: Int = 2
+    ) -> Result {
         queries.withUnsafeBufferPointer { q in
             references.withUnsafeBufferPointer { r in
-                search(queries: q, queryCount: q.count / d, references: r, referenceCount: r.count / d,
-                       dimension: d, k: k, metric: metric, threads: threads)
+                search(
+                    queries: q, queryCount: q.count / d, references: r, referenceCount: r.count / d,
+                    dimension: d, k: k, metric: metric, threads: threads)
             }
         }
     }
 
     /// ``search(queries:queryCount:references:referenceCount:dimension:k:metrics:threads:)`` on two `[rows, d]` matrices.
-    public static func search(queries: [Float], references: [Float], dimension d: Int, k: Int,
-                              metrics: [Metric], threads: Int = 2) -> [Result] {
+    public static func search(
+        queries: [Float], references: [Float], dimension d: Int, k: Int,
+        metrics: [Metric], threads: Int = 2
+    ) -> [Result] {
         queries.withUnsafeBufferPointer { q in
             references.withUnsafeBufferPointer { r in
-                search(queries: q, queryCount: q.count / d, references: r, referenceCount: r.count / d,
-                       dimension: d, k: k, metrics: metrics, threads: threads)
+                search(
+                    queries: q, queryCount: q.count / d, references: r, referenceCount: r.count / d,
+                    dimension: d, k: k, metrics: metrics, threads: threads)
             }
         }
     }
@@ -171,8 +187,10 @@ public enum NearestNeighbours {
     /// Merges one row of block scores (`dot · vector[j]` when `scaled`, else `dot + vector[j]`) into a query's sorted
     /// top-k list.
     @inline(__always)
-    static func scan(_ row: UnsafePointer<Float>, count: Int, vector: UnsafePointer<Float>, scaled: Bool, offset: Int, k: Int,
-                     topScores: UnsafeMutablePointer<Float>, topIndices: UnsafeMutablePointer<Int32>) {
+    static func scan(
+        _ row: UnsafePointer<Float>, count: Int, vector: UnsafePointer<Float>, scaled: Bool, offset: Int, k: Int,
+        topScores: UnsafeMutablePointer<Float>, topIndices: UnsafeMutablePointer<Int32>
+    ) {
         var threshold = topScores[k - 1]
         var j = 0
         @inline(__always)

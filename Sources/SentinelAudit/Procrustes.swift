@@ -21,15 +21,17 @@ public enum Procrustes {
         guard pairs > 0 else { return identity }
         let xd = x.prefix(pairs * d).map(Double.init), yd = y.prefix(pairs * d).map(Double.init)
         var m = [Double](repeating: 0, count: d * d)
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(d), Int32(d), Int32(pairs), 1,
-                    xd, Int32(d), yd, Int32(d), 0, &m, Int32(d))
+        cblas_dgemm(
+            CblasRowMajor, CblasTrans, CblasNoTrans, Int32(d), Int32(d), Int32(pairs), 1,
+            xd, Int32(d), yd, Int32(d), 0, &m, Int32(d))
         let norm = m.reduce(0) { $0 + $1 * $1 }.squareRoot()
         guard norm > 0, norm.isFinite else { return identity }
         var p = m.map { $0 / norm }
         var g = [Double](repeating: 0, count: d * d), next = [Double](repeating: 0, count: d * d)
         for _ in 0..<200 {
-            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(d), Int32(d), Int32(d), 1,
-                        p, Int32(d), p, Int32(d), 0, &g, Int32(d))
+            cblas_dgemm(
+                CblasRowMajor, CblasTrans, CblasNoTrans, Int32(d), Int32(d), Int32(d), 1,
+                p, Int32(d), p, Int32(d), 0, &g, Int32(d))
             var off = 0.0
             for i in 0..<d {
                 for j in 0..<d {
@@ -41,8 +43,9 @@ public enum Procrustes {
             // next = p (3I - g) / 2
             for i in 0..<(d * d) { g[i] = -0.5 * g[i] }
             for i in 0..<d { g[i * d + i] += 1.5 }
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(d), Int32(d), Int32(d), 1,
-                        p, Int32(d), g, Int32(d), 0, &next, Int32(d))
+            cblas_dgemm(
+                CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(d), Int32(d), Int32(d), 1,
+                p, Int32(d), g, Int32(d), 0, &next, Int32(d))
             swap(&p, &next)
         }
         return p.map(Float.init)
@@ -98,8 +101,9 @@ enum RowMatrix {
         var out = [Float](repeating: 0, count: rows * d)
         guard rows > 0 else { return out }
         openblas_set_num_threads(Int32(2))
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(d), Int32(d), 1,
-                    x, Int32(d), w, Int32(d), 0, &out, Int32(d))
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(d), Int32(d), 1,
+            x, Int32(d), w, Int32(d), 0, &out, Int32(d))
         openblas_set_num_threads(1)
         return out
     }
@@ -122,8 +126,14 @@ enum RowMatrix {
             for i in 0..<n {
                 for j in 0..<n {
                     let v = p[i * n + j]
-                    if v > rowScore[i] { rowScore[i] = v; rowBest[i] = j }
-                    if v > colScore[j] { colScore[j] = v; colBest[j] = i }
+                    if v > rowScore[i] {
+                        rowScore[i] = v
+                        rowBest[i] = j
+                    }
+                    if v > colScore[j] {
+                        colScore[j] = v
+                        colBest[j] = i
+                    }
                 }
             }
         }

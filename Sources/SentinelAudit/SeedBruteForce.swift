@@ -61,9 +61,11 @@ public enum SeedBruteForce {
         // After one shuffle x'[k] = x[π[k]]; after two x''[k] = x[π[π[k]]]: π² is composition.
         func compose(_ f: [Int32], _ g: [Int32]) -> [Int32] {  // (f ∘ g)[k] = f[g[k]]
             [Int32](unsafeUninitializedCapacity: m) { b, c in
-                f.withUnsafeBufferPointer { fp in g.withUnsafeBufferPointer { gp in
-                    for k in 0..<m { b[k] = fp[Int(gp[k])] }
-                } }
+                f.withUnsafeBufferPointer { fp in
+                    g.withUnsafeBufferPointer { gp in
+                        for k in 0..<m { b[k] = fp[Int(gp[k])] }
+                    }
+                }
                 c = m
             }
         }
@@ -81,18 +83,22 @@ public enum SeedBruteForce {
         let probes = probes(nonSpecial: nonSpecial, count: probeCount)
         let m = nonSpecial.count, pivot = m / 2 + 5
         guard probes.count > 0, m > 1, pivot < m, input.originalRows == n else {
-            return (AttackResult(name: .seedBruteForce, recoveredTop1: 0, recoveredTop10: nil,
-                                 chanceTop1: EmbeddingAttacks.chance(input, 1), seconds: 0,
-                                 detail: "not applicable: the seed scheme needs equal vocabulary sizes and more than 10 non-special ids",
-                                 values: [("seed_space", .int(Int64(seedSpace))), ("seeds_tested", .int(0)), ("seed_found", .bool(false))]),
-                    nil)
+            return (
+                AttackResult(
+                    name: .seedBruteForce, recoveredTop1: 0, recoveredTop10: nil,
+                    chanceTop1: EmbeddingAttacks.chance(input, 1), seconds: 0,
+                    detail: "not applicable: the seed scheme needs equal vocabulary sizes and more than 10 non-special ids",
+                    values: [("seed_space", .int(Int64(seedSpace))), ("seeds_tested", .int(0)), ("seed_found", .bool(false))]),
+                nil
+            )
         }
         // Candidate sources of each probe: ten nearest original rows by two matchers.
         let q = RowMatrix.gather(input.adapted.values, rows: probes, dimension: d)
         let raw = NearestNeighbours.search(queries: q, references: input.original.values, dimension: d, k: 10, metric: .cosine, threads: threads)
-        let centred = NearestNeighbours.search(queries: RowMatrix.rowCentred(q, rows: probes.count, dimension: d),
-                                               references: RowMatrix.rowCentred(input.original.values, rows: n, dimension: d),
-                                               dimension: d, k: 10, metric: .cosine, threads: threads)
+        let centred = NearestNeighbours.search(
+            queries: RowMatrix.rowCentred(q, rows: probes.count, dimension: d),
+            references: RowMatrix.rowCentred(input.original.values, rows: n, dimension: d),
+            dimension: d, k: 10, metric: .cosine, threads: threads)
         let candidates: [Set<Int>] = (0..<probes.count).map { i in
             Set((0..<10).flatMap { [raw.neighbour(i, $0), centred.neighbour(i, $0)] })
         }
@@ -135,17 +141,23 @@ public enum SeedBruteForce {
         let found = Int(scores[best]) >= threshold && scores[best] >= 2 * runnerUp
         let mapping = candidateMapping(vocabSize: n, specialIDs: specials, seed: best)
         let recovered = input.fractionRecovered { mapping[$0] }
-        let detail = found
+        let detail =
+            found
             ? "the \(seedSpace) seeds were searched without the key; one seed's mapping fits \(scores[best]) of \(probes.count) probe rows "
                 + "(next best \(runnerUp)): its mapping recovers \(percent(recovered)) of the hidden ids"
             : "the \(seedSpace) seeds were searched without the key; no seed fits more than \(scores[best]) of \(probes.count) probe rows "
                 + "(threshold \(threshold)): not made by the seed scheme, or its rows hide their source (best mapping recovers \(percent(recovered)))"
-        return (AttackResult(name: .seedBruteForce, recoveredTop1: recovered, recoveredTop10: nil,
-                             chanceTop1: EmbeddingAttacks.chance(input, 1), seconds: 0, detail: detail,
-                             values: [("seed_space", .int(Int64(seedSpace))), ("seeds_tested", .int(Int64(seedSpace))),
-                                      ("seed_found", .bool(found)), ("probes", .int(Int64(probes.count))),
-                                      ("best_probe_hits", .int(Int64(scores[best]))), ("runner_up_probe_hits", .int(Int64(runnerUp))),
-                                      ("mapping_recovered", .double(recovered, text: nil))]),
-                found ? best : nil)
+        return (
+            AttackResult(
+                name: .seedBruteForce, recoveredTop1: recovered, recoveredTop10: nil,
+                chanceTop1: EmbeddingAttacks.chance(input, 1), seconds: 0, detail: detail,
+                values: [
+                    ("seed_space", .int(Int64(seedSpace))), ("seeds_tested", .int(Int64(seedSpace))),
+                    ("seed_found", .bool(found)), ("probes", .int(Int64(probes.count))),
+                    ("best_probe_hits", .int(Int64(scores[best]))), ("runner_up_probe_hits", .int(Int64(runnerUp))),
+                    ("mapping_recovered", .double(recovered, text: nil)),
+                ]),
+            found ? best : nil
+        )
     }
 }

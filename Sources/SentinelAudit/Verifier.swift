@@ -54,8 +54,10 @@ public enum AdaptedModelVerifier {
     ///   - tolerance: largest accepted max |Δ| of `last_hidden_state` and `pooler_output` (float32).
     /// - Throws: ``InputError``/``OutputError`` when a directory cannot be read at all; a mismatch is a
     ///   failed check, not an error.
-    public static func verify(adapted: String, original: String, passkey: String, sentences: [String] = defaultSentences,
-                              tolerance: Float = 1e-4, progress: (String) -> Void = { _ in }) throws -> VerificationReport {
+    public static func verify(
+        adapted: String, original: String, passkey: String, sentences: [String] = defaultSentences,
+        tolerance: Float = 1e-4, progress: (String) -> Void = { _ in }
+    ) throws -> VerificationReport {
         var checks: [VerificationCheck] = []
         let adaptedDir = try ModelDirectory(path: adapted), originalDir = try ModelDirectory(path: original)
 
@@ -65,8 +67,9 @@ public enum AdaptedModelVerifier {
             let path = adaptedDir.file("sentinel.json")
             let manifest = try JSONValue.read(file: path)
             if manifest["scheme"]?.stringValue == HardenedScheme.name {
-                return try verifyHardened(adaptedDir: adaptedDir, originalDir: originalDir, manifest: HardenedManifest(json: manifest, path: path),
-                                          passkey: passkey, sentences: sentences, tolerance: tolerance, progress: progress)
+                return try verifyHardened(
+                    adaptedDir: adaptedDir, originalDir: originalDir, manifest: HardenedManifest(json: manifest, path: path),
+                    passkey: passkey, sentences: sentences, tolerance: tolerance, progress: progress)
             }
             guard let s = manifest["shuffle"]?.boolValue else {
                 throw InputError(.invalidStructure, file: path, key: "shuffle", "must be true or false")
@@ -77,13 +80,18 @@ public enum AdaptedModelVerifier {
             shuffle = s
             glideSteps = g
             let scheme = manifest["scheme"]?.stringValue ?? "?"
-            checks.append(VerificationCheck(name: "manifest", passed: scheme == "seed",
-                                            detail: scheme == "seed" ? "scheme seed, shuffle \(shuffle), \(glideSteps) glide passes"
-                                                                     : "scheme '\(scheme)' is not one this verifier knows",
-                                            values: [("scheme", .string(scheme)), ("shuffle", .bool(shuffle)), ("glide_steps", .int(Int64(glideSteps)))]))
+            checks.append(
+                VerificationCheck(
+                    name: "manifest", passed: scheme == "seed",
+                    detail: scheme == "seed"
+                        ? "scheme seed, shuffle \(shuffle), \(glideSteps) glide passes"
+                        : "scheme '\(scheme)' is not one this verifier knows",
+                    values: [("scheme", .string(scheme)), ("shuffle", .bool(shuffle)), ("glide_steps", .int(Int64(glideSteps)))]))
         } else {
-            checks.append(VerificationCheck(name: "manifest", passed: false,
-                                            detail: "the adapted directory has no sentinel.json (checked as seed, shuffled, 2 glide passes)", values: []))
+            checks.append(
+                VerificationCheck(
+                    name: "manifest", passed: false,
+                    detail: "the adapted directory has no sentinel.json (checked as seed, shuffled, 2 glide passes)", values: []))
         }
 
         // 1. Vocabulary.
@@ -105,21 +113,27 @@ public enum AdaptedModelVerifier {
 
         // 3. Embedding rows.
         progress("checking embedding rows")
-        checks.append(try embeddingCheck(original: originalWeights, adapted: adaptedWeights, name: embeddingName,
-                                         mapping: expected, passkey: passkey, glideSteps: glideSteps))
+        checks.append(
+            try embeddingCheck(
+                original: originalWeights, adapted: adaptedWeights, name: embeddingName,
+                mapping: expected, passkey: passkey, glideSteps: glideSteps))
 
         // 4. Forward pass on encrypted vs plain input.
         progress("running both encoders on \(sentences.count) sentences")
-        checks += try forwardChecks(originalDir: originalDir, adaptedDir: adaptedDir, originalWeights: originalWeights,
-                                    adaptedWeights: adaptedWeights, hasher: hasher, sentences: sentences, tolerance: tolerance)
+        checks += try forwardChecks(
+            originalDir: originalDir, adaptedDir: adaptedDir, originalWeights: originalWeights,
+            adaptedWeights: adaptedWeights, hasher: hasher, sentences: sentences, tolerance: tolerance)
         return VerificationReport(checks: checks)
     }
 
     /// Every original token's digest (by `hasher`) in the adapted `vocab.txt` exactly once, specials in place, and the
     /// id mapping equal to `mapping(vocabSize, specialIDs)`. Returns the check, the expected mapping and the special ids.
-    static func vocabularyCheck(originalDir: ModelDirectory, adaptedDir: ModelDirectory, hasher: TokenHasher, mappingName: String,
-                                matchedName: String, mapping: (Int, Set<Int>) -> [Int]) throws
-        -> (VerificationCheck, expected: [Int], specialIDs: Set<Int>) {
+    static func vocabularyCheck(
+        originalDir: ModelDirectory, adaptedDir: ModelDirectory, hasher: TokenHasher, mappingName: String,
+        matchedName: String, mapping: (Int, Set<Int>) -> [Int]
+    ) throws
+        -> (VerificationCheck, expected: [Int], specialIDs: Set<Int>)
+    {
         // vocab.txt (or tokenizer.json's model.vocab when a directory has no vocab.txt, transformers 5), or vocab.json
         // of a byte-level BPE model (``SourceVocabulary``).
         let originalVocab = try SourceVocabulary(directory: originalDir).vocabulary
@@ -138,17 +152,20 @@ public enum AdaptedModelVerifier {
         if !KeyCheck.keyMatches(hashed: hashedCount, hashedFound: hashedFound) {
             vocabDetail = "\(hashedFound) of the \(hashedCount) hashed tokens are in the adapted vocabulary: the key does not match this model"
         } else if !bijection {
-            vocabDetail = "\(missing) original tokens have no digest in the adapted vocabulary (\(distinct) of \(originalVocab.count) distinct ids found)"
+            vocabDetail =
+                "\(missing) original tokens have no digest in the adapted vocabulary (\(distinct) of \(originalVocab.count) distinct ids found)"
         } else if !mappingMatches {
             let wrong = zip(found, expected).filter { $0 != $1 }.count
             vocabDetail = "the vocabulary is a bijection but \(wrong) ids differ from \(mappingName) for this key"
         } else {
             vocabDetail = "all \(originalVocab.count) tokens found once; mapping is \(matchedName)"
         }
-        let check = VerificationCheck(name: "vocabulary", passed: bijection && mappingMatches, detail: vocabDetail, values: [
-            ("tokens", .int(Int64(originalVocab.count))), ("hashed_tokens_found", .int(Int64(hashedFound))),
-            ("missing", .int(Int64(missing))), ("bijection", .bool(bijection)), ("mapping_matches_scheme", .bool(mappingMatches)),
-        ])
+        let check = VerificationCheck(
+            name: "vocabulary", passed: bijection && mappingMatches, detail: vocabDetail,
+            values: [
+                ("tokens", .int(Int64(originalVocab.count))), ("hashed_tokens_found", .int(Int64(hashedFound))),
+                ("missing", .int(Int64(missing))), ("bijection", .bool(bijection)), ("mapping_matches_scheme", .bool(mappingMatches)),
+            ])
         return (check, expected, specialIDs)
     }
 
@@ -163,30 +180,40 @@ public enum AdaptedModelVerifier {
         let extraTensors = adapted.entries.map(\.name).filter { original.entry(named: $0) == nil }
         // A masked-LM head moves with the ids (``VocabularyRows``): a decoder tied to the embeddings must equal the
         // adapted embeddings, the biases (and an untied decoder) the original rows in adapted order.
-        let changes = VocabularyRows.changes(of: original.entries, embeddingName: embeddingName, vocabSize: mapping.count,
-                                             ties: (original as? TorchCheckpoint)?.ties ?? [:])
+        let changes = VocabularyRows.changes(
+            of: original.entries, embeddingName: embeddingName, vocabSize: mapping.count,
+            ties: (original as? TorchCheckpoint)?.ties ?? [:])
         for e in original.entries where e.name != embeddingName && adaptedNames.contains(e.name) {
             let a = adapted.entry(named: e.name)!
             let same: Bool
             switch changes[e.name] ?? .unchanged {
             case .embedding:
                 let adaptedEmbedding = adapted.entry(named: embeddingName)
-                same = try a.dtype == adaptedEmbedding?.dtype && a.shape == adaptedEmbedding?.shape && adapted.withBytes(of: e.name) { x in
-                    try adapted.withBytes(of: embeddingName) { y in x.elementsEqual(y) }
-                }
+                same =
+                    try a.dtype == adaptedEmbedding?.dtype && a.shape == adaptedEmbedding?.shape
+                    && adapted.withBytes(of: e.name) { x in
+                        try adapted.withBytes(of: embeddingName) { y in x.elementsEqual(y) }
+                    }
             case .permuteRows:
-                same = try a.dtype == e.dtype && a.shape == e.shape && original.withBytes(of: e.name) { x in
-                    try adapted.withBytes(of: e.name) { y in
-                        let row = x.count / max(1, mapping.count)
-                        return x.count == y.count && mapping.count * row == x.count && mapping.enumerated().allSatisfy { old, new in
-                            memcmp(x.baseAddress! + old * row, y.baseAddress! + new * row, row) == 0
+                same =
+                    try a.dtype == e.dtype && a.shape == e.shape
+                    && original.withBytes(of: e.name) { x in
+                        try adapted.withBytes(of: e.name) { y in
+                            let row = x.count / max(1, mapping.count)
+                            return x.count == y.count && mapping.count * row == x.count
+                                && mapping.enumerated().allSatisfy { old, new in
+                                    memcmp(x.baseAddress! + old * row, y.baseAddress! + new * row, row) == 0
+                                }
                         }
                     }
-                }
             case .unchanged:
-                same = try a.dtype == e.dtype && a.shape == e.shape && original.withBytes(of: e.name) { x in
-                    try adapted.withBytes(of: e.name) { y in x.count == y.count && (x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0) }
-                }
+                same =
+                    try a.dtype == e.dtype && a.shape == e.shape
+                    && original.withBytes(of: e.name) { x in
+                        try adapted.withBytes(of: e.name) { y in
+                            x.count == y.count && (x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0)
+                        }
+                    }
             }
             if !same { differing.append(e.name) } else if changes[e.name] == .unchanged { identical += 1 } else { moved += 1 }
             original.releaseBytes(of: e.name)
@@ -195,14 +222,19 @@ public enum AdaptedModelVerifier {
         let tensorsOK = differing.isEmpty && missingTensors.isEmpty && extraTensors.isEmpty
         return VerificationCheck(
             name: "tensors", passed: tensorsOK,
-            detail: tensorsOK ? "\(identical) tensors byte-identical to the original" + (moved > 0 ? ", \(moved) masked-LM tensors moved with the ids" : "")
+            detail: tensorsOK
+                ? "\(identical) tensors byte-identical to the original" + (moved > 0 ? ", \(moved) masked-LM tensors moved with the ids" : "")
                 : "changed: \(differing.prefix(5).joined(separator: ", "))\(differing.count > 5 ? "…" : ""); missing: \(missingTensors.prefix(5)); extra: \(extraTensors.prefix(5))",
-            values: [("identical", .int(Int64(identical))), ("moved_with_ids", .int(Int64(moved))), ("changed", .array(differing.map { .string($0) })),
-                     ("missing", .array(missingTensors.map { .string($0) })), ("extra", .array(extraTensors.map { .string($0) }))])
+            values: [
+                ("identical", .int(Int64(identical))), ("moved_with_ids", .int(Int64(moved))), ("changed", .array(differing.map { .string($0) })),
+                ("missing", .array(missingTensors.map { .string($0) })), ("extra", .array(extraTensors.map { .string($0) })),
+            ])
     }
 
-    static func embeddingCheck(original: TensorArchive, adapted: TensorArchive, name: String, mapping: [Int],
-                               passkey: String, glideSteps: Int) throws -> VerificationCheck {
+    static func embeddingCheck(
+        original: TensorArchive, adapted: TensorArchive, name: String, mapping: [Int],
+        passkey: String, glideSteps: Int
+    ) throws -> VerificationCheck {
         var global = PythonRandom(seed: SeedScheme.seed(forKey: passkey))
         let passes = SeedScheme.glidePasses(glideSteps, generator: &global)
         return try embeddingCheck(original: original, adapted: adapted, name: name, mapping: mapping, transformName: "glide transform") {
@@ -212,11 +244,13 @@ public enum AdaptedModelVerifier {
 
     /// Recomputes every adapted embedding row with `producer` (`(source bytes, dtype, rows, hidden)`) in the adapted
     /// dtype and compares it with the stored row.
-    static func embeddingCheck(original: TensorArchive, adapted: TensorArchive, name: String, mapping: [Int], transformName: String,
-                               producer: (UnsafeRawBufferPointer, DType, Int, Int) -> any EmbeddingRowProducer) throws -> VerificationCheck {
+    static func embeddingCheck(
+        original: TensorArchive, adapted: TensorArchive, name: String, mapping: [Int], transformName: String,
+        producer: (UnsafeRawBufferPointer, DType, Int, Int) -> any EmbeddingRowProducer
+    ) throws -> VerificationCheck {
         guard let o = original.entry(named: name), let a = adapted.entry(named: name), o.shape == a.shape, o.shape.count == 2,
-              o.shape[0] == mapping.count, EmbeddingTransform.supportedDTypes.contains(o.dtype),
-              EmbeddingTransform.supportedDTypes.contains(a.dtype)
+            o.shape[0] == mapping.count, EmbeddingTransform.supportedDTypes.contains(o.dtype),
+            EmbeddingTransform.supportedDTypes.contains(a.dtype)
         else {
             return VerificationCheck(name: "embeddings", passed: false, detail: "\(name) is missing or its shape or dtype differs", values: [])
         }
@@ -248,17 +282,22 @@ public enum AdaptedModelVerifier {
                 return (maxDiff, differing)
             }
         }
-        let limit: Double = switch a.dtype {
-        case .F64: 1e-12
-        case .F32: 1e-6
-        default: 1e-2
-        }
+        let limit: Double =
+            switch a.dtype {
+            case .F64: 1e-12
+            case .F32: 1e-6
+            default: 1e-2
+            }
         let ok = maxDiff <= limit
-        return VerificationCheck(name: "embeddings", passed: ok,
-                                 detail: ok ? "every adapted row is the \(transformName) of its source row (max |Δ| \(maxDiff))"
-                                            : "\(rowsDiffering) rows differ from the \(transformName) of their source row (max |Δ| \(maxDiff))",
-                                 values: [("max_abs_diff", .double(maxDiff, text: nil)), ("rows_differing", .int(Int64(rowsDiffering))),
-                                          ("dtype", .string(a.dtype.rawValue))])
+        return VerificationCheck(
+            name: "embeddings", passed: ok,
+            detail: ok
+                ? "every adapted row is the \(transformName) of its source row (max |Δ| \(maxDiff))"
+                : "\(rowsDiffering) rows differ from the \(transformName) of their source row (max |Δ| \(maxDiff))",
+            values: [
+                ("max_abs_diff", .double(maxDiff, text: nil)), ("rows_differing", .int(Int64(rowsDiffering))),
+                ("dtype", .string(a.dtype.rawValue)),
+            ])
     }
 
     @inline(__always)
@@ -272,15 +311,19 @@ public enum AdaptedModelVerifier {
     static func taskHead(_ dir: ModelDirectory, _ weights: TensorArchive, hiddenSize: Int) throws -> (head: ClassificationHead, pooled: Bool)? {
         guard weights.entry(named: "classifier.weight") != nil else { return nil }
         let architectures = (try dir.config()["architectures"]?.arrayValue ?? []).compactMap(\.stringValue)
-        return (try ClassificationHead.load(from: weights, hiddenSize: hiddenSize),
-                architectures.contains { $0.hasSuffix("ForSequenceClassification") })
+        return (
+            try ClassificationHead.load(from: weights, hiddenSize: hiddenSize),
+            architectures.contains { $0.hasSuffix("ForSequenceClassification") }
+        )
     }
 
     /// The `forward` check and, for a task model, the `logits` check: the classifier's logits on the adapted
     /// encoder's outputs for encrypted input against the original's for plain input, within `tolerance`.
-    static func forwardChecks(originalDir: ModelDirectory, adaptedDir: ModelDirectory, originalWeights: TensorArchive,
-                              adaptedWeights: TensorArchive, hasher: TokenHasher, sentences: [String], tolerance: Float,
-                              expectParity: Bool = true) throws -> [VerificationCheck] {
+    static func forwardChecks(
+        originalDir: ModelDirectory, adaptedDir: ModelDirectory, originalWeights: TensorArchive,
+        adaptedWeights: TensorArchive, hasher: TokenHasher, sentences: [String], tolerance: Float,
+        expectParity: Bool = true
+    ) throws -> [VerificationCheck] {
         let originalModel = try BertModel(archive: originalWeights, config: BertConfig.load(path: originalDir.file("config.json")))
         let adaptedModel = try BertModel(archive: adaptedWeights, config: BertConfig.load(path: adaptedDir.file("config.json")))
         let originalHead = try taskHead(originalDir, originalWeights, hiddenSize: originalModel.config.hiddenSize)
@@ -288,9 +331,11 @@ public enum AdaptedModelVerifier {
         var maxLogits: Float = 0, logitValues = 0, argmaxDiffering = 0
         var headProblem: String? = nil
         if let o = originalHead {
-            if adaptedHead == nil { headProblem = "the original is a task model but the adapted model has no classifier" }
-            else if adaptedHead!.head.labelCount != o.head.labelCount { headProblem = "the classifiers have different label counts" }
-            else if o.pooled && (originalModel.pooler == nil || adaptedModel.pooler == nil) {
+            if adaptedHead == nil {
+                headProblem = "the original is a task model but the adapted model has no classifier"
+            } else if adaptedHead!.head.labelCount != o.head.labelCount {
+                headProblem = "the classifiers have different label counts"
+            } else if o.pooled && (originalModel.pooler == nil || adaptedModel.pooler == nil) {
                 headProblem = "sequence classification needs the pooler, which a model lacks"
             }
         }
@@ -298,8 +343,9 @@ public enum AdaptedModelVerifier {
             h.pooled ? h.head.logits(out.poolerOutput!).values : h.head.logits(out.lastHiddenState).values
         }
         let tokenizer = try Tokenizers.load(directory: originalDir.path)
-        let encryptor = Encryptor(tokenizer: tokenizer, hasher: hasher,
-                                  specialTokens: try SpecialTokensMap.read(directory: originalDir.path).all)
+        let encryptor = Encryptor(
+            tokenizer: tokenizer, hasher: hasher,
+            specialTokens: try SpecialTokensMap.read(directory: originalDir.path).all)
         let adaptedVocab = try AdaptedVocabulary(path: adaptedDir.path)
         var maxHidden: Float = 0, maxPooler: Float = 0, plainOnAdapted: Float = 0
         var tokens = 0, unknownPlain = 0, unknownEncrypted = 0
@@ -312,8 +358,11 @@ public enum AdaptedModelVerifier {
             // One text: `[CLS] A [SEP]` or, for RoBERTa, `<s> A </s>` (AdaptedVocabulary's cls/sep are `<s>`/`</s>` there).
             let encrypted = cut(adaptedVocab.inputIDs(encryptor.encrypt(text: text)).map(Int.init))
             guard plain.count == encrypted.count else {
-                return [VerificationCheck(name: "forward", passed: false,
-                                          detail: "the encrypted and plain sequences of '\(text.prefix(40))' differ in length", values: [])]
+                return [
+                    VerificationCheck(
+                        name: "forward", passed: false,
+                        detail: "the encrypted and plain sequences of '\(text.prefix(40))' differ in length", values: [])
+                ]
             }
             unknownPlain += plain.filter { $0 == originalUnknown }.count
             unknownEncrypted += encrypted.filter { $0 == Int(adaptedVocab.unknownID) }.count
@@ -347,26 +396,35 @@ public enum AdaptedModelVerifier {
         if let o = originalHead {
             let kind = o.pooled ? "sequence" : "token"
             let logitsOK = headProblem == nil && ok && (!expectParity || maxLogits <= tolerance)
-            checks.append(VerificationCheck(
-                name: "logits", passed: logitsOK,
-                detail: headProblem ?? ("\(kind)-classification logits: max |Δ| \(maxLogits) over \(sentences.count) sentences "
-                    + "(tolerance \(tolerance)), \(argmaxDiffering) predicted labels differ" + (ok ? "" : "; the encoder outputs differ (see forward)")),
-                values: [("task", .string(kind + "_classification")), ("labels", .int(Int64(o.head.labelCount))),
-                         ("logits", .int(Int64(logitValues))), ("max_abs_diff_logits", .double(Double(maxLogits), text: nil)),
-                         ("predicted_labels_differing", .int(Int64(argmaxDiffering)))]))
+            checks.append(
+                VerificationCheck(
+                    name: "logits", passed: logitsOK,
+                    detail: headProblem
+                        ?? ("\(kind)-classification logits: max |Δ| \(maxLogits) over \(sentences.count) sentences "
+                            + "(tolerance \(tolerance)), \(argmaxDiffering) predicted labels differ"
+                            + (ok ? "" : "; the encoder outputs differ (see forward)")),
+                    values: [
+                        ("task", .string(kind + "_classification")), ("labels", .int(Int64(o.head.labelCount))),
+                        ("logits", .int(Int64(logitValues))), ("max_abs_diff_logits", .double(Double(maxLogits), text: nil)),
+                        ("predicted_labels_differing", .int(Int64(argmaxDiffering))),
+                    ]))
         }
-        return [VerificationCheck(
-            name: "forward", passed: ok,
-            detail: (!digestsKnown ? "\(unknownEncrypted) of \(textTokens) encrypted tokens are [UNK] in the adapted model; " : "")
-                + (expectParity ? "" : "parity not expected (the embedding transform changes the function), not checked: ")
-                + "max |Δ last_hidden_state| \(maxHidden), max |Δ pooler_output| \(maxPooler) over \(sentences.count) sentences"
-                + (expectParity ? " (tolerance \(tolerance))" : ""),
-            values: [("parity_expected", .bool(expectParity)), ("sentences", .int(Int64(sentences.count))), ("tokens", .int(Int64(tokens))),
-                     ("max_abs_diff_last_hidden_state", .double(Double(maxHidden), text: nil)),
-                     ("max_abs_diff_pooler_output", .double(Double(maxPooler), text: nil)),
-                     ("tolerance", .double(Double(tolerance), text: nil)),
-                     ("unknown_digests", .int(Int64(max(0, unknownDigests)))),
-                     ("adapted_model_on_plain_ids_max_abs_diff", .double(Double(plainOnAdapted), text: nil))])] + checks
+        return [
+            VerificationCheck(
+                name: "forward", passed: ok,
+                detail: (!digestsKnown ? "\(unknownEncrypted) of \(textTokens) encrypted tokens are [UNK] in the adapted model; " : "")
+                    + (expectParity ? "" : "parity not expected (the embedding transform changes the function), not checked: ")
+                    + "max |Δ last_hidden_state| \(maxHidden), max |Δ pooler_output| \(maxPooler) over \(sentences.count) sentences"
+                    + (expectParity ? " (tolerance \(tolerance))" : ""),
+                values: [
+                    ("parity_expected", .bool(expectParity)), ("sentences", .int(Int64(sentences.count))), ("tokens", .int(Int64(tokens))),
+                    ("max_abs_diff_last_hidden_state", .double(Double(maxHidden), text: nil)),
+                    ("max_abs_diff_pooler_output", .double(Double(maxPooler), text: nil)),
+                    ("tolerance", .double(Double(tolerance), text: nil)),
+                    ("unknown_digests", .int(Int64(max(0, unknownDigests)))),
+                    ("adapted_model_on_plain_ids_max_abs_diff", .double(Double(plainOnAdapted), text: nil)),
+                ])
+        ] + checks
     }
 
     static func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
@@ -381,5 +439,5 @@ public enum AdaptedModelVerifier {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

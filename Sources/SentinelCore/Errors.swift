@@ -98,9 +98,9 @@ public struct OutputError: Error, CustomStringConvertible, Equatable, Sendable {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// `text` in double quotes with control characters escaped (JSON string syntax), for error messages.

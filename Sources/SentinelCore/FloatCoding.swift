@@ -72,7 +72,8 @@ public enum FloatCoding {
             switch dtype {
             case .F32: for (i, v) in values.enumerated() { p.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self) }
             case .F64: for (i, v) in values.enumerated() { p.storeBytes(of: Double(v).bitPattern.littleEndian, toByteOffset: i * 8, as: UInt64.self) }
-            case .F16: for (i, v) in values.enumerated() { p.storeBytes(of: Float16(v).bitPattern.littleEndian, toByteOffset: i * 2, as: UInt16.self) }
+            case .F16:
+                for (i, v) in values.enumerated() { p.storeBytes(of: Float16(v).bitPattern.littleEndian, toByteOffset: i * 2, as: UInt16.self) }
             case .BF16: for (i, v) in values.enumerated() { p.storeBytes(of: bfloat16Bits(v).littleEndian, toByteOffset: i * 2, as: UInt16.self) }
             default: preconditionFailure("\(dtype) is not a floating-point dtype")
             }

@@ -42,10 +42,22 @@ public indirect enum JSONValue: Equatable, Sendable {
         return members.last(where: { $0.0 == key })?.1
     }
 
-    public var stringValue: String? { if case let .string(s) = self { return s }; return nil }
-    public var boolValue: Bool? { if case let .bool(b) = self { return b }; return nil }
-    public var arrayValue: [JSONValue]? { if case let .array(a) = self { return a }; return nil }
-    public var objectValue: [(String, JSONValue)]? { if case let .object(o) = self { return o }; return nil }
+    public var stringValue: String? {
+        if case let .string(s) = self { return s }
+        return nil
+    }
+    public var boolValue: Bool? {
+        if case let .bool(b) = self { return b }
+        return nil
+    }
+    public var arrayValue: [JSONValue]? {
+        if case let .array(a) = self { return a }
+        return nil
+    }
+    public var objectValue: [(String, JSONValue)]? {
+        if case let .object(o) = self { return o }
+        return nil
+    }
 
     /// The value as `Int64` if it is an integer that fits.
     public var int64Value: Int64? {

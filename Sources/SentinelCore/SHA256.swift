@@ -1,6 +1,6 @@
 internal import COpenSSL
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// SHA-256 over streamed bytes (OpenSSL libcrypto's EVP interface, which uses the CPU's SHA extensions).

@@ -18,8 +18,14 @@ public struct TensorStatistics: Sendable, Equatable {
         var mean = 0.0, m2 = 0.0
         // Welford's update per element, over blocks to keep the loop simple for the optimiser.
         func add(_ x: Double) {
-            if x.isNaN { nan += 1; return }
-            if x.isInfinite { inf += 1; return }
+            if x.isNaN {
+                nan += 1
+                return
+            }
+            if x.isInfinite {
+                inf += 1
+                return
+            }
             finite += 1
             if x < lo { lo = x }
             if x > hi { hi = x }

@@ -1,4 +1,3 @@
-
 /// A memory-mapped UTF-8 text file, validated once, read line by line with line numbers and byte
 /// offsets for error messages.
 ///
@@ -56,8 +55,9 @@ public final class TextFile: @unchecked Sendable {
         }
         if let bad = UTF8Validation.firstInvalidByte(bytes) {
             let line = 1 + bytes[..<bad].reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
-            throw InputError(.notText, file: path, offset: bad,
-                             "line \(line): invalid UTF-8 (byte 0x\(String(bytes[bad], radix: 16)))")
+            throw InputError(
+                .notText, file: path, offset: bad,
+                "line \(line): invalid UTF-8 (byte 0x\(String(bytes[bad], radix: 16)))")
         }
     }
 
@@ -94,17 +94,28 @@ enum UTF8Validation {
             while i + 8 <= n, b.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 { i += 8 }
             if i >= n { break }
             let c = b[i]
-            if c < 0x80 { i += 1; continue }
+            if c < 0x80 {
+                i += 1
+                continue
+            }
             var need = 0
             var lo: UInt8 = 0x80, hi: UInt8 = 0xBF
             switch c {
             case 0xC2...0xDF: need = 1
-            case 0xE0: need = 2; lo = 0xA0
+            case 0xE0:
+                need = 2
+                lo = 0xA0
             case 0xE1...0xEC, 0xEE, 0xEF: need = 2
-            case 0xED: need = 2; hi = 0x9F
-            case 0xF0: need = 3; lo = 0x90
+            case 0xED:
+                need = 2
+                hi = 0x9F
+            case 0xF0:
+                need = 3
+                lo = 0x90
             case 0xF1...0xF3: need = 3
-            case 0xF4: need = 3; hi = 0x8F
+            case 0xF4:
+                need = 3
+                hi = 0x8F
             default: return i
             }
             if i + need >= n { return i }  // the sequence is cut off by the end of the input
@@ -120,7 +131,7 @@ enum UTF8Validation {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif

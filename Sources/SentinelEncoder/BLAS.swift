@@ -2,7 +2,7 @@ import COpenBLAS
 import SentinelCore
 import Dispatch
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The OpenBLAS calls the encoder makes, wrapped once.
@@ -27,7 +27,10 @@ public enum BLAS {
     }
 
     /// OpenBLAS's own thread count (`openblas_get_num_threads`): 1 while the encoder runs.
-    public static var openBLASThreads: Int { _ = threads; return Int(openblas_get_num_threads()) }
+    public static var openBLASThreads: Int {
+        _ = threads
+        return Int(openblas_get_num_threads())
+    }
 
     /// The CPU kernel family OpenBLAS chose (`openblas_get_corename`), e.g. `Cooperlake`.
     public static var coreName: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
@@ -39,13 +42,16 @@ public enum BLAS {
     ///   - b: `[k, n]` with row stride `ldb`, or with `transposeB` `[n, k]` (a PyTorch `[out, in]` weight).
     ///   - c: `[m, n]` with row stride `ldc`.
     @inline(__always)
-    static func sgemm(m: Int, n: Int, k: Int, alpha: Float = 1,
-                      a: UnsafePointer<Float>, lda: Int,
-                      b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
-                      beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    static func sgemm(
+        m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
         _ = threads
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
     /// How ``measureSgemmPeak(n:repeats:mode:)`` spreads the product over the cores.
@@ -96,4 +102,3 @@ public enum BLAS {
 
     nonisolated(unsafe) private static var peakMatrices: (n: Int, storage: UnsafeMutablePointer<Float>)?
 }
-

@@ -120,7 +120,8 @@ public struct EncoderOutputs: Sendable {
                 for j in 0..<hidden { mean[j] += lastHiddenState[base + j] }
             }
             let meanNorm = (mean.reduce(0) { $0 + $1 * $1 }).squareRoot() / Float(max(count, 1))
-            let poolerNorm: Float? = hasPooler
+            let poolerNorm: Float? =
+                hasPooler
                 ? (poolerOutput[(r * hidden)..<((r + 1) * hidden)].reduce(0) { $0 + $1 * $1 }).squareRoot() : nil
             return (count, meanNorm, poolerNorm)
         }
@@ -133,15 +134,18 @@ extension BertModel {
     /// - Parameter progress: called before each batch with (rows done, rows in all).
     /// - Throws: ``InputError`` (`out_of_range`, file `source`) when the padded result would exceed
     ///   ``EncoderOutputs/maxBytes``; errors of ``forward(_:outputHiddenStates:keepActivations:)``.
-    public func run(_ rows: [EncoderRow], batchSize: Int, source: String = "input",
-                    progress: (Int, Int) -> Void = { _, _ in }) throws -> EncoderOutputs {
+    public func run(
+        _ rows: [EncoderRow], batchSize: Int, source: String = "input",
+        progress: (Int, Int) -> Void = { _, _ in }
+    ) throws -> EncoderOutputs {
         let l = rows.map(\.ids.count).max() ?? 0
         let n = rows.count, h = config.hiddenSize
         let (bytes, overflow) = n.multipliedReportingOverflow(by: l * h * 4)
         guard !overflow, bytes <= EncoderOutputs.maxBytes else {
-            throw InputError(.outOfRange, file: source,
-                             "\(n) rows padded to \(l) tokens × \(h) floats would need \(overflow ? "too many" : String(bytes >> 30)) GiB "
-                             + "(limit \(EncoderOutputs.maxBytes >> 30) GiB): split the input or lower --max-length")
+            throw InputError(
+                .outOfRange, file: source,
+                "\(n) rows padded to \(l) tokens × \(h) floats would need \(overflow ? "too many" : String(bytes >> 30)) GiB "
+                    + "(limit \(EncoderOutputs.maxBytes >> 30) GiB): split the input or lower --max-length")
         }
         var result = EncoderOutputs(rows: n, length: l, hidden: h, hasPooler: pooler != nil)
         for (i, row) in rows.enumerated() {
@@ -160,8 +164,9 @@ extension BertModel {
             let out = try forward(batch)
             for (k, r) in members.enumerated() {
                 let valid = rows[r].ids.count * h
-                result.lastHiddenState.replaceSubrange((r * l * h)..<(r * l * h + valid),
-                                                       with: out.lastHiddenState.values[(k * bl * h)..<(k * bl * h + valid)])
+                result.lastHiddenState.replaceSubrange(
+                    (r * l * h)..<(r * l * h + valid),
+                    with: out.lastHiddenState.values[(k * bl * h)..<(k * bl * h + valid)])
                 if let pooled = out.poolerOutput {
                     result.poolerOutput.replaceSubrange((r * h)..<((r + 1) * h), with: pooled.values[(k * h)..<((k + 1) * h)])
                 }

@@ -54,8 +54,10 @@ public struct BertConfig: Sendable, Equatable {
     /// Largest accepted value of each size field, so that a hostile config cannot ask for absurd allocations.
     public static let maxDimension = 1 << 20
 
-    public init(vocabSize: Int, hiddenSize: Int, layerCount: Int, headCount: Int, intermediateSize: Int,
-                activation: Activation = .gelu, layerNormEps: Float = 1e-12, maxPositions: Int = 512, typeVocabSize: Int = 2) {
+    public init(
+        vocabSize: Int, hiddenSize: Int, layerCount: Int, headCount: Int, intermediateSize: Int,
+        activation: Activation = .gelu, layerNormEps: Float = 1e-12, maxPositions: Int = 512, typeVocabSize: Int = 2
+    ) {
         self.vocabSize = vocabSize
         self.hiddenSize = hiddenSize
         self.layerCount = layerCount
@@ -112,8 +114,9 @@ public struct BertConfig: Sendable, Equatable {
                 throw InputError(.invalidStructure, file: file, key: "hidden_act", "must be a string")
             }
             guard let act = Activation(huggingFaceName: name) else {
-                throw InputError(.outOfRange, file: file, key: "hidden_act",
-                                 "activation '\(name)' is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu)")
+                throw InputError(
+                    .outOfRange, file: file, key: "hidden_act",
+                    "activation '\(name)' is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu)")
             }
             activation = act
         } else {
@@ -128,8 +131,9 @@ public struct BertConfig: Sendable, Equatable {
             layerNormEps = 1e-12
         }
         if let v = json["position_embedding_type"], v.stringValue != "absolute" {
-            throw InputError(.outOfRange, file: file, key: "position_embedding_type",
-                             "only absolute position embeddings are supported")
+            throw InputError(
+                .outOfRange, file: file, key: "position_embedding_type",
+                "only absolute position embeddings are supported")
         }
         if let map = json["id2label"] {
             guard let pairs = map.objectValue else {
@@ -138,8 +142,9 @@ public struct BertConfig: Sendable, Equatable {
             var names = [String?](repeating: nil, count: pairs.count)
             for (key, value) in pairs {
                 guard let i = Int(key), i >= 0, i < pairs.count, names[i] == nil, let name = value.stringValue else {
-                    throw InputError(.invalidStructure, file: file, key: "id2label.\(key)",
-                                     "keys must be the indices 0..<\(pairs.count), each once, with string values")
+                    throw InputError(
+                        .invalidStructure, file: file, key: "id2label.\(key)",
+                        "keys must be the indices 0..<\(pairs.count), each once, with string values")
                 }
                 names[i] = name
             }
@@ -154,14 +159,16 @@ public struct BertConfig: Sendable, Equatable {
         if let type = modelType, Self.robertaModelTypes.contains(type) {
             let pad = json["pad_token_id"]?.intValue ?? 1
             guard pad >= 0, pad < maxPositions - 1 else {
-                throw InputError(.outOfRange, file: file, key: "pad_token_id",
-                                 "\(pad) leaves no position below max_position_embeddings \(maxPositions)")
+                throw InputError(
+                    .outOfRange, file: file, key: "pad_token_id",
+                    "\(pad) leaves no position below max_position_embeddings \(maxPositions)")
             }
             positionIDs = .roberta(paddingIndex: Int32(pad))
         }
         guard hiddenSize % headCount == 0 else {
-            throw InputError(.outOfRange, file: file, key: "num_attention_heads",
-                             "hidden_size \(hiddenSize) is not a multiple of num_attention_heads \(headCount)")
+            throw InputError(
+                .outOfRange, file: file, key: "num_attention_heads",
+                "hidden_size \(hiddenSize) is not a multiple of num_attention_heads \(headCount)")
         }
     }
 }

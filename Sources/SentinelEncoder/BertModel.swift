@@ -2,7 +2,7 @@ import CSentinelKernels
 import Dispatch
 import SentinelCore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A batch of token sequences, all padded to one length (right padding, like `tokenizer.pad`).
@@ -28,8 +28,9 @@ public struct EncoderBatch: Sendable, Equatable {
         func flat(_ rows: [[Int]]?, _ key: String, fill: Int32) throws -> [Int32] {
             guard let rows else { return Array(repeating: fill, count: inputIDs.count * l) }
             guard rows.count == inputIDs.count, rows.allSatisfy({ $0.count == l }) else {
-                throw InputError(.invalidStructure, file: "input", key: key,
-                                 "every row must have the \(l) elements of the first input_ids row")
+                throw InputError(
+                    .invalidStructure, file: "input", key: key,
+                    "every row must have the \(l) elements of the first input_ids row")
             }
             var out: [Int32] = []
             out.reserveCapacity(rows.count * l)
@@ -43,16 +44,19 @@ public struct EncoderBatch: Sendable, Equatable {
             }
             return out
         }
-        try self.init(batchSize: inputIDs.count, sequenceLength: l,
-                      inputIDs: flat(inputIDs, "input_ids", fill: 0),
-                      attentionMask: flat(attentionMask, "attention_mask", fill: 1),
-                      tokenTypeIDs: flat(tokenTypeIDs, "token_type_ids", fill: 0))
+        try self.init(
+            batchSize: inputIDs.count, sequenceLength: l,
+            inputIDs: flat(inputIDs, "input_ids", fill: 0),
+            attentionMask: flat(attentionMask, "attention_mask", fill: 1),
+            tokenTypeIDs: flat(tokenTypeIDs, "token_type_ids", fill: 0))
     }
 
     /// A batch from flat `[batch, L]` arrays.
     /// - Throws: ``InputError`` `.invalidStructure` when an array does not hold `batchSize · sequenceLength` values.
-    public init(batchSize: Int, sequenceLength: Int, inputIDs: [Int32], attentionMask: [Int32]? = nil,
-                tokenTypeIDs: [Int32]? = nil) throws {
+    public init(
+        batchSize: Int, sequenceLength: Int, inputIDs: [Int32], attentionMask: [Int32]? = nil,
+        tokenTypeIDs: [Int32]? = nil
+    ) throws {
         let n = batchSize * sequenceLength
         guard batchSize > 0, sequenceLength > 0 else {
             throw InputError(.invalidStructure, file: "input", key: "input_ids", "empty batch")
@@ -119,7 +123,7 @@ public final class BertModel {
     ///   missing or mis-shaped parameter; `.unknownDType` for a non-float tensor.
     public init(archive: TensorArchive, config: BertConfig) throws {
         #if SENTINEL_CPU_CHECK
-        guard CSentinelKernels_cpu_has_avx2_fma() != 0 else { throw UnsupportedCPU() }
+            guard CSentinelKernels_cpu_has_avx2_fma() != 0 else { throw UnsupportedCPU() }
         #endif
         self.config = config
         self.archive = archive
@@ -141,8 +145,10 @@ public final class BertModel {
             let out = try Linear.load(&loader, p + "output.dense", in: f, out: h)
             let on = try LayerNorm.load(&loader, p + "output.LayerNorm", size: h, eps: eps)
             if let q, let k, let v, let ao, let an, let inter, let out, let on {
-                layers.append(BertLayer(query: q, key: k, value: v, attentionOutput: ao, attentionNorm: an,
-                                        intermediate: inter, output: out, outputNorm: on))
+                layers.append(
+                    BertLayer(
+                        query: q, key: k, value: v, attentionOutput: ao, attentionNorm: an,
+                        intermediate: inter, output: out, outputNorm: on))
             }
         }
         // The pooler is optional as a whole (token-classification checkpoints have none), not in part.
@@ -241,10 +247,13 @@ public final class BertModel {
     }
 
     /// The convenience form: rows of equal length (see ``EncoderBatch/init(inputIDs:attentionMask:tokenTypeIDs:)``).
-    public func forward(inputIDs: [[Int]], attentionMask: [[Int]]? = nil, tokenTypeIDs: [[Int]]? = nil,
-                        outputHiddenStates: Bool = false) throws -> BertOutput {
-        try forward(EncoderBatch(inputIDs: inputIDs, attentionMask: attentionMask, tokenTypeIDs: tokenTypeIDs),
-                    outputHiddenStates: outputHiddenStates)
+    public func forward(
+        inputIDs: [[Int]], attentionMask: [[Int]]? = nil, tokenTypeIDs: [[Int]]? = nil,
+        outputHiddenStates: Bool = false
+    ) throws -> BertOutput {
+        try forward(
+            EncoderBatch(inputIDs: inputIDs, attentionMask: attentionMask, tokenTypeIDs: tokenTypeIDs),
+            outputHiddenStates: outputHiddenStates)
     }
 
     // MARK: - Steps
@@ -252,18 +261,21 @@ public final class BertModel {
     func validate(_ batch: EncoderBatch) throws {
         let l = batch.sequenceLength
         guard l <= config.maxSequenceLength else {
-            throw InputError(.outOfRange, file: "input", key: "input_ids",
-                             "sequence length \(l) is over \(config.maxSequenceLength) (max_position_embeddings \(config.maxPositions)"
-                             + (config.positionIDs == .absolute ? ")" : " less pad_token_id + 1: RoBERTa position ids)"))
+            throw InputError(
+                .outOfRange, file: "input", key: "input_ids",
+                "sequence length \(l) is over \(config.maxSequenceLength) (max_position_embeddings \(config.maxPositions)"
+                    + (config.positionIDs == .absolute ? ")" : " less pad_token_id + 1: RoBERTa position ids)"))
         }
         let vocab = Int32(embeddings.word.shape[0]), types = Int32(config.typeVocabSize)
         for (i, id) in batch.inputIDs.enumerated() where id < 0 || id >= vocab {
-            throw InputError(.outOfRange, file: "input", key: "input_ids[\(i / l)][\(i % l)]",
-                             "id \(id) is outside the vocabulary (0..<\(vocab))")
+            throw InputError(
+                .outOfRange, file: "input", key: "input_ids[\(i / l)][\(i % l)]",
+                "id \(id) is outside the vocabulary (0..<\(vocab))")
         }
         for (i, tt) in batch.tokenTypeIDs.enumerated() where tt < 0 || tt >= types {
-            throw InputError(.outOfRange, file: "input", key: "token_type_ids[\(i / l)][\(i % l)]",
-                             "token type \(tt) is outside 0..<\(types)")
+            throw InputError(
+                .outOfRange, file: "input", key: "token_type_ids[\(i / l)][\(i % l)]",
+                "token type \(tt) is outside 0..<\(types)")
         }
     }
 
@@ -299,8 +311,14 @@ public final class BertModel {
                         let w = word + Int(ids[r]) * h, tt = type + Int(types[r]) * h
                         let p = pos + (positions.map { Int($0[r]) } ?? r % l) * h
                         var j = 0
-                        while j + 16 <= h { store(load(w + j) + load(p + j) + load(tt + j), row + j); j += 16 }
-                        while j < h { row[j] = w[j] + p[j] + tt[j]; j += 1 }
+                        while j + 16 <= h {
+                            store(load(w + j) + load(p + j) + load(tt + j), row + j)
+                            j += 16
+                        }
+                        while j < h {
+                            row[j] = w[j] + p[j] + tt[j]
+                            j += 1
+                        }
                         _ = Kernels.normalizeRow(row, cols: h, gamma: gamma, beta: beta, eps: eps, out: row)
                     }
                 }
@@ -322,8 +340,10 @@ public final class BertModel {
         }
     }
 
-    private func forward(_ layer: BertLayer, input x: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
-                         batch b: Int, length l: Int, acts: LayerActivations, keep: Bool) {
+    private func forward(
+        _ layer: BertLayer, input x: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+        batch b: Int, length l: Int, acts: LayerActivations, keep: Bool
+    ) {
         let t = b * l, h = config.hiddenSize, f = config.intermediateSize
         let q = acts.query.reserve(t * h), k = acts.key.reserve(t * h), v = acts.value.reserve(t * h)
         let qb = layer.query.bias.values, kb = layer.key.bias.values, vb = layer.value.bias.values
@@ -333,34 +353,41 @@ public final class BertModel {
             Kernels.addBias(v + lo * h, rows: n, cols: h, bias: vb)
         }
         let ctx = acts.context.reserve(t * h)
-        attention(q: q, k: k, v: v, context: ctx, batch: b, length: l,
-                  probabilities: keep ? acts.probabilities.reserve(b * config.headCount * l * l) : nil)
+        attention(
+            q: q, k: k, v: v, context: ctx, batch: b, length: l,
+            probabilities: keep ? acts.probabilities.reserve(b * config.headCount * l * l) : nil)
         let h1 = acts.attentionOutput.reserve(t * h)
-        Self.denseResidualNorm(layer.attentionOutput, layer.attentionNorm, ctx, rows: t, residual: x,
-                               sum: acts.attentionSum.reserve(t * h), out: h1,
-                               stats: keep ? acts.attentionStats.reserve(2 * t) : nil)
+        Self.denseResidualNorm(
+            layer.attentionOutput, layer.attentionNorm, ctx, rows: t, residual: x,
+            sum: acts.attentionSum.reserve(t * h), out: h1,
+            stats: keep ? acts.attentionStats.reserve(2 * t) : nil)
         let inter = acts.intermediate.reserve(t * f)
         let pre = keep ? acts.preActivation.reserve(t * f) : nil
         let ib = layer.intermediate.bias.values, act = config.activation
         Self.products([(layer.intermediate, inter)], h1, rows: t) { lo, n in
-            Kernels.addBiasActivate(inter + lo * f, rows: n, cols: f, bias: ib, activation: act,
-                                    preActivation: pre.map { $0 + lo * f })
+            Kernels.addBiasActivate(
+                inter + lo * f, rows: n, cols: f, bias: ib, activation: act,
+                preActivation: pre.map { $0 + lo * f })
         }
-        Self.denseResidualNorm(layer.output, layer.outputNorm, inter, rows: t, residual: h1,
-                               sum: acts.outputSum.reserve(t * h), out: output,
-                               stats: keep ? acts.outputStats.reserve(2 * t) : nil)
+        Self.denseResidualNorm(
+            layer.output, layer.outputNorm, inter, rows: t, residual: h1,
+            sum: acts.outputSum.reserve(t * h), out: output,
+            stats: keep ? acts.outputStats.reserve(2 * t) : nil)
     }
 
     /// `out = LayerNorm(x · Wᵀ + b + residual)` (HF `BertSelfOutput` / `BertOutput`); `sum` receives the
     /// pre-norm values and `stats` each row's mean and rstd.
-    static func denseResidualNorm(_ dense: Linear, _ norm: LayerNorm, _ x: UnsafePointer<Float>, rows t: Int,
-                                  residual: UnsafePointer<Float>, sum: UnsafeMutablePointer<Float>,
-                                  out: UnsafeMutablePointer<Float>, stats: UnsafeMutablePointer<Float>?) {
+    static func denseResidualNorm(
+        _ dense: Linear, _ norm: LayerNorm, _ x: UnsafePointer<Float>, rows t: Int,
+        residual: UnsafePointer<Float>, sum: UnsafeMutablePointer<Float>,
+        out: UnsafeMutablePointer<Float>, stats: UnsafeMutablePointer<Float>?
+    ) {
         let h = dense.outFeatures
         products([(dense, sum)], x, rows: t) { lo, n in
-            Kernels.addBiasResidualLayerNorm(sum + lo * h, rows: n, cols: h, bias: dense.bias.values, residual: residual + lo * h,
-                                             gamma: norm.weight.values, beta: norm.bias.values, eps: norm.eps,
-                                             out: out + lo * h, stats: stats.map { $0 + 2 * lo })
+            Kernels.addBiasResidualLayerNorm(
+                sum + lo * h, rows: n, cols: h, bias: dense.bias.values, residual: residual + lo * h,
+                gamma: norm.weight.values, beta: norm.bias.values, eps: norm.eps,
+                out: out + lo * h, stats: stats.map { $0 + 2 * lo })
         }
     }
 
@@ -373,8 +400,10 @@ public final class BertModel {
     /// taken when `rows × block ≤ 1200` and `rows × block × in ≤ 10⁶`), which skips the packing of the
     /// weight matrix that dominates a small product; the blocks are shared between the cores and the
     /// epilogue runs after them.
-    static func products(_ outputs: [(Linear, UnsafeMutablePointer<Float>)], _ x: UnsafePointer<Float>, rows t: Int,
-                         epilogue: (Int, Int) -> Void) {
+    static func products(
+        _ outputs: [(Linear, UnsafeMutablePointer<Float>)], _ x: UnsafePointer<Float>, rows t: Int,
+        epilogue: (Int, Int) -> Void
+    ) {
         let workers = BLAS.threads
         if t <= 64 {
             // Column blocks: (output index, first column, width).
@@ -383,7 +412,10 @@ public final class BertModel {
                 let n = lin.outFeatures, k = lin.inFeatures
                 let width = max(16, min(1200 / t, 1_000_000 / (t * k)) & ~15)
                 var lo = 0
-                while lo < n { blocks.append((i, lo, min(width, n - lo))); lo += width }
+                while lo < n {
+                    blocks.append((i, lo, min(width, n - lo)))
+                    lo += width
+                }
             }
             let run = { (w: Int, parts: Int) in
                 for bi in stride(from: w, to: blocks.count, by: parts) {
@@ -396,8 +428,9 @@ public final class BertModel {
                     // faster at (1, 16) on MiniLM, whose 42 MB of layer weights do not fit the L3 cache).
                     // The sum lands in C, which sgemm (beta 0) overwrites.
                     y[lo] = Kernels.touch(weights, count: width * k)
-                    BLAS.sgemm(m: t, n: width, k: k, a: x, lda: k, b: weights, ldb: k,
-                               transposeB: true, c: y + lo, ldc: n)
+                    BLAS.sgemm(
+                        m: t, n: width, k: k, a: x, lda: k, b: weights, ldb: k,
+                        transposeB: true, c: y + lo, ldc: n)
                 }
             }
             if workers <= 1 || blocks.count < 2 {
@@ -424,9 +457,11 @@ public final class BertModel {
 
     /// Scaled dot-product attention for every (sequence, head) pair, the pairs split over the cores
     /// (OpenBLAS is single-threaded per call): `context[b, :, head] = softmax(Q·Kᵀ/√d + mask)·V`.
-    private func attention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-                           context: UnsafeMutablePointer<Float>, batch b: Int, length l: Int,
-                           probabilities: UnsafeMutablePointer<Float>?) {
+    private func attention(
+        q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+        context: UnsafeMutablePointer<Float>, batch b: Int, length l: Int,
+        probabilities: UnsafeMutablePointer<Float>?
+    ) {
         let h = config.hiddenSize, heads = config.headCount, d = config.headSize
         let pairs = b * heads
         // Scores in base 2: the softmax uses 2^x, so log₂e joins the 1/√d scale inside the product.
@@ -441,14 +476,17 @@ public final class BertModel {
                 let s = probabilities.map { $0 + pair * l * l } ?? scratch[worker]
                 let seq = pair / heads, head = pair % heads
                 let offset = seq * l * h + head * d
-                BLAS.sgemm(m: l, n: l, k: d, alpha: alpha, a: q + offset, lda: h, b: k + offset, ldb: h,
-                           transposeB: true, c: s, ldc: l)
+                BLAS.sgemm(
+                    m: l, n: l, k: d, alpha: alpha, a: q + offset, lda: h, b: k + offset, ldb: h,
+                    transposeB: true, c: s, ldc: l)
                 // Inference normalises the [L, d] context rows instead of the [L, L] weights.
                 let scale = probabilities == nil ? scratch[worker] + l * l : nil
-                Kernels.maskedSoftmax(s, rows: l, cols: l, keyMask: mask + seq * l, keyBias: bias + seq * l,
-                                      deferredScale: scale)
-                BLAS.sgemm(m: l, n: d, k: l, a: s, lda: l, b: v + offset, ldb: h, transposeB: false,
-                           c: context + offset, ldc: h)
+                Kernels.maskedSoftmax(
+                    s, rows: l, cols: l, keyMask: mask + seq * l, keyBias: bias + seq * l,
+                    deferredScale: scale)
+                BLAS.sgemm(
+                    m: l, n: d, k: l, a: s, lda: l, b: v + offset, ldb: h, transposeB: false,
+                    c: context + offset, ldc: h)
                 if let scale { Kernels.scaleRows(context + offset, rows: l, cols: d, stride: h, by: scale) }
             }
         }

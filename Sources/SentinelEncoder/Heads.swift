@@ -12,8 +12,10 @@ public struct ClassificationHead: Sendable {
     /// Loads the classifier of a fine-tuned HF model (or any pair of tensors, e.g. the fixtures'
     /// `init.classifier.weight`).
     /// - Throws: ``InputError`` listing missing or mis-shaped tensors (the weight must be `[labels, hiddenSize]`).
-    public static func load(from archive: TensorArchive, hiddenSize: Int, weightName: String = "classifier.weight",
-                            biasName: String = "classifier.bias") throws -> ClassificationHead {
+    public static func load(
+        from archive: TensorArchive, hiddenSize: Int, weightName: String = "classifier.weight",
+        biasName: String = "classifier.bias"
+    ) throws -> ClassificationHead {
         guard let w = archive.entry(named: weightName) else {
             throw InputError(.missing, file: archive.path, key: weightName, "classifier weight missing")
         }

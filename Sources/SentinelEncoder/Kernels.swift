@@ -1,7 +1,7 @@
 import SentinelCore
 import Dispatch
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // Vectorised element-wise and row-wise float32 kernels of the encoder. Rows are contiguous
@@ -81,7 +81,7 @@ extension Parallel {
 /// Fast vector functions with float32 accuracy (a few ulp), used where the scalar libm call per element
 /// would dominate the layer's cost.
 enum VectorMath {
-    private static let magic: Float = 12_582_912 // 1.5 · 2^23: adding it rounds to an integer in the low bits.
+    private static let magic: Float = 12_582_912  // 1.5 · 2^23: adding it rounds to an integer in the low bits.
 
     /// `exp(x)` lane-wise. Cephes `expf`: `x = n·ln2 + r`, degree-6 polynomial in `r`, `2^n` from the
     /// exponent bits. Inputs are clamped to [-87.3, 88]; relative error ≤ 2 ulp in that range.
@@ -206,30 +206,46 @@ enum Kernels {
         for r in 0..<rows {
             let row = x + r * cols
             var j = 0
-            while j + 16 <= cols { store(load(row + j) + load(bias + j), row + j); j += 16 }
-            while j < cols { row[j] += bias[j]; j += 1 }
+            while j + 16 <= cols {
+                store(load(row + j) + load(bias + j), row + j)
+                j += 16
+            }
+            while j < cols {
+                row[j] += bias[j]
+                j += 1
+            }
         }
     }
 
     /// `x[r, :] = act(x[r, :] + bias)` in place; `x` is `[rows, cols]`. With `preActivation`, also
     /// stores `x + bias` there (what the activation's backward pass needs).
-    static func addBiasActivate(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int,
-                                bias: UnsafePointer<Float>, activation: Activation,
-                                preActivation: UnsafeMutablePointer<Float>? = nil) {
+    static func addBiasActivate(
+        _ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int,
+        bias: UnsafePointer<Float>, activation: Activation,
+        preActivation: UnsafeMutablePointer<Float>? = nil
+    ) {
         switch activation {
-        case .gelu: addBiasActivate(x, rows: rows, cols: cols, bias: bias, preActivation: preActivation,
-                                    { Activation.gelu.apply($0) }, { Activation.gelu.apply($0) })
-        case .geluTanh: addBiasActivate(x, rows: rows, cols: cols, bias: bias, preActivation: preActivation,
-                                        { Activation.geluTanh.apply($0) }, { Activation.geluTanh.apply($0) })
-        case .relu: addBiasActivate(x, rows: rows, cols: cols, bias: bias, preActivation: preActivation,
-                                    { Activation.relu.apply($0) }, { Activation.relu.apply($0) })
+        case .gelu:
+            addBiasActivate(
+                x, rows: rows, cols: cols, bias: bias, preActivation: preActivation,
+                { Activation.gelu.apply($0) }, { Activation.gelu.apply($0) })
+        case .geluTanh:
+            addBiasActivate(
+                x, rows: rows, cols: cols, bias: bias, preActivation: preActivation,
+                { Activation.geluTanh.apply($0) }, { Activation.geluTanh.apply($0) })
+        case .relu:
+            addBiasActivate(
+                x, rows: rows, cols: cols, bias: bias, preActivation: preActivation,
+                { Activation.relu.apply($0) }, { Activation.relu.apply($0) })
         }
     }
 
     @inline(__always)
-    private static func addBiasActivate(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, bias: UnsafePointer<Float>,
-                                        preActivation: UnsafeMutablePointer<Float>?,
-                                        _ f: (Vec) -> Vec, _ scalar: (Float) -> Float) {
+    private static func addBiasActivate(
+        _ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, bias: UnsafePointer<Float>,
+        preActivation: UnsafeMutablePointer<Float>?,
+        _ f: (Vec) -> Vec, _ scalar: (Float) -> Float
+    ) {
         for r in 0..<rows {
             let row = x + r * cols
             let pre = preActivation.map { $0 + r * cols }
@@ -252,43 +268,73 @@ enum Kernels {
     /// LayerNorm of one row held in `t` (`cols` values): writes `(t − mean)·rstd·gamma + beta` to `out`
     /// and returns `rstd = 1/sqrt(var + eps)` (biased variance, as `torch.nn.LayerNorm`).
     @inline(__always)
-    static func normalizeRow(_ t: UnsafePointer<Float>, cols: Int, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
-                             eps: Float, out: UnsafeMutablePointer<Float>) -> (mean: Float, rstd: Float) {
+    static func normalizeRow(
+        _ t: UnsafePointer<Float>, cols: Int, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+        eps: Float, out: UnsafeMutablePointer<Float>
+    ) -> (mean: Float, rstd: Float) {
         var acc = Vec(repeating: 0)
         var j = 0
-        while j + 16 <= cols { acc += load(t + j); j += 16 }
+        while j + 16 <= cols {
+            acc += load(t + j)
+            j += 16
+        }
         var sum = hsum(acc)
-        while j < cols { sum += t[j]; j += 1 }
+        while j < cols {
+            sum += t[j]
+            j += 1
+        }
         let mean = sum / Float(cols)
         var acc2 = Vec(repeating: 0)
         j = 0
-        while j + 16 <= cols { let d = load(t + j) - mean; acc2 += d * d; j += 16 }
+        while j + 16 <= cols {
+            let d = load(t + j) - mean
+            acc2 += d * d
+            j += 16
+        }
         var sq = hsum(acc2)
-        while j < cols { let d = t[j] - mean; sq += d * d; j += 1 }
+        while j < cols {
+            let d = t[j] - mean
+            sq += d * d
+            j += 1
+        }
         let rstd = 1 / (sq / Float(cols) + eps).squareRoot()
         j = 0
         while j + 16 <= cols {
             store((load(t + j) - mean) * rstd * load(gamma + j) + load(beta + j), out + j)
             j += 16
         }
-        while j < cols { out[j] = (t[j] - mean) * rstd * gamma[j] + beta[j]; j += 1 }
+        while j < cols {
+            out[j] = (t[j] - mean) * rstd * gamma[j] + beta[j]
+            j += 1
+        }
         return (mean, rstd)
     }
 
     /// `out = LayerNorm(x + bias + residual)` row by row. `x` (the product just computed) is
     /// overwritten with the pre-norm sum; `out` may be `residual`. Saves each row's mean and rstd
     /// into `stats` (`[rows, 2]`) when given (for a backward pass).
-    static func addBiasResidualLayerNorm(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int,
-                                         bias: UnsafePointer<Float>, residual: UnsafePointer<Float>,
-                                         gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
-                                         out: UnsafeMutablePointer<Float>, stats: UnsafeMutablePointer<Float>?) {
+    static func addBiasResidualLayerNorm(
+        _ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int,
+        bias: UnsafePointer<Float>, residual: UnsafePointer<Float>,
+        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
+        out: UnsafeMutablePointer<Float>, stats: UnsafeMutablePointer<Float>?
+    ) {
         for r in 0..<rows {
             let t = x + r * cols, res = residual + r * cols
             var j = 0
-            while j + 16 <= cols { store(load(t + j) + load(bias + j) + load(res + j), t + j); j += 16 }
-            while j < cols { t[j] = t[j] + bias[j] + res[j]; j += 1 }
+            while j + 16 <= cols {
+                store(load(t + j) + load(bias + j) + load(res + j), t + j)
+                j += 16
+            }
+            while j < cols {
+                t[j] = t[j] + bias[j] + res[j]
+                j += 1
+            }
             let s = normalizeRow(t, cols: cols, gamma: gamma, beta: beta, eps: eps, out: out + r * cols)
-            if let stats { stats[2 * r] = s.mean; stats[2 * r + 1] = s.rstd }
+            if let stats {
+                stats[2 * r] = s.mean
+                stats[2 * r + 1] = s.rstd
+            }
         }
     }
 
@@ -299,10 +345,16 @@ enum Kernels {
         var a0: Float = 0, a1: Float = 0, a2: Float = 0, a3: Float = 0
         var i = 0
         while i + 64 <= count {
-            a0 += p[i]; a1 += p[i + 16]; a2 += p[i + 32]; a3 += p[i + 48]
+            a0 += p[i]
+            a1 += p[i + 16]
+            a2 += p[i + 32]
+            a3 += p[i + 48]
             i += 64
         }
-        while i < count { a0 += p[i]; i += 16 }
+        while i < count {
+            a0 += p[i]
+            i += 16
+        }
         return (a0 + a1) + (a2 + a3)
     }
 
@@ -312,8 +364,14 @@ enum Kernels {
         for r in 0..<rows {
             let row = x + r * stride, f = factor[r]
             var j = 0
-            while j + 16 <= cols { store(load(row + j) * f, row + j); j += 16 }
-            while j < cols { row[j] *= f; j += 1 }
+            while j + 16 <= cols {
+                store(load(row + j) * f, row + j)
+                j += 16
+            }
+            while j < cols {
+                row[j] *= f
+                j += 1
+            }
         }
     }
 
@@ -325,15 +383,23 @@ enum Kernels {
     /// With `deferredScale`, rows are left unnormalised (`2^(s − max)`) and `1 / Σ` is stored there
     /// instead, for the caller to apply to the much narrower `P·V` rows.
     @inline(__always)
-    static func maskedSoftmax(_ s: UnsafeMutablePointer<Float>, rows: Int, cols: Int, keyMask: UnsafePointer<Float>,
-                              keyBias: UnsafePointer<Float>, deferredScale: UnsafeMutablePointer<Float>? = nil) {
+    static func maskedSoftmax(
+        _ s: UnsafeMutablePointer<Float>, rows: Int, cols: Int, keyMask: UnsafePointer<Float>,
+        keyBias: UnsafePointer<Float>, deferredScale: UnsafeMutablePointer<Float>? = nil
+    ) {
         for r in 0..<rows {
             let row = s + r * cols
             var vm = Vec(repeating: -Float.greatestFiniteMagnitude)
             var j = 0
-            while j + 16 <= cols { vm = vmax(vm, load(row + j) + load(keyBias + j)); j += 16 }
+            while j + 16 <= cols {
+                vm = vmax(vm, load(row + j) + load(keyBias + j))
+                j += 16
+            }
             var m = hmax(vm)
-            while j < cols { m = max(m, row[j] + keyBias[j]); j += 1 }
+            while j < cols {
+                m = max(m, row[j] + keyBias[j])
+                j += 1
+            }
             var vsum = Vec(repeating: 0)
             j = 0
             while j + 16 <= cols {
@@ -344,14 +410,25 @@ enum Kernels {
                 j += 16
             }
             var sum = hsum(vsum)
-            while j < cols { let e = exp2f(row[j] + keyBias[j] - m) * keyMask[j]; row[j] = e; sum += e; j += 1 }
+            while j < cols {
+                let e = exp2f(row[j] + keyBias[j] - m) * keyMask[j]
+                row[j] = e
+                sum += e
+                j += 1
+            }
             if sum > 0, let deferredScale {
                 deferredScale[r] = 1 / sum
             } else if sum > 0 {
                 let inv = 1 / sum
                 j = 0
-                while j + 16 <= cols { store(load(row + j) * inv, row + j); j += 16 }
-                while j < cols { row[j] *= inv; j += 1 }
+                while j + 16 <= cols {
+                    store(load(row + j) * inv, row + j)
+                    j += 16
+                }
+                while j < cols {
+                    row[j] *= inv
+                    j += 1
+                }
             } else {
                 let u = 1 / Float(cols)
                 for k in 0..<cols { row[k] = u }

@@ -65,12 +65,15 @@ public struct Linear: Sendable {
     /// `out[rows, outFeatures] = x[rows, inFeatures] · Wᵀ` (no bias: callers fuse it with what follows).
     /// One `cblas_sgemm` (`CblasNoTrans`, `CblasTrans`).
     func product(_ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
-        BLAS.sgemm(m: rows, n: outFeatures, k: inFeatures, a: x, lda: inFeatures,
-                   b: weight.values, ldb: inFeatures, transposeB: true, c: out, ldc: outFeatures)
+        BLAS.sgemm(
+            m: rows, n: outFeatures, k: inFeatures, a: x, lda: inFeatures,
+            b: weight.values, ldb: inFeatures, transposeB: true, c: out, ldc: outFeatures)
     }
 
-    static func load(_ loader: inout ParameterLoader, _ name: String, in inFeatures: Int, out outFeatures: Int,
-                     prefixed: Bool = true) throws -> Linear? {
+    static func load(
+        _ loader: inout ParameterLoader, _ name: String, in inFeatures: Int, out outFeatures: Int,
+        prefixed: Bool = true
+    ) throws -> Linear? {
         let w = try loader.parameter(name + ".weight", [outFeatures, inFeatures], prefixed: prefixed)
         let b = try loader.parameter(name + ".bias", [outFeatures], prefixed: prefixed)
         guard let w, let b else { return nil }
@@ -124,9 +127,11 @@ public struct BertLayer: Sendable {
 
     /// Every parameter of the layer, in HuggingFace order.
     public var parameters: [Parameter] {
-        [query.weight, query.bias, key.weight, key.bias, value.weight, value.bias,
-         attentionOutput.weight, attentionOutput.bias, attentionNorm.weight, attentionNorm.bias,
-         intermediate.weight, intermediate.bias, output.weight, output.bias, outputNorm.weight, outputNorm.bias]
+        [
+            query.weight, query.bias, key.weight, key.bias, value.weight, value.bias,
+            attentionOutput.weight, attentionOutput.bias, attentionNorm.weight, attentionNorm.bias,
+            intermediate.weight, intermediate.bias, output.weight, output.bias, outputNorm.weight, outputNorm.bias,
+        ]
     }
 }
 

@@ -13,7 +13,12 @@ public final class MemoryArchive: TensorArchive {
     /// Adds a tensor; `bytes` must be its contiguous little-endian data (`entry.byteCount` bytes).
     public func add(_ entry: TensorEntry, bytes: [UInt8]) {
         precondition(bytes.count == entry.byteCount, "\(entry.name): \(bytes.count) bytes for \(entry.byteCount)")
-        if data[entry.name] == nil { entries.append(entry) } else { entries.removeAll { $0.name == entry.name }; entries.append(entry) }
+        if data[entry.name] == nil {
+            entries.append(entry)
+        } else {
+            entries.removeAll { $0.name == entry.name }
+            entries.append(entry)
+        }
         data[entry.name] = bytes
     }
 

@@ -75,10 +75,12 @@ public final class Parameter: @unchecked Sendable {
     public static func load(_ entry: TensorEntry, from archive: TensorArchive) throws -> Parameter {
         let count = entry.elementCount
         if entry.dtype == .F32, let mapped = archive as? MappedTensorArchive,
-           let bytes = mapped.mappedBytes(of: entry.name), bytes.count == count * 4,
-           let base = bytes.baseAddress, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 {
-            return Parameter(name: entry.name, shape: entry.shape,
-                             borrowing: base.assumingMemoryBound(to: Float.self), from: mapped)
+            let bytes = mapped.mappedBytes(of: entry.name), bytes.count == count * 4,
+            let base = bytes.baseAddress, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0
+        {
+            return Parameter(
+                name: entry.name, shape: entry.shape,
+                borrowing: base.assumingMemoryBound(to: Float.self), from: mapped)
         }
         let p = Parameter(name: entry.name, shape: entry.shape)
         let out = p.storage
@@ -89,12 +91,14 @@ public final class Parameter: @unchecked Sendable {
             case .F16, .BF16: width = 2
             case .F64: width = 8
             default:
-                throw InputError(.unknownDType, file: archive.path, key: entry.name,
-                                 "dtype \(entry.dtype) is not a floating-point type the encoder can use (F32, F16, BF16, F64)")
+                throw InputError(
+                    .unknownDType, file: archive.path, key: entry.name,
+                    "dtype \(entry.dtype) is not a floating-point type the encoder can use (F32, F16, BF16, F64)")
             }
             guard raw.count == count * width else {
-                throw InputError(.sizeMismatch, file: archive.path, key: entry.name,
-                                 "\(raw.count) bytes for \(count) elements of \(entry.dtype)")
+                throw InputError(
+                    .sizeMismatch, file: archive.path, key: entry.name,
+                    "\(raw.count) bytes for \(count) elements of \(entry.dtype)")
             }
             FloatCoding.decode(raw, entry.dtype, count: count, into: out)
         }
@@ -119,7 +123,9 @@ struct ParameterLoader {
         for e in archive.entries { byName[e.name] = e }
         // Task models prefix the encoder with `bert.` or (RoBERTa, XLM-R) `roberta.`.
         let names = byName
-        prefix = names["embeddings.word_embeddings.weight"] != nil ? ""
+        prefix =
+            names["embeddings.word_embeddings.weight"] != nil
+            ? ""
             : ["bert.", "roberta."].first { names[$0 + "embeddings.word_embeddings.weight"] != nil } ?? ""
     }
 
@@ -159,7 +165,8 @@ struct ParameterLoader {
     /// Throws one ``InputError`` listing every recorded problem, if there is any.
     func check(_ what: String) throws {
         guard !problems.isEmpty else { return }
-        throw InputError(anyMissing ? .missing : .sizeMismatch, file: archive.path, key: firstProblemKey,
-                         "\(problems.count) \(what) parameter(s) missing or mis-shaped: " + problems.joined(separator: "; "))
+        throw InputError(
+            anyMissing ? .missing : .sizeMismatch, file: archive.path, key: firstProblemKey,
+            "\(problems.count) \(what) parameter(s) missing or mis-shaped: " + problems.joined(separator: "; "))
     }
 }

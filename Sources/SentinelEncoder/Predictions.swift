@@ -1,6 +1,6 @@
 import SentinelCore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What a fine-tuned model predicts: a label per token (`BertForTokenClassification`, NER) or per
@@ -44,8 +44,10 @@ extension BertModel {
     /// Runs `head` on the encoder outputs of `rows` (length-bucketed batches, ``run(_:batchSize:source:progress:)``).
     /// - Throws: ``InputError`` (`missing`) for classification without a pooler, (`out_of_range`) when a
     ///   logit is NaN or infinite (broken weights); errors of the forward pass.
-    public func logits(_ rows: [EncoderRow], head: ClassificationHead, kind: TaskKind, batchSize: Int,
-                       source: String = "input", progress: (Int, Int) -> Void = { _, _ in }) throws -> TaskLogits {
+    public func logits(
+        _ rows: [EncoderRow], head: ClassificationHead, kind: TaskKind, batchSize: Int,
+        source: String = "input", progress: (Int, Int) -> Void = { _, _ in }
+    ) throws -> TaskLogits {
         if kind == .classification && pooler == nil {
             throw InputError(.missing, file: archive.path, key: "pooler.dense.weight", "sequence classification needs the pooler")
         }
@@ -57,13 +59,17 @@ extension BertModel {
             let all = head.logits(FloatTensor(shape: [outputs.rows, h], values: outputs.poolerOutput)).values
             result.rows = (0..<outputs.rows).map { Array(all[($0 * n)..<(($0 + 1) * n)]) }
         case .ner:
-            let all = head.logits(FloatTensor(shape: [outputs.rows, max(l, 1), h],
-                                              values: l == 0 ? [Float](repeating: 0, count: outputs.rows * h) : outputs.lastHiddenState)).values
+            let all = head.logits(
+                FloatTensor(
+                    shape: [outputs.rows, max(l, 1), h],
+                    values: l == 0 ? [Float](repeating: 0, count: outputs.rows * h) : outputs.lastHiddenState)
+            ).values
             result.rows = rows.enumerated().map { r, row in Array(all[(r * l * n)..<(r * l * n + row.ids.count * n)]) }
         }
         guard result.rows.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
-            throw InputError(.outOfRange, file: archive.path, key: "classifier.weight",
-                             "the model's logits are not finite (NaN or infinite weights?)")
+            throw InputError(
+                .outOfRange, file: archive.path, key: "classifier.weight",
+                "the model's logits are not finite (NaN or infinite weights?)")
         }
         return result
     }

@@ -23,14 +23,17 @@ public struct RobertaClassificationHead: Sendable {
     /// Loads `classifier.dense.{weight,bias}` and `classifier.out_proj.{weight,bias}`.
     /// - Throws: ``InputError`` (`missing`, `size_mismatch`) naming the archive file and tensor.
     public static func load(from archive: TensorArchive, hiddenSize: Int) throws -> RobertaClassificationHead {
-        let dense = try ClassificationHead.load(from: archive, hiddenSize: hiddenSize,
-                                                weightName: "classifier.dense.weight", biasName: "classifier.dense.bias")
+        let dense = try ClassificationHead.load(
+            from: archive, hiddenSize: hiddenSize,
+            weightName: "classifier.dense.weight", biasName: "classifier.dense.bias")
         guard dense.labelCount == hiddenSize else {
-            throw InputError(.sizeMismatch, file: archive.path, key: "classifier.dense.weight",
-                             "shape [\(dense.labelCount), \(hiddenSize)], expected [\(hiddenSize), \(hiddenSize)]")
+            throw InputError(
+                .sizeMismatch, file: archive.path, key: "classifier.dense.weight",
+                "shape [\(dense.labelCount), \(hiddenSize)], expected [\(hiddenSize), \(hiddenSize)]")
         }
-        let out = try ClassificationHead.load(from: archive, hiddenSize: hiddenSize,
-                                              weightName: "classifier.out_proj.weight", biasName: "classifier.out_proj.bias")
+        let out = try ClassificationHead.load(
+            from: archive, hiddenSize: hiddenSize,
+            weightName: "classifier.out_proj.weight", biasName: "classifier.out_proj.bias")
         return RobertaClassificationHead(dense: dense.linear, outProjection: out.linear)
     }
 
@@ -53,8 +56,10 @@ extension BertModel {
     /// The BERT-head counterpart is ``logits(_:head:kind:batchSize:source:progress:)``.
     /// - Throws: ``InputError`` (`out_of_range`, key `classifier.out_proj.weight`) when a logit is NaN or infinite;
     ///   errors of the forward pass.
-    public func logits(_ rows: [EncoderRow], head: RobertaClassificationHead, batchSize: Int, source: String = "input",
-                       progress: (Int, Int) -> Void = { _, _ in }) throws -> TaskLogits {
+    public func logits(
+        _ rows: [EncoderRow], head: RobertaClassificationHead, batchSize: Int, source: String = "input",
+        progress: (Int, Int) -> Void = { _, _ in }
+    ) throws -> TaskLogits {
         let outputs = try run(rows, batchSize: batchSize, source: source, progress: progress)
         let n = head.labelCount, l = outputs.length, h = outputs.hidden
         var result = TaskLogits(kind: .classification, labelCount: n, rows: [])
@@ -65,8 +70,9 @@ extension BertModel {
             result.rows = (0..<outputs.rows).map { _ in [Float](repeating: 0, count: n) }
         }
         guard result.rows.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
-            throw InputError(.outOfRange, file: archive.path, key: "classifier.out_proj.weight",
-                             "the model's logits are not finite (NaN or infinite weights?)")
+            throw InputError(
+                .outOfRange, file: archive.path, key: "classifier.out_proj.weight",
+                "the model's logits are not finite (NaN or infinite weights?)")
         }
         return result
     }
@@ -97,5 +103,5 @@ public final class RobertaForSequenceClassification {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

@@ -1,9 +1,9 @@
 import SentinelCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A HuggingFace model directory: which of the known files are present, where the weights are, and
@@ -40,8 +40,9 @@ public struct ModelDirectory: Sendable {
         let names = try directoryEntries(path).sorted()
         fileNames = names
         guard let weights = Self.weightFileNames.first(where: names.contains) else {
-            throw InputError(.missing, file: path,
-                             "no weights file (expected one of \(Self.weightFileNames.joined(separator: ", ")))")
+            throw InputError(
+                .missing, file: path,
+                "no weights file (expected one of \(Self.weightFileNames.joined(separator: ", ")))")
         }
         weightsFileName = weights
         var shards: [String] = []
@@ -52,8 +53,9 @@ public struct ModelDirectory: Sendable {
             }
             for (_, v) in map {
                 guard let s = v.stringValue, !s.contains("/"), s != "..", s != "." else {
-                    throw InputError(.invalidStructure, file: path + "/" + weights, key: "weight_map",
-                                     "weight_map values must be plain file names in the same directory")
+                    throw InputError(
+                        .invalidStructure, file: path + "/" + weights, key: "weight_map",
+                        "weight_map values must be plain file names in the same directory")
                 }
                 if !shards.contains(s) { shards.append(s) }
             }

@@ -133,9 +133,9 @@ public final class SafeTensorsFile: TensorArchive, @unchecked Sendable {
                 continue
             }
             guard case .object = value,
-                  let dtypeName = value["dtype"]?.stringValue,
-                  let shapeJSON = value["shape"]?.arrayValue,
-                  let offsetsJSON = value["data_offsets"]?.arrayValue
+                let dtypeName = value["dtype"]?.stringValue,
+                let shapeJSON = value["shape"]?.arrayValue,
+                let offsetsJSON = value["data_offsets"]?.arrayValue
             else {
                 throw fail(.invalidStructure, at, name, "a tensor entry needs string dtype, array shape and array data_offsets")
             }
@@ -147,7 +147,7 @@ public final class SafeTensorsFile: TensorArchive, @unchecked Sendable {
                 throw fail(.invalidStructure, at, name, "shape must hold non-negative integers")
             }
             guard offsetsJSON.count == 2, let begin = offsetsJSON[0].intValue, let end = offsetsJSON[1].intValue,
-                  begin >= 0, end >= begin
+                begin >= 0, end >= begin
             else {
                 throw fail(.invalidOffsets, at, name, "data_offsets must be two integers 0 <= begin <= end")
             }
@@ -162,16 +162,20 @@ public final class SafeTensorsFile: TensorArchive, @unchecked Sendable {
         // Offsets must tile [0, dataLength) with no gap and no overlap.
         let dataLength = bytes.count - 8 - n
         var next = 0
-        for t in tensors.sorted(by: { ($0.dataOffsets.lowerBound, $0.dataOffsets.upperBound) < ($1.dataOffsets.lowerBound, $1.dataOffsets.upperBound) }) {
+        for t in tensors.sorted(by: {
+            ($0.dataOffsets.lowerBound, $0.dataOffsets.upperBound) < ($1.dataOffsets.lowerBound, $1.dataOffsets.upperBound)
+        }) {
             if t.dataOffsets.lowerBound != next {
                 let what = t.dataOffsets.lowerBound < next ? "overlaps the previous tensor" : "leaves a gap after the previous tensor"
-                throw fail(.invalidOffsets, 8 + n + t.dataOffsets.lowerBound, t.name,
-                           "data_offsets [\(t.dataOffsets.lowerBound), \(t.dataOffsets.upperBound)) \(what) (expected begin \(next))")
+                throw fail(
+                    .invalidOffsets, 8 + n + t.dataOffsets.lowerBound, t.name,
+                    "data_offsets [\(t.dataOffsets.lowerBound), \(t.dataOffsets.upperBound)) \(what) (expected begin \(next))")
             }
             next = t.dataOffsets.upperBound
         }
         if next > dataLength {
-            throw fail(.dataOutOfBounds, 8 + n + dataLength, nil, "tensor data reaches byte \(next) of the data section, which has only \(dataLength)")
+            throw fail(
+                .dataOutOfBounds, 8 + n + dataLength, nil, "tensor data reaches byte \(next) of the data section, which has only \(dataLength)")
         }
         if next < dataLength {
             throw fail(.dataOutOfBounds, 8 + n + next, nil, "\(dataLength - next) bytes after the last tensor are not covered by any tensor")
@@ -245,8 +249,10 @@ public enum SafeTensorsWriter {
         /// look at the bytes copies them in the kernel (`copy_file_range`) instead of calling ``produce``.
         public var source: FileRange?
 
-        public init(entry: TensorEntry, source: FileRange? = nil,
-                    produce: @escaping (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) {
+        public init(
+            entry: TensorEntry, source: FileRange? = nil,
+            produce: @escaping (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
+        ) {
             self.entry = entry
             self.source = source
             self.produce = produce
@@ -275,11 +281,15 @@ public enum SafeTensorsWriter {
         var offset = 0
         for item in ordered {
             let n = item.entry.byteCount
-            members.append((item.entry.name, .object([
-                ("dtype", .string(item.entry.dtype.rawValue)),
-                ("shape", .array(item.entry.shape.map { .int(Int64($0)) })),
-                ("data_offsets", .array([.int(Int64(offset)), .int(Int64(offset + n))])),
-            ])))
+            members.append(
+                (
+                    item.entry.name,
+                    .object([
+                        ("dtype", .string(item.entry.dtype.rawValue)),
+                        ("shape", .array(item.entry.shape.map { .int(Int64($0)) })),
+                        ("data_offsets", .array([.int(Int64(offset)), .int(Int64(offset + n))])),
+                    ])
+                ))
             offset += n
         }
         var header = Array(JSONValue.object(members).serialized(.compact).utf8)
@@ -315,8 +325,9 @@ public enum SafeTensorsWriter {
                 try out.write(chunk)
             }
             guard written == item.entry.byteCount else {
-                throw InputError(.sizeMismatch, file: out.path, key: item.entry.name,
-                                 "produced \(written) bytes, expected \(item.entry.byteCount)")
+                throw InputError(
+                    .sizeMismatch, file: out.path, key: item.entry.name,
+                    "produced \(written) bytes, expected \(item.entry.byteCount)")
             }
         }
     }

@@ -124,8 +124,9 @@ public struct AdaptedVocabulary: Sendable {
     /// The model input of one line of encrypted text (a TAB separates the two texts of a pair), with the
     /// template and longest-first truncation to `maxLength` positions.
     public func encode(_ text: Substring, pair: Substring? = nil, maxLength: Int? = nil) -> Encoding {
-        template.assemble(pieces(ofEncrypted: text), pair.map { pieces(ofEncrypted: $0) },
-                          truncation: maxLength.map { .longestFirst(maxLength: $0) })
+        template.assemble(
+            pieces(ofEncrypted: text), pair.map { pieces(ofEncrypted: $0) },
+            truncation: maxLength.map { .longestFirst(maxLength: $0) })
     }
 
     /// `input_ids` for a sequence of encrypted tokens: `[CLS] … [SEP]` (or bare without special tokens).

@@ -1,6 +1,6 @@
 internal import CSodium
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A ChaCha20 keystream (RFC 8439, 96-bit nonce, 32-bit block counter from 0) as a source of random numbers
@@ -40,8 +40,10 @@ public struct ChaCha20Stream {
     }
 
     /// Writes `count` bytes of the keystream of `key` and `nonce` starting at block `initialCounter` into `out`.
-    public static func keystream(key: UnsafeBufferPointer<UInt8>, nonce: [UInt8], initialCounter: UInt32 = 0,
-                                 into out: UnsafeMutableRawBufferPointer) {
+    public static func keystream(
+        key: UnsafeBufferPointer<UInt8>, nonce: [UInt8], initialCounter: UInt32 = 0,
+        into out: UnsafeMutableRawBufferPointer
+    ) {
         precondition(key.count == 32 && nonce.count == 12)
         _ = sodiumReady
         guard let base = out.baseAddress?.assumingMemoryBound(to: UInt8.self), !out.isEmpty else { return }
@@ -99,8 +101,10 @@ public struct ChaCha20Stream {
     /// Fills `out` with standard normal values from the keystream of `key` and `nonce` (from block 0): value pair
     /// `k` uses words `2k` and `2k+1` (Box–Muller); an odd count drops the last sine value.
     /// - Parameter scratch: at least `8 · 2 · ⌈count/2⌉` bytes, reused across calls.
-    public static func gaussians(key: UnsafeBufferPointer<UInt8>, nonce: [UInt8], into out: UnsafeMutablePointer<Double>,
-                                 count: Int, scratch: UnsafeMutableRawBufferPointer) {
+    public static func gaussians(
+        key: UnsafeBufferPointer<UInt8>, nonce: [UInt8], into out: UnsafeMutablePointer<Double>,
+        count: Int, scratch: UnsafeMutableRawBufferPointer
+    ) {
         let pairs = (count + 1) / 2
         precondition(scratch.count >= pairs * 16)
         keystream(key: key, nonce: nonce, into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<(pairs * 16)]))

@@ -3,7 +3,7 @@ import SentinelCore
 import SentinelTokenizer
 import SentinelFormats
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What `sentinel convert` is asked to do.
@@ -29,8 +29,10 @@ public struct ConversionOptions: Sendable {
     /// than the input's largest shard).
     public var maxShardBytes: Int?
 
-    public init(shuffle: Bool = false, glideSteps: Int = 2, embeddingDType: EmbeddingDType = .keep, replace: Bool = false,
-                format: WeightsFormat = .safetensors, maxShardBytes: Int? = nil) {
+    public init(
+        shuffle: Bool = false, glideSteps: Int = 2, embeddingDType: EmbeddingDType = .keep, replace: Bool = false,
+        format: WeightsFormat = .safetensors, maxShardBytes: Int? = nil
+    ) {
         self.shuffle = shuffle
         self.glideSteps = glideSteps
         self.embeddingDType = embeddingDType
@@ -76,21 +78,28 @@ public enum SeedConverter {
     ///   - progress: called with short step descriptions.
     /// - Throws: ``InputError`` (bad model directory or weights), ``OutputError`` (I/O), `TokenHasher.Error`.
     ///   On any error nothing is left at `output`.
-    public static func convert(model: String, output: String, passkey: String, options: ConversionOptions,
-                               progress: (String) -> Void = { _ in }) throws -> ConversionReport {
+    public static func convert(
+        model: String, output: String, passkey: String, options: ConversionOptions,
+        progress: (String) -> Void = { _ in }
+    ) throws -> ConversionReport {
         try convert(model: model, output: output, options: options, steps: seedSteps(passkey: passkey, options: options), progress: progress)
     }
 
     /// The conversion pipeline shared by every scheme; `steps` holds what the scheme decides.
-    static func convert(model: String, output: String, options: ConversionOptions, steps: SchemeSteps,
-                        progress: (String) -> Void) throws -> ConversionReport {
+    static func convert(
+        model: String, output: String, options: ConversionOptions, steps: SchemeSteps,
+        progress: (String) -> Void
+    ) throws -> ConversionReport {
         let start = monotonicSeconds()
         let dir = try ModelDirectory(path: model)
         let hasher = try steps.hasher()
 
         // Source digests for sentinel.json, on the second core while the rest runs.
-        let sourceFiles = ([dir.weightsFileName] + dir.shardFileNames + ["config.json", "vocab.txt", "vocab.json", "merges.txt",
-                           "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]).filter(dir.has)
+        let sourceFiles =
+            ([dir.weightsFileName] + dir.shardFileNames + [
+                "config.json", "vocab.txt", "vocab.json", "merges.txt",
+                "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+            ]).filter(dir.has)
         let digests = BackgroundTask {
             try sourceFiles.map { name in
                 let (sha, size) = try SHA256Stream.hex(file: dir.file(name))
@@ -111,8 +120,9 @@ public enum SeedConverter {
         let specialTokens = try SpecialTokensMap.read(directory: dir.path).all
         let specialIDs = Set(specialTokens.compactMap { vocab.id(of: $0).map(Int.init) })
         guard !specialIDs.isEmpty else {
-            throw InputError(.invalidStructure, file: vocabFile,
-                             "none of the special tokens (\(specialTokens.joined(separator: " "))) is in the vocabulary")
+            throw InputError(
+                .invalidStructure, file: vocabFile,
+                "none of the special tokens (\(specialTokens.joined(separator: " "))) is in the vocabulary")
         }
         let config = try dir.config()
         var warnings: [String] = []
@@ -149,25 +159,30 @@ public enum SeedConverter {
         let entries = archive.entries
         let embedding = archive.entry(named: try wordEmbeddingsName(in: entries.map(\.name), file: archive.path))!
         guard embedding.shape.count == 2, embedding.shape[0] == vocab.count,
-              EmbeddingTransform.supportedDTypes.contains(embedding.dtype)
+            EmbeddingTransform.supportedDTypes.contains(embedding.dtype)
         else {
-            throw InputError(.invalidStructure, file: archive.path, key: embedding.name,
-                             "expected [\(vocab.count), hidden] of F16, BF16, F32 or F64 (\(vocabFile) has \(vocab.count) tokens); found \(embedding.dtype) \(embedding.shape)")
+            throw InputError(
+                .invalidStructure, file: archive.path, key: embedding.name,
+                "expected [\(vocab.count), hidden] of F16, BF16, F32 or F64 (\(vocabFile) has \(vocab.count) tokens); found \(embedding.dtype) \(embedding.shape)"
+            )
         }
         let hidden = embedding.shape[1]
-        let outDType: DType = switch options.embeddingDType {
-        case .keep: embedding.dtype
-        case .F32: .F32
-        case .F64: .F64
-        }
+        let outDType: DType =
+            switch options.embeddingDType {
+            case .keep: embedding.dtype
+            case .F32: .F32
+            case .F64: .F64
+            }
         if let declared = config["vocab_size"]?.intValue, declared != embedding.shape[0] {
-            throw InputError(.invalidStructure, file: dir.file("config.json"), key: "vocab_size",
-                             "says \(declared) but \(embedding.name) has \(embedding.shape[0]) rows")
+            throw InputError(
+                .invalidStructure, file: dir.file("config.json"), key: "vocab_size",
+                "says \(declared) but \(embedding.name) has \(embedding.shape[0]) rows")
         }
         // A masked-LM head's decoder and biases move with the ids; a decoder tied to the embeddings stays tied.
         let changes = VocabularyRows.changes(of: entries, embeddingName: embedding.name, vocabSize: vocab.count, ties: ties)
         for e in entries where changes[e.name] == .unchanged && e.shape.first == vocab.count && e.shape.count <= 2 {
-            warnings.append("\(e.name) \(e.shape) is vocabulary-sized but the \(steps.name) scheme leaves it unchanged (as the reference converter does)")
+            warnings.append(
+                "\(e.name) \(e.shape) is vocabulary-sized but the \(steps.name) scheme leaves it unchanged (as the reference converter does)")
         }
 
         progress("writing \(output)")
@@ -182,7 +197,9 @@ public enum SeedConverter {
                 case .unchanged: return .copy(e, from: archive)
                 case .permuteRows:
                     return SafeTensorsWriter.Item(entry: e) { sink in
-                        try archive.withBytes(of: e.name) { try VocabularyRows.permutedRows($0, rowBytes: e.byteCount / vocab.count, mapping: mapping, to: sink) }
+                        try archive.withBytes(of: e.name) {
+                            try VocabularyRows.permutedRows($0, rowBytes: e.byteCount / vocab.count, mapping: mapping, to: sink)
+                        }
                         archive.releaseBytes(of: e.name)
                     }
                 case .embedding: break
@@ -204,8 +221,9 @@ public enum SeedConverter {
                 sharded.shards.map { $0.entries.reduce(0) { $0 + $1.byteCount } }.max() ?? 0
             }
             if let maxShard = options.maxShardBytes ?? inputShardBytes {
-                weightFiles = try ShardedWriter.write(items, ties: ties, format: options.format, metadata: metadata,
-                                                      maxShardBytes: maxShard, directory: out.temporaryPath)
+                weightFiles = try ShardedWriter.write(
+                    items, ties: ties, format: options.format, metadata: metadata,
+                    maxShardBytes: maxShard, directory: out.temporaryPath)
             } else if options.format == .pytorch {
                 try out.write(WeightsFormat.pytorch.fileName) { try TorchWriter.stream(items, ties: ties, recordPrefix: "pytorch_model", to: $0) }
                 weightFiles = [WeightsFormat.pytorch.fileName]
@@ -225,40 +243,55 @@ public enum SeedConverter {
             try out.write("vocab.txt", text: adaptedTokens.joined(separator: "\n"))
         }
         if let text = try tokenizerText.wait() { try out.write("tokenizer.json", text: text) }
-        for name in ["config.json", "tokenizer_config.json", "special_tokens_map.json"] where dir.has(name) && !(byteLevel && name == "tokenizer_config.json") {
+        for name in ["config.json", "tokenizer_config.json", "special_tokens_map.json"]
+        where dir.has(name) && !(byteLevel && name == "tokenizer_config.json") {
             let f = try MappedFile(path: dir.file(name))
             try withExtendedLifetime(f) { try out.write(name) { try $0.write(f.bytes) } }
         }
         progress("waiting for source digests")
         let sourceDigests = try digests.wait()
-        let manifest = JSONValue.object(steps.manifest(outDType) + [
-            ("vocabulary", .string(source.family.rawValue)),
-            ("source", .object([("files", .object(sourceDigests.map { name, sha, size in
-                (name, .object([("sha256", .string(sha)), ("bytes", .int(Int64(size)))]))
-            }))])),
-            ("tool", .object([("name", .string("sentinel")), ("version", .string(sentinelVersion))])),
-        ])
+        let manifest = JSONValue.object(
+            steps.manifest(outDType) + [
+                ("vocabulary", .string(source.family.rawValue)),
+                (
+                    "source",
+                    .object([
+                        (
+                            "files",
+                            .object(
+                                sourceDigests.map { name, sha, size in
+                                    (name, .object([("sha256", .string(sha)), ("bytes", .int(Int64(size)))]))
+                                })
+                        )
+                    ])
+                ),
+                ("tool", .object([("name", .string("sentinel")), ("version", .string(sentinelVersion))])),
+            ])
         try out.write("sentinel.json", text: manifest.serialized(.pretty) + "\n")
         progress("committing \(output)")
         try out.commit()
-        return ConversionReport(output: output, scheme: steps.name, vocabSize: vocab.count,
-                                changedTensors: entries.map(\.name).filter { changes[$0] != .unchanged },
-                                embeddingDType: outDType, ignoredFiles: dir.unknownFileNames, warnings: warnings,
-                                renamedTensors: renamed, weightFiles: weightFiles, seconds: monotonicSeconds() - start,
-                                manifest: manifest)
+        return ConversionReport(
+            output: output, scheme: steps.name, vocabSize: vocab.count,
+            changedTensors: entries.map(\.name).filter { changes[$0] != .unchanged },
+            embeddingDType: outDType, ignoredFiles: dir.unknownFileNames, warnings: warnings,
+            renamedTensors: renamed, weightFiles: weightFiles, seconds: monotonicSeconds() - start,
+            manifest: manifest)
     }
 
     /// The adapted tokenizer.json of a byte-level BPE model (``SourceVocabulary/adaptedTokenizerJSON(original:tokens:specials:unknown:cls:sep:)``),
     /// after checking that the input's tokenizer.json, when present, has the vocabulary of vocab.json.
-    static func adaptedByteLevelTokenizer(_ dir: ModelDirectory, vocab: WordPieceVocabulary, adaptedTokens: [String],
-                                          specialTokens: [String]) throws -> String {
+    static func adaptedByteLevelTokenizer(
+        _ dir: ModelDirectory, vocab: WordPieceVocabulary, adaptedTokens: [String],
+        specialTokens: [String]
+    ) throws -> String {
         let original = dir.has("tokenizer.json") ? try JSONValue.read(file: dir.file("tokenizer.json")) : nil
         if let original { try checkTokenizerVocab(original, matches: vocab, path: dir.file("tokenizer.json")) }
         let map = try SpecialTokensMap.read(directory: dir.path)
         let specials = specialTokens.compactMap { t in vocab.id(of: t).map { (t, Int($0)) } }
-        return SourceVocabulary.adaptedTokenizerJSON(original: original, tokens: adaptedTokens, specials: specials,
-                                                     unknown: map["unk_token"] ?? "<unk>", cls: map["cls_token"] ?? "<s>",
-                                                     sep: map["sep_token"] ?? "</s>")
+        return SourceVocabulary.adaptedTokenizerJSON(
+            original: original, tokens: adaptedTokens, specials: specials,
+            unknown: map["unk_token"] ?? "<unk>", cls: map["cls_token"] ?? "<s>",
+            sep: map["sep_token"] ?? "</s>")
     }
 
     /// `tokenizer.json`'s `model.vocab`, when present, must agree with `vocab.txt` (or vocab.json).
@@ -266,12 +299,14 @@ public enum SeedConverter {
     static func checkTokenizerVocab(_ tokenizer: JSONValue, matches vocab: WordPieceVocabulary, path: String) throws {
         guard let map = tokenizer["model"]?["vocab"]?.objectValue else { return }
         guard map.count == vocab.count else {
-            throw InputError(.invalidStructure, file: path, key: "model.vocab",
-                             "has \(map.count) tokens but vocab.txt has \(vocab.count) distinct tokens")
+            throw InputError(
+                .invalidStructure, file: path, key: "model.vocab",
+                "has \(map.count) tokens but vocab.txt has \(vocab.count) distinct tokens")
         }
         for (token, id) in map where vocab.id(of: token).map(Int.init) != id.intValue {
-            throw InputError(.invalidStructure, file: path, key: "model.vocab",
-                             "token id \(id.intValue.map(String.init) ?? "?") disagrees with vocab.txt (\(vocab.id(of: token).map(String.init) ?? "absent"))")
+            throw InputError(
+                .invalidStructure, file: path, key: "model.vocab",
+                "token id \(id.intValue.map(String.init) ?? "?") disagrees with vocab.txt (\(vocab.id(of: token).map(String.init) ?? "absent"))")
         }
     }
 }

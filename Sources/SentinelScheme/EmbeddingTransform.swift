@@ -20,8 +20,10 @@ public struct EmbeddingTransform: @unchecked Sendable {
     /// - Parameters:
     ///   - source: the `[rows, hidden]` matrix bytes, row-major little-endian, of `dtype`.
     ///   - mapping: `mapping[old id] = new id`; output row `mapping[i]` is transformed row `i`.
-    public init(source: UnsafeRawBufferPointer, dtype: DType, rows: Int, hidden: Int,
-                passes: [SeedScheme.GlidePass], mapping: [Int]) {
+    public init(
+        source: UnsafeRawBufferPointer, dtype: DType, rows: Int, hidden: Int,
+        passes: [SeedScheme.GlidePass], mapping: [Int]
+    ) {
         precondition(Self.supportedDTypes.contains(dtype) && mapping.count == rows)
         precondition(source.count == rows * hidden * dtype.byteWidth!)
         self.source = source
@@ -39,8 +41,9 @@ public struct EmbeddingTransform: @unchecked Sendable {
     @inline(__always)
     func load(row r: Int, into out: UnsafeMutablePointer<Double>) {
         let width = sourceDType.byteWidth!
-        FloatCoding.decode(UnsafeRawBufferPointer(rebasing: source[(r * hidden * width)..<((r + 1) * hidden * width)]),
-                           sourceDType, count: hidden, into: out)
+        FloatCoding.decode(
+            UnsafeRawBufferPointer(rebasing: source[(r * hidden * width)..<((r + 1) * hidden * width)]),
+            sourceDType, count: hidden, into: out)
     }
 
     /// Writes output rows `range` (adapted ids) into `out` as `dtype` (F16, BF16, F32 or F64; float64
@@ -54,7 +57,10 @@ public struct EmbeddingTransform: @unchecked Sendable {
             let hi = range.lowerBound + range.count * (w + 1) / workers
             let row = UnsafeMutablePointer<Double>.allocate(capacity: hidden)
             let lines = UnsafeMutablePointer<Double>.allocate(capacity: max(1, passes.count) * hidden)
-            defer { row.deallocate(); lines.deallocate() }
+            defer {
+                row.deallocate()
+                lines.deallocate()
+            }
             for (k, pass) in passes.enumerated() { (lines + k * hidden).update(repeating: pass.line, count: hidden) }
             for j in lo..<hi {
                 load(row: sourceRow[j], into: row)
@@ -65,4 +71,3 @@ public struct EmbeddingTransform: @unchecked Sendable {
         }
     }
 }
-

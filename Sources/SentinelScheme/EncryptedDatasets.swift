@@ -7,14 +7,16 @@ extension Encryptor {
     /// digest's word label (a model trained on it labels the first digest of each word, as on plain text).
     public func encrypt(_ sentence: NERSentence) -> JSONLinesDataset.NERRecord {
         let (tokens, wordIDs) = encrypt(words: sentence.words)
-        return JSONLinesDataset.NERRecord(tokens: tokens, nerTags: wordIDs.map { sentence.labels[$0] }, wordIDs: wordIDs,
-                                          line: sentence.line)
+        return JSONLinesDataset.NERRecord(
+            tokens: tokens, nerTags: wordIDs.map { sentence.labels[$0] }, wordIDs: wordIDs,
+            line: sentence.line)
     }
 
     /// A classification example with its text (and pair) encrypted: space-separated digests.
     public func encrypt(_ example: TextExample) -> TextExample {
-        TextExample(text: encrypt(text: example.text).joined(separator: " "),
-                    pair: example.pair.map { encrypt(text: $0).joined(separator: " ") }, label: example.label, line: example.line)
+        TextExample(
+            text: encrypt(text: example.text).joined(separator: " "),
+            pair: example.pair.map { encrypt(text: $0).joined(separator: " ") }, label: example.label, line: example.line)
     }
 }
 
@@ -80,13 +82,17 @@ extension InputEncoder {
         case (.conll, .plain(let tokenizer)):
             for s in try NERCorpus.read(file) {
                 let e = tokenizer.template.assemble(tokenizer.labelPieces(ofWords: s.words), nil, truncation: truncation)
-                out.append(InputRecord(encoding: e, words: Self.firstPositions(e).map { (s.words[$0.word], $0.position) },
-                                       label: nil, wordLabels: s.labels, line: s.line))
+                out.append(
+                    InputRecord(
+                        encoding: e, words: Self.firstPositions(e).map { (s.words[$0.word], $0.position) },
+                        label: nil, wordLabels: s.labels, line: s.line))
             }
         case (.tsv, .plain):
             for x in try GLUETSV.read(file) {
-                out.append(InputRecord(encoding: encode(x.text[...], pair: x.pair?[...], maxLength: maxLength), words: [],
-                                       label: x.label, wordLabels: nil, line: x.line))
+                out.append(
+                    InputRecord(
+                        encoding: encode(x.text[...], pair: x.pair?[...], maxLength: maxLength), words: [],
+                        label: x.label, wordLabels: nil, line: x.line))
             }
         case (.jsonl, _) where tokens:
             for r in try JSONLinesDataset.readNER(file) {
@@ -103,12 +109,16 @@ extension InputEncoder {
             }
         case (.jsonl, _):
             for x in try JSONLinesDataset.readClassification(file) {
-                out.append(InputRecord(encoding: encode(x.text[...], pair: x.pair?[...], maxLength: maxLength), words: [],
-                                       label: x.label, wordLabels: nil, line: x.line))
+                out.append(
+                    InputRecord(
+                        encoding: encode(x.text[...], pair: x.pair?[...], maxLength: maxLength), words: [],
+                        label: x.label, wordLabels: nil, line: x.line))
             }
         case (.conll, .encrypted), (.tsv, .encrypted):
-            throw InputError(.unknownFormat, file: file.path,
-                             "--format \(format.rawValue) is plain text; encrypted datasets are the JSON lines that `sentinel encrypt --format \(format.rawValue)` writes")
+            throw InputError(
+                .unknownFormat, file: file.path,
+                "--format \(format.rawValue) is plain text; encrypted datasets are the JSON lines that `sentinel encrypt --format \(format.rawValue)` writes"
+            )
         }
         return out
     }

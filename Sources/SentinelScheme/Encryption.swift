@@ -86,16 +86,23 @@ public final class Encryptor: @unchecked Sendable {
     /// not in it) give their added token's text.
     public func encryptedToken(id: Int32) -> String {
         guard id >= 0 && Int(id) < idCount else { return (tokenizer.token(of: id) ?? "") }
-        return String(decoding: UnsafeBufferPointer(start: text + Int(start[Int(id)]),
-                                                    count: Int(start[Int(id) + 1] - start[Int(id)])), as: UTF8.self)
+        return String(
+            decoding: UnsafeBufferPointer(
+                start: text + Int(start[Int(id)]),
+                count: Int(start[Int(id) + 1] - start[Int(id)])), as: UTF8.self)
     }
 
     /// Appends the encrypted token of `id` (digest or special token text) to `out` as UTF-8 bytes.
     @inline(__always)
     public func appendEncryptedToken(id: Int32, to out: inout [UInt8]) {
-        guard id >= 0 && Int(id) < idCount else { out.append(contentsOf: (tokenizer.token(of: id) ?? "").utf8); return }
-        out.append(contentsOf: UnsafeBufferPointer(start: text + Int(start[Int(id)]),
-                                                   count: Int(start[Int(id) + 1] - start[Int(id)])))
+        guard id >= 0 && Int(id) < idCount else {
+            out.append(contentsOf: (tokenizer.token(of: id) ?? "").utf8)
+            return
+        }
+        out.append(
+            contentsOf: UnsafeBufferPointer(
+                start: text + Int(start[Int(id)]),
+                count: Int(start[Int(id) + 1] - start[Int(id)])))
     }
 
     /// Whether `id` is written as a digest (false for special tokens).

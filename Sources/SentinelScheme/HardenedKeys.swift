@@ -167,8 +167,9 @@ public struct HardenedKeys: Sendable {
         let status = password.withUnsafeBufferPointer { pw in
             parameters.salt.withUnsafeBufferPointer { salt in
                 pw.withMemoryRebound(to: CChar.self) { pwc in
-                    crypto_pwhash(key.bytes, UInt64(SecretKey.byteCount), pwc.baseAddress!, UInt64(length), salt.baseAddress!,
-                                  UInt64(parameters.opsLimit), Int(parameters.memLimit), crypto_pwhash_ALG_ARGON2ID13)
+                    crypto_pwhash(
+                        key.bytes, UInt64(SecretKey.byteCount), pwc.baseAddress!, UInt64(length), salt.baseAddress!,
+                        UInt64(parameters.opsLimit), Int(parameters.memLimit), crypto_pwhash_ALG_ARGON2ID13)
                 }
             }
         }

@@ -1,7 +1,7 @@
 import Dispatch
 import SentinelCore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The `hardened` adaptation scheme (`../shared/docs/SCHEME.md`, scheme `hardened`): the seed scheme's files and
@@ -191,8 +191,10 @@ public struct HardenedEmbeddingTransform: EmbeddingRowProducer, @unchecked Senda
     ///   - specialIDs: rows never re-initialised.
     ///   - reinitStd: the resolved standard deviation of re-initialised rows.
     ///   - key: the embedding-transform subkey.
-    public init(source: UnsafeRawBufferPointer, dtype: DType, rows: Int, hidden: Int, mapping: [Int], specialIDs: Set<Int>,
-                options: HardenedTransformOptions, reinitStd: Double, key: SecretKey) {
+    public init(
+        source: UnsafeRawBufferPointer, dtype: DType, rows: Int, hidden: Int, mapping: [Int], specialIDs: Set<Int>,
+        options: HardenedTransformOptions, reinitStd: Double, key: SecretKey
+    ) {
         loader = EmbeddingTransform(source: source, dtype: dtype, rows: rows, hidden: hidden, passes: [], mapping: mapping)
         self.options = options
         self.reinitStd = reinitStd
@@ -205,12 +207,15 @@ public struct HardenedEmbeddingTransform: EmbeddingRowProducer, @unchecked Senda
 
     /// Transformed source row `i` into `row` (float64, `hidden` values); `noise` and `scratch` are work space.
     @inline(__always)
-    func transform(source i: Int, into row: UnsafeMutablePointer<Double>, noise: UnsafeMutablePointer<Double>,
-                   scratch: UnsafeMutableRawBufferPointer) {
+    func transform(
+        source i: Int, into row: UnsafeMutablePointer<Double>, noise: UnsafeMutablePointer<Double>,
+        scratch: UnsafeMutableRawBufferPointer
+    ) {
         key.withUnsafeBufferPointer { k in
             if reinit[i] {
-                ChaCha20Stream.gaussians(key: k, nonce: ChaCha20Stream.nonce(domain: HardenedScheme.NonceDomain.reinitValues.rawValue, index: UInt64(i)),
-                                         into: row, count: hidden, scratch: scratch)
+                ChaCha20Stream.gaussians(
+                    key: k, nonce: ChaCha20Stream.nonce(domain: HardenedScheme.NonceDomain.reinitValues.rawValue, index: UInt64(i)),
+                    into: row, count: hidden, scratch: scratch)
                 for j in 0..<hidden { row[j] *= reinitStd }
                 return
             }
@@ -222,8 +227,9 @@ public struct HardenedEmbeddingTransform: EmbeddingRowProducer, @unchecked Senda
                 for j in 0..<hidden { row[j] *= s }
             }
             if options.noiseStd > 0 {
-                ChaCha20Stream.gaussians(key: k, nonce: ChaCha20Stream.nonce(domain: HardenedScheme.NonceDomain.noise.rawValue, index: UInt64(i)),
-                                         into: noise, count: hidden, scratch: scratch)
+                ChaCha20Stream.gaussians(
+                    key: k, nonce: ChaCha20Stream.nonce(domain: HardenedScheme.NonceDomain.noise.rawValue, index: UInt64(i)),
+                    into: noise, count: hidden, scratch: scratch)
                 let sigma = options.noiseStd
                 for j in 0..<hidden { row[j] += sigma * noise[j] }
             }
@@ -240,7 +246,11 @@ public struct HardenedEmbeddingTransform: EmbeddingRowProducer, @unchecked Senda
             let row = UnsafeMutablePointer<Double>.allocate(capacity: hidden)
             let noise = UnsafeMutablePointer<Double>.allocate(capacity: hidden)
             let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: (hidden + 1) / 2 * 16, alignment: 16)
-            defer { row.deallocate(); noise.deallocate(); scratch.deallocate() }
+            defer {
+                row.deallocate()
+                noise.deallocate()
+                scratch.deallocate()
+            }
             for j in lo..<hi {
                 transform(source: loader.sourceRow[j], into: row, noise: noise, scratch: scratch)
                 let dst = out.baseAddress! + (j - range.lowerBound) * hidden * width

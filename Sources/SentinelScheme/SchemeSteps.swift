@@ -28,15 +28,17 @@ extension SeedConverter {
                 let passes = SeedScheme.glidePasses(options.glideSteps, generator: &global)
                 return EmbeddingTransform(source: source, dtype: dtype, rows: rows, hidden: hidden, passes: passes, mapping: mapping)
             },
-            manifest: { outDType in [
-                ("scheme", .string("seed")),
-                ("scheme_version", .int(Int64(SeedScheme.version))),
-                ("shuffle", .bool(options.shuffle)),
-                ("glide_steps", .int(Int64(options.glideSteps))),
-                ("embedding_dtype", .string(outDType.rawValue)),
-                ("digest", .object([("algorithm", .string("blake2b")), ("digest_size", .int(16)), ("encoding", .string("hex"))])),
-                ("kdf", .null),
-            ] }
+            manifest: { outDType in
+                [
+                    ("scheme", .string("seed")),
+                    ("scheme_version", .int(Int64(SeedScheme.version))),
+                    ("shuffle", .bool(options.shuffle)),
+                    ("glide_steps", .int(Int64(options.glideSteps))),
+                    ("embedding_dtype", .string(outDType.rawValue)),
+                    ("digest", .object([("algorithm", .string("blake2b")), ("digest_size", .int(16)), ("encoding", .string("hex"))])),
+                    ("kdf", .null),
+                ]
+            }
         )
     }
 }

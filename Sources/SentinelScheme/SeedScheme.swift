@@ -72,8 +72,10 @@ public enum SeedScheme {
     ///   - row: `[hidden]` float64 values.
     ///   - lines: `[passes, hidden]`: each pass's line `l · 1`.
     @inline(__always)
-    static func glide(row: UnsafeMutablePointer<Double>, hidden: Int, passes: [GlidePass], lineDots: [Double],
-                      lines: UnsafePointer<Double>) {
+    static func glide(
+        row: UnsafeMutablePointer<Double>, hidden: Int, passes: [GlidePass], lineDots: [Double],
+        lines: UnsafePointer<Double>
+    ) {
         for (k, pass) in passes.enumerated() {
             let coef = (2 * referenceDot(row, lines + k * hidden, hidden)) / lineDots[k]
             let p = coef * pass.line

@@ -36,7 +36,8 @@ public struct SourceVocabulary: Sendable {
                 return
             }
             if dir.has("tokenizer.json"), case let json = try JSONValue.read(file: dir.file("tokenizer.json")),
-               json["model"]?["type"]?.stringValue == "BPE", let map = json["model"]?["vocab"] {
+                json["model"]?["type"]?.stringValue == "BPE", let map = json["model"]?["vocab"]
+            {
                 family = .byteLevelBPE
                 path = dir.file("tokenizer.json")
                 vocabulary = try Self.tokens(ofMap: map, file: path, key: "model.vocab")
@@ -56,12 +57,14 @@ public struct SourceVocabulary: Sendable {
         var tokens = [String?](repeating: nil, count: entries.count)
         for (token, value) in entries {
             guard let id = value.intValue, id >= 0, id < entries.count else {
-                throw InputError(.invalidStructure, file: file, key: token,
-                                 "id \(value.serialized()) is outside 0..<\(entries.count)")
+                throw InputError(
+                    .invalidStructure, file: file, key: token,
+                    "id \(value.serialized()) is outside 0..<\(entries.count)")
             }
             if let other = tokens[id] {
-                throw InputError(.invalidStructure, file: file, key: token,
-                                 "shares id \(id) with \(JSONValue.string(other).serialized()) (or the key is repeated)")
+                throw InputError(
+                    .invalidStructure, file: file, key: token,
+                    "shares id \(id) with \(JSONValue.string(other).serialized()) (or the key is repeated)")
             }
             if token.isEmpty { throw InputError(.invalidStructure, file: file, key: "", "a token cannot be empty") }
             tokens[id] = token
@@ -87,8 +90,10 @@ public struct SourceVocabulary: Sendable {
     /// - Parameters:
     ///   - original: the input's tokenizer.json, or nil to build one (post-processor from the special tokens).
     ///   - specials: the special tokens with their ids, `<unk>`, `<s>`, `</s>` among them for RoBERTa.
-    public static func adaptedTokenizerJSON(original: JSONValue?, tokens: [String], specials: [(String, Int)],
-                                            unknown: String, cls: String, sep: String) -> String {
+    public static func adaptedTokenizerJSON(
+        original: JSONValue?, tokens: [String], specials: [(String, Int)],
+        unknown: String, cls: String, sep: String
+    ) -> String {
         let model = JSONValue.object([
             ("type", .string("WordLevel")),
             ("vocab", .object(tokens.enumerated().map { ($0.element, .int(Int64($0.offset))) })),
@@ -102,17 +107,26 @@ public struct SourceVocabulary: Sendable {
             let id = Dictionary(specials, uniquingKeysWith: { a, _ in a })
             out = .object([
                 ("version", .string("1.0")), ("truncation", .null), ("padding", .null),
-                ("added_tokens", .array(specials.map { token, i in
-                    .object([("id", .int(Int64(i))), ("content", .string(token)), ("single_word", .bool(false)),
-                             ("lstrip", .bool(false)), ("rstrip", .bool(false)), ("normalized", .bool(false)),
-                             ("special", .bool(true))])
-                })),
-                ("post_processor", .object([
-                    ("type", .string("RobertaProcessing")),
-                    ("sep", .array([.string(sep), .int(Int64(id[sep] ?? 2))])),
-                    ("cls", .array([.string(cls), .int(Int64(id[cls] ?? 0))])),
-                    ("trim_offsets", .bool(true)), ("add_prefix_space", .bool(false)),
-                ])),
+                (
+                    "added_tokens",
+                    .array(
+                        specials.map { token, i in
+                            .object([
+                                ("id", .int(Int64(i))), ("content", .string(token)), ("single_word", .bool(false)),
+                                ("lstrip", .bool(false)), ("rstrip", .bool(false)), ("normalized", .bool(false)),
+                                ("special", .bool(true)),
+                            ])
+                        })
+                ),
+                (
+                    "post_processor",
+                    .object([
+                        ("type", .string("RobertaProcessing")),
+                        ("sep", .array([.string(sep), .int(Int64(id[sep] ?? 2))])),
+                        ("cls", .array([.string(cls), .int(Int64(id[cls] ?? 0))])),
+                        ("trim_offsets", .bool(true)), ("add_prefix_space", .bool(false)),
+                    ])
+                ),
             ])
         }
         out = out.setting("normalizer", to: .null).setting("pre_tokenizer", to: pre)

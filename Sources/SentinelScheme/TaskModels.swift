@@ -9,8 +9,9 @@ extension SeedConverter {
     public static func wordEmbeddingsName(in names: [String], file: String) throws -> String {
         let found = names.filter { $0 == wordEmbeddingsName || $0.hasSuffix("." + wordEmbeddingsName) }
         guard found.count == 1 else {
-            throw InputError(found.isEmpty ? .missing : .invalidStructure, file: file, key: wordEmbeddingsName,
-                             found.isEmpty ? "no word-embedding tensor" : "several word-embedding tensors: \(found)")
+            throw InputError(
+                found.isEmpty ? .missing : .invalidStructure, file: file, key: wordEmbeddingsName,
+                found.isEmpty ? "no word-embedding tensor" : "several word-embedding tensors: \(found)")
         }
         return found[0]
     }
@@ -40,15 +41,18 @@ public enum VocabularyRows {
     /// The change for every entry: `embeddingName` and its tie group are `.embedding`; masked-LM output tensors
     /// with `vocabSize` rows are `.permuteRows`.
     /// - Parameter ties: tied name → the earlier name it is tied to (``TorchCheckpoint/ties``; `[:]` otherwise).
-    public static func changes(of entries: [TensorEntry], embeddingName: String, vocabSize: Int,
-                               ties: [String: String]) -> [String: Change] {
+    public static func changes(
+        of entries: [TensorEntry], embeddingName: String, vocabSize: Int,
+        ties: [String: String]
+    ) -> [String: Change] {
         let root = ties[embeddingName] ?? embeddingName
         var out: [String: Change] = [:]
         for e in entries {
             if e.name == embeddingName || e.name == root || ties[e.name] == root {
                 out[e.name] = .embedding
             } else if e.shape.first == vocabSize, e.shape.count <= 2,
-                      maskedLMOutputNames.contains(where: { e.name == $0 || e.name.hasSuffix("." + $0) }) {
+                maskedLMOutputNames.contains(where: { e.name == $0 || e.name.hasSuffix("." + $0) })
+            {
                 out[e.name] = .permuteRows
             } else {
                 out[e.name] = .unchanged
@@ -59,8 +63,10 @@ public enum VocabularyRows {
 
     /// Writes the rows of `source` (`mapping.count` rows of `rowBytes` bytes) to `sink` in adapted order:
     /// adapted row `mapping[old]` is source row `old`. Streams in chunks of about 8 MiB.
-    public static func permutedRows(_ source: UnsafeRawBufferPointer, rowBytes: Int, mapping: [Int],
-                                    to sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+    public static func permutedRows(
+        _ source: UnsafeRawBufferPointer, rowBytes: Int, mapping: [Int],
+        to sink: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
         let rows = mapping.count
         precondition(source.count == rows * rowBytes, "source is not \(rows) rows of \(rowBytes) bytes")
         var inverse = [Int](repeating: 0, count: rows)

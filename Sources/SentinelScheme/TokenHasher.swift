@@ -2,7 +2,7 @@ internal import CSodium
 import Dispatch
 import SentinelCore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Keyed BLAKE2b token digests: `blake2b(token.utf8, key: passkey.utf8, digest_size: 16).hexdigest()`.
@@ -56,9 +56,10 @@ public struct TokenHasher: Sendable {
     /// Writes the raw digest of `bytes` into `out` (`digestSize` bytes).
     public func digest(_ bytes: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) {
         key.withUnsafeBufferPointer { k in
-            _ = crypto_generichash(out.baseAddress!.assumingMemoryBound(to: UInt8.self), digestSize,
-                                   bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count),
-                                   k.baseAddress, k.count)
+            _ = crypto_generichash(
+                out.baseAddress!.assumingMemoryBound(to: UInt8.self), digestSize,
+                bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count),
+                k.baseAddress, k.count)
         }
     }
 

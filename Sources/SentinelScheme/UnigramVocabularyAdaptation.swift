@@ -36,8 +36,10 @@ public enum UnigramVocabularyAdaptation {
         public var startID: Int
         public var endID: Int
 
-        public init(pieces: [String], specialIDs: Set<Int>, unknownID: Int,
-                    specialAddedTokens: [(content: String, id: Int, lstrip: Bool, rstrip: Bool)], startID: Int, endID: Int) {
+        public init(
+            pieces: [String], specialIDs: Set<Int>, unknownID: Int,
+            specialAddedTokens: [(content: String, id: Int, lstrip: Bool, rstrip: Bool)], startID: Int, endID: Int
+        ) {
             self.pieces = pieces
             self.specialIDs = specialIDs
             self.unknownID = unknownID
@@ -75,14 +77,16 @@ public enum UnigramVocabularyAdaptation {
             }
         }
         guard mapping.count == source.pieces.count else {
-            throw InputError(.invalidStructure, file: file, key: "model.vocab", "the id mapping has \(mapping.count) entries for \(source.pieces.count) pieces")
+            throw InputError(
+                .invalidStructure, file: file, key: "model.vocab", "the id mapping has \(mapping.count) entries for \(source.pieces.count) pieces")
         }
         let hashed = hasher.hexDigests(of: source.pieces, keeping: source.specialIDs)
         var tokens = [String](repeating: "", count: hashed.count)
         for (old, new) in mapping.enumerated() { tokens[new] = hashed[old] }
-        return Adapted(tokens: tokens, mapping: mapping, unknownID: mapping[source.unknownID],
-                       specialAddedTokens: source.specialAddedTokens.map { ($0.content, mapping[$0.id], $0.lstrip, $0.rstrip) },
-                       startID: mapping[source.startID], endID: mapping[source.endID])
+        return Adapted(
+            tokens: tokens, mapping: mapping, unknownID: mapping[source.unknownID],
+            specialAddedTokens: source.specialAddedTokens.map { ($0.content, mapping[$0.id], $0.lstrip, $0.rstrip) },
+            startID: mapping[source.startID], endID: mapping[source.endID])
     }
 }
 
@@ -109,30 +113,47 @@ extension UnigramVocabularyAdaptation.Adapted {
             ("type", .string("TemplateProcessing")),
             ("single", .array([special(startID), sequence("A"), special(endID)])),
             ("pair", .array([special(startID), sequence("A"), special(endID), special(endID), sequence("B"), special(endID)])),
-            ("special_tokens", .object([startID, endID].map { id in
-                (tokens[id], .object([("id", .string(tokens[id])), ("ids", .array([.int(Int64(id))])), ("tokens", .array([.string(tokens[id])]))]))
-            })),
+            (
+                "special_tokens",
+                .object(
+                    [startID, endID].map { id in
+                        (
+                            tokens[id],
+                            .object([("id", .string(tokens[id])), ("ids", .array([.int(Int64(id))])), ("tokens", .array([.string(tokens[id])]))])
+                        )
+                    })
+            ),
         ])
         return .object([
             ("version", .string("1.0")),
             ("truncation", .null),
             ("padding", .null),
-            ("added_tokens", .array(specialAddedTokens.sorted { $0.id < $1.id }.map { t in
-                .object([
-                    ("id", .int(Int64(t.id))), ("content", .string(t.content)), ("single_word", .bool(false)),
-                    ("lstrip", .bool(t.lstrip)), ("rstrip", .bool(t.rstrip)), ("normalized", .bool(false)), ("special", .bool(true)),
-                ])
-            })),
+            (
+                "added_tokens",
+                .array(
+                    specialAddedTokens.sorted { $0.id < $1.id }.map { t in
+                        .object([
+                            ("id", .int(Int64(t.id))), ("content", .string(t.content)), ("single_word", .bool(false)),
+                            ("lstrip", .bool(t.lstrip)), ("rstrip", .bool(t.rstrip)), ("normalized", .bool(false)), ("special", .bool(true)),
+                        ])
+                    })
+            ),
             ("normalizer", .null),
-            ("pre_tokenizer", .object([("type", .string("Sequence")), ("pretokenizers", .array([.object([("type", .string("WhitespaceSplit"))]), metaspace]))])),
+            (
+                "pre_tokenizer",
+                .object([("type", .string("Sequence")), ("pretokenizers", .array([.object([("type", .string("WhitespaceSplit"))]), metaspace]))])
+            ),
             ("post_processor", post),
             ("decoder", metaspace),
-            ("model", .object([
-                ("type", .string("Unigram")),
-                ("unk_id", .int(Int64(unknownID))),
-                ("vocab", .array(tokens.map { .array([.string($0), .double(0, text: "0.0")]) })),
-                ("byte_fallback", .bool(false)),
-            ])),
+            (
+                "model",
+                .object([
+                    ("type", .string("Unigram")),
+                    ("unk_id", .int(Int64(unknownID))),
+                    ("vocab", .array(tokens.map { .array([.string($0), .double(0, text: "0.0")]) })),
+                    ("byte_fallback", .bool(false)),
+                ])
+            ),
         ])
     }
 
@@ -148,11 +169,15 @@ extension UnigramVocabularyAdaptation.Adapted {
             }
         }
         if let decoder = config["added_tokens_decoder"]?.objectValue {
-            config = config.setting("added_tokens_decoder", to: .object(decoder.compactMap { key, value in
-                guard let content = value["content"]?.stringValue, keep.contains(content),
-                      let t = specialAddedTokens.first(where: { $0.content == content }) else { return nil }
-                return (String(t.id), value)
-            }))
+            config = config.setting(
+                "added_tokens_decoder",
+                to: .object(
+                    decoder.compactMap { key, value in
+                        guard let content = value["content"]?.stringValue, keep.contains(content),
+                            let t = specialAddedTokens.first(where: { $0.content == content })
+                        else { return nil }
+                        return (String(t.id), value)
+                    }))
         }
         return config.setting("add_prefix_space", to: .bool(false))
     }
@@ -163,11 +188,12 @@ extension UnigramVocabularyAdaptation.Source {
     /// - Parameter specialTokens: the special-tokens map's values (`SpecialTokensMap.read(directory:).all`), the
     ///   tokens the scheme never hashes (SCHEME.md step 2); those not in the vocabulary are ignored.
     public init(tokenizer t: UnigramTokenizer, specialTokens: [String]) {
-        self.init(pieces: t.model.pieces, specialIDs: Set(specialTokens.compactMap { t.id(of: $0).map(Int.init) }),
-                  unknownID: Int(t.unknownID),
-                  specialAddedTokens: t.addedTokens.filter(\.special).map {
-                      ($0.content, Int($0.id), t.addedTokenStripping[$0.id]?.left ?? false, t.addedTokenStripping[$0.id]?.right ?? false)
-                  },
-                  startID: Int(t.template.start), endID: Int(t.template.end))
+        self.init(
+            pieces: t.model.pieces, specialIDs: Set(specialTokens.compactMap { t.id(of: $0).map(Int.init) }),
+            unknownID: Int(t.unknownID),
+            specialAddedTokens: t.addedTokens.filter(\.special).map {
+                ($0.content, Int($0.id), t.addedTokenStripping[$0.id]?.left ?? false, t.addedTokenStripping[$0.id]?.right ?? false)
+            },
+            startID: Int(t.template.start), endID: Int(t.template.end))
     }
 }

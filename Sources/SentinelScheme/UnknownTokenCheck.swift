@@ -52,19 +52,22 @@ public struct UnknownTokenCheck: Sendable {
     public init(encoder: InputEncoder, model: String, file: String) {
         switch encoder {
         case let .plain(tokenizer):
-            self.init(input: .plainText, unknownID: tokenizer.unknownID, vocabulary: Self.tokens(of: tokenizer),
-                      model: model, file: file)
+            self.init(
+                input: .plainText, unknownID: tokenizer.unknownID, vocabulary: Self.tokens(of: tokenizer),
+                model: model, file: file)
         case let .encrypted(vocabulary):
-            self.init(input: .encryptedText, unknownID: vocabulary.unknownID, vocabulary: vocabulary.vocabulary.tokens,
-                      model: model, file: file)
+            self.init(
+                input: .encryptedText, unknownID: vocabulary.unknownID, vocabulary: vocabulary.vocabulary.tokens,
+                model: model, file: file)
         }
     }
 
     /// The check for `sentinel encrypt`: the original model's tokenizer, held by `encryptor`, with the counts
     /// made so far (`unknown` of `tokens` wordpieces were the tokenizer's unknown id).
     public init(encryptor: Encryptor, model: String, file: String, unknown: Int = 0, tokens: Int = 0) {
-        self.init(input: .encryption, unknownID: encryptor.tokenizer.unknownID,
-                  vocabulary: Self.tokens(of: encryptor.tokenizer), model: model, file: file)
+        self.init(
+            input: .encryption, unknownID: encryptor.tokenizer.unknownID,
+            vocabulary: Self.tokens(of: encryptor.tokenizer), model: model, file: file)
         add(unknown: unknown, tokens: tokens)
     }
 

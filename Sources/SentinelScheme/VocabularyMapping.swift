@@ -20,8 +20,10 @@ public struct VocabularyMapping {
         /// `<0xNN>`); nil for other families.
         public var readable: String?
 
-        public init(token: String? = nil, digest: String? = nil, originalID: Int? = nil, adaptedID: Int? = nil, note: String? = nil,
-                    readable: String? = nil) {
+        public init(
+            token: String? = nil, digest: String? = nil, originalID: Int? = nil, adaptedID: Int? = nil, note: String? = nil,
+            readable: String? = nil
+        ) {
             self.token = token
             self.digest = digest
             self.originalID = originalID
@@ -34,8 +36,10 @@ public struct VocabularyMapping {
         public var json: JSONValue {
             func opt(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
             func opt(_ i: Int?) -> JSONValue { i.map { .int(Int64($0)) } ?? .null }
-            var fields: [(String, JSONValue)] = [("token", opt(token)), ("digest", opt(digest)),
-                                                 ("original_id", opt(originalID)), ("adapted_id", opt(adaptedID))]
+            var fields: [(String, JSONValue)] = [
+                ("token", opt(token)), ("digest", opt(digest)),
+                ("original_id", opt(originalID)), ("adapted_id", opt(adaptedID)),
+            ]
             if let readable { fields.insert(("readable", .string(readable)), at: 1) }
             if let note { fields.append(("note", .string(note))) }
             return .object(fields)
@@ -44,9 +48,11 @@ public struct VocabularyMapping {
         /// TAB-separated; `?` is unknown from what was given, `none` is looked up and not there; the readable
         /// spelling, when known, last.
         public var line: String {
-            [token.map(quoted) ?? "?", digest ?? "?",
-             originalID.map(String.init) ?? "?", adaptedID.map(String.init) ?? (digest != nil ? "none" : "?")]
-                .joined(separator: "\t") + (readable.map { "\t" + $0 } ?? "")
+            [
+                token.map(quoted) ?? "?", digest ?? "?",
+                originalID.map(String.init) ?? "?", adaptedID.map(String.init) ?? (digest != nil ? "none" : "?"),
+            ]
+            .joined(separator: "\t") + (readable.map { "\t" + $0 } ?? "")
         }
     }
 
@@ -113,8 +119,9 @@ public struct VocabularyMapping {
         guard let e = encryptor, id >= 0, id < e.tokenizer.vocabularySize else { return nil }
         let text = e.encryptedToken(id: Int32(id))
         let token = e.tokenizer.token(of: Int32(id))
-        return Entry(token: token, digest: e.isHashed(id: Int32(id)) ? text : nil,
-                     originalID: id, adaptedID: adapted.vocabulary.id(of: text).map(Int.init), readable: readable(token))
+        return Entry(
+            token: token, digest: e.isHashed(id: Int32(id)) ? text : nil,
+            originalID: id, adaptedID: adapted.vocabulary.id(of: text).map(Int.init), readable: readable(token))
     }
 
     /// The entry of adapted id `id`, with the original side when the encryptor is known.
@@ -138,10 +145,11 @@ public struct VocabularyMapping {
         let d = hasher.hexDigest(token)
         var entry = Entry(token: token, digest: d, adaptedID: adapted.vocabulary.id(of: d).map(Int.init), readable: readable(token))
         if entry.adaptedID == nil {
-            entry.note = encryptor != nil
+            entry.note =
+                encryptor != nil
                 ? "\(quoted(token)) is not a token of the original vocabulary, and its digest is not in the adapted vocabulary"
                 : "the digest of \(quoted(token)) is not in the adapted vocabulary: the key is not this model's key, "
-                  + "or \(quoted(token)) is not a token of the original vocabulary (--original tells which)"
+                    + "or \(quoted(token)) is not a token of the original vocabulary (--original tells which)"
         }
         return entry
     }
@@ -151,8 +159,9 @@ public struct VocabularyMapping {
     public func entry(encryptedToken text: String) -> Entry {
         let canonical = Digest.canonical(text)
         if let adaptedID = adapted.vocabulary.id(of: canonical), let entry = entry(adaptedID: Int(adaptedID)) { return entry }
-        return Entry(digest: Digest.isCanonical(canonical) ? canonical : nil, originalID: reverse[canonical],
-                     note: "\(canonical) is not in the adapted vocabulary")
+        return Entry(
+            digest: Digest.isCanonical(canonical) ? canonical : nil, originalID: reverse[canonical],
+            note: "\(canonical) is not in the adapted vocabulary")
     }
 
     private func readable(_ token: String?) -> String? {

@@ -29,20 +29,32 @@ public enum Fixtures {
     }()
 
     /// Why the vendored fixtures could not be unpacked, or nil (forces ``shared``).
-    public static var unpackError: String? { _ = shared; return unpackFailure.value }
+    public static var unpackError: String? {
+        _ = shared
+        return unpackFailure.value
+    }
 
     private static let unpackFailure = LockedMessage()
     private final class LockedMessage: @unchecked Sendable {
         private let lock = NSLock()
         private var stored: String?
-        var value: String? { lock.lock(); defer { lock.unlock() }; return stored }
-        func set(_ s: String) { lock.lock(); stored = s; lock.unlock() }
+        var value: String? {
+            lock.lock()
+            defer { lock.unlock() }
+            return stored
+        }
+        func set(_ s: String) {
+            lock.lock()
+            stored = s
+            lock.unlock()
+        }
     }
 
     /// The source of truth, `../shared` beside the checkout (or `$SENTINEL_SHARED`), when it is present
     /// (has a `fixtures/` folder); nil on a bare clone. Only the vendored-copy comparison reads it.
     public static let upstream: String? = {
-        let path = ProcessInfo.processInfo.environment["SENTINEL_SHARED"]
+        let path =
+            ProcessInfo.processInfo.environment["SENTINEL_SHARED"]
             ?? URL(fileURLWithPath: packageRoot).deletingLastPathComponent().appendingPathComponent("shared").path
         var isDirectory: ObjCBool = false
         return FileManager.default.fileExists(atPath: path + "/fixtures", isDirectory: &isDirectory) && isDirectory.boolValue ? path : nil
@@ -102,13 +114,17 @@ public enum Fixtures {
         let errBox = Box()
         let group = DispatchGroup()
         group.enter()
-        DispatchQueue.global().async { errBox.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        DispatchQueue.global().async {
+            errBox.data = err.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         group.wait()
         let errData = errBox.data
         p.waitUntilExit()
-        return RunResult(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self))
+        return RunResult(
+            status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errData, as: UTF8.self))
     }
 
     /// A fresh temporary directory, removed by the caller (or left in /tmp).

@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The ground truth vendored into the repository (`Tests/Fixtures/MANIFEST`, read by

@@ -36,7 +36,7 @@ enum BertCharacters {
         }
         switch s.properties.generalCategory {
         case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
-             .initialPunctuation, .finalPunctuation, .otherPunctuation:
+            .initialPunctuation, .finalPunctuation, .otherPunctuation:
             return true
         default:
             return false
@@ -61,7 +61,10 @@ enum BertCharacters {
     /// Appends the canonical decomposition (NFD, full and recursive) of `s` to `out`.
     static func appendDecomposition(of s: Unicode.Scalar, to out: inout [Unicode.Scalar]) {
         let v = s.value
-        if v < 0xC0 { out.append(s); return }
+        if v < 0xC0 {
+            out.append(s)
+            return
+        }
         // Hangul syllables: algorithmic (Unicode §3.12).
         if v >= 0xAC00 && v < 0xAC00 + 11172 {
             let index = v - 0xAC00

@@ -192,17 +192,20 @@ public final class BertTokenizer: @unchecked Sendable {
     ///   - specialTokens: the special-tokens map values (`unk`, `cls`, `sep`, `pad`, `mask`); each must be in
     ///     the vocabulary (or among `addedTokens`).
     /// - Throws: ``InputError`` (`missing`) naming `file` when `[UNK]`, `[CLS]`, `[SEP]` or `[PAD]` is not in the vocabulary.
-    public init(vocabulary: WordPieceVocabulary, normalization: BertNormalization = BertNormalization(),
-                maxInputCharactersPerWord: Int = 100, addedTokens: [AddedToken]? = nil,
-                specialTokens: SpecialTokens = SpecialTokens(), file: String = "vocab.txt") throws {
+    public init(
+        vocabulary: WordPieceVocabulary, normalization: BertNormalization = BertNormalization(),
+        maxInputCharactersPerWord: Int = 100, addedTokens: [AddedToken]? = nil,
+        specialTokens: SpecialTokens = SpecialTokens(), file: String = "vocab.txt"
+    ) throws {
         self.vocabulary = vocabulary
         self.normalization = normalization
         // The workspace holds up to 4 bytes per scalar of the longest matchable word; keep that bounded.
         self.maxInputCharactersPerWord = min(max(maxInputCharactersPerWord, 0), 100_000)
         func require(_ token: String, _ role: String) throws -> Int32 {
             if let id = addedTokens?.first(where: { $0.content == token })?.id ?? vocabulary.id(of: token) { return id }
-            throw InputError(.missing, file: file, key: token,
-                             "the vocabulary has no \(role) token \(quoted(token)) (\(vocabulary.count) entries)")
+            throw InputError(
+                .missing, file: file, key: token,
+                "the vocabulary has no \(role) token \(quoted(token)) (\(vocabulary.count) entries)")
         }
         unknownID = try require(specialTokens.unknown, "unknown")
         clsID = try require(specialTokens.classifier, "classifier")
@@ -284,8 +287,10 @@ public final class BertTokenizer: @unchecked Sendable {
 
     /// Appends the wordpieces of the UTF-8 bytes `text` to `out`. Offsets are relative to `text`.
     /// - Precondition: `text` is valid UTF-8 (a Swift `String`, or a file checked by ``TextFile``).
-    public func append(_ text: UnsafeRawBufferPointer, word: Int32? = nil, to out: inout Pieces,
-                       workspace ws: inout TokenizerWorkspace) {
+    public func append(
+        _ text: UnsafeRawBufferPointer, word: Int32? = nil, to out: inout Pieces,
+        workspace ws: inout TokenizerWorkspace
+    ) {
         guard let p = text.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
         let n = text.count
         var i = 0
@@ -347,22 +352,30 @@ public final class BertTokenizer: @unchecked Sendable {
         let expected = b0 < 0xC0 ? 0 : b0 < 0xE0 ? 2 : b0 < 0xF0 ? 3 : b0 < 0xF8 ? 4 : 0
         if expected == 0 || expected > n { return ("\u{FFFD}", 1) }
         if b0 < 0xE0 {
-            v = (b0 & 0x1F) << 6 | (UInt32(p[1]) & 0x3F); length = 2
+            v = (b0 & 0x1F) << 6 | (UInt32(p[1]) & 0x3F)
+            length = 2
         } else if b0 < 0xF0 {
-            v = (b0 & 0x0F) << 12 | (UInt32(p[1]) & 0x3F) << 6 | (UInt32(p[2]) & 0x3F); length = 3
+            v = (b0 & 0x0F) << 12 | (UInt32(p[1]) & 0x3F) << 6 | (UInt32(p[2]) & 0x3F)
+            length = 3
         } else {
-            v = (b0 & 0x07) << 18 | (UInt32(p[1]) & 0x3F) << 12 | (UInt32(p[2]) & 0x3F) << 6 | (UInt32(p[3]) & 0x3F); length = 4
+            v = (b0 & 0x07) << 18 | (UInt32(p[1]) & 0x3F) << 12 | (UInt32(p[2]) & 0x3F) << 6 | (UInt32(p[3]) & 0x3F)
+            length = 4
         }
         return (Unicode.Scalar(v) ?? "\u{FFFD}", length)
     }
 
     /// Normalizes and pre-tokenizes one non-ASCII scalar of the original text at bytes `start..<end`.
-    private func nonASCII(_ s: Unicode.Scalar, _ start: Int32, _ end: Int32, _ word: Int32?,
-                          _ out: inout Pieces, _ ws: inout TokenizerWorkspace) {
+    private func nonASCII(
+        _ s: Unicode.Scalar, _ start: Int32, _ end: Int32, _ word: Int32?,
+        _ out: inout Pieces, _ ws: inout TokenizerWorkspace
+    ) {
         let v = s.value
         if normalization.cleanText {
             if v == 0xFFFD || BertCharacters.isControl(s) { return }
-            if BertCharacters.isWhitespace(s) { flush(word, &out, &ws); return }
+            if BertCharacters.isWhitespace(s) {
+                flush(word, &out, &ws)
+                return
+            }
         }
         let chinese = normalization.handleChineseCharacters && BertCharacters.isChinese(v)
         if chinese { flush(word, &out, &ws) }
@@ -428,11 +441,17 @@ public final class BertTokenizer: @unchecked Sendable {
             while end < n && end > start && (base[end] & 0xC0) == 0x80 { end -= 1 }
             var found: Int32?
             while end > start {
-                if let id = table.lookup(base + start, end - start) { found = id; break }
+                if let id = table.lookup(base + start, end - start) {
+                    found = id
+                    break
+                }
                 end -= 1
                 while end > start && (base[end] & 0xC0) == 0x80 { end -= 1 }
             }
-            guard let id = found else { matched = false; break }
+            guard let id = found else {
+                matched = false
+                break
+            }
             out.append(id, ws.starts[start], ws.ends[end - 1], wordID)
             start = end
         }
@@ -444,7 +463,7 @@ public final class BertTokenizer: @unchecked Sendable {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif

@@ -70,8 +70,8 @@ public enum ByteLevel {
             let b = bytes[i]
             let length = b < 0x80 ? 1 : b >= 0xC2 && b < 0xE0 ? 2 : b >= 0xE0 && b < 0xF0 ? 3 : b >= 0xF0 && b < 0xF5 ? 4 : 0
             if length > 1, i + length <= bytes.count,
-               let scalar = String(validating: bytes[i..<(i + length)], as: UTF8.self)?.unicodeScalars.first,
-               scalar.properties.generalCategory != .control, scalar.properties.generalCategory != .format
+                let scalar = String(validating: bytes[i..<(i + length)], as: UTF8.self)?.unicodeScalars.first,
+                scalar.properties.generalCategory != .control, scalar.properties.generalCategory != .format
             {
                 out.unicodeScalars.append(scalar)
                 i += length

@@ -72,8 +72,12 @@ extension ByteLevelBPETokenizer {
             if let d = json["added_tokens_decoder"]?.objectValue {
                 decoder = d.compactMap { key, entry in
                     guard let id = Int32(key), let content = entry["content"]?.stringValue else { return nil }
-                    return (id, Added(AddedToken(content: content, id: id, special: entry["special"]?.boolValue ?? false),
-                                      lstrip: entry["lstrip"]?.boolValue ?? false, rstrip: entry["rstrip"]?.boolValue ?? false))
+                    return (
+                        id,
+                        Added(
+                            AddedToken(content: content, id: id, special: entry["special"]?.boolValue ?? false),
+                            lstrip: entry["lstrip"]?.boolValue ?? false, rstrip: entry["rstrip"]?.boolValue ?? false)
+                    )
                 }
             }
         }
@@ -92,18 +96,21 @@ extension ByteLevelBPETokenizer {
     public static func load(tokenizerJSON path: String, config: SpecialConfig = SpecialConfig()) throws -> ByteLevelBPETokenizer {
         let json = try JSONValue.read(file: path)
         guard let model = json["model"], model["type"]?.stringValue == "BPE" else {
-            throw InputError(.unknownFormat, file: path, key: "model.type",
-                             "model type \(json["model"]?["type"]?.serialized() ?? "null") is not BPE")
+            throw InputError(
+                .unknownFormat, file: path, key: "model.type",
+                "model type \(json["model"]?["type"]?.serialized() ?? "null") is not BPE")
         }
         if let n = json["normalizer"], n != .null {
-            throw InputError(.unknownFormat, file: path, key: "normalizer.type",
-                             "normalizer \(n["type"]?.serialized() ?? "null") is not supported with byte-level BPE (null only)")
+            throw InputError(
+                .unknownFormat, file: path, key: "normalizer.type",
+                "normalizer \(n["type"]?.serialized() ?? "null") is not supported with byte-level BPE (null only)")
         }
         var pre = json["pre_tokenizer"] ?? .null
         if pre["type"]?.stringValue == "Sequence", let list = pre["pretokenizers"]?.arrayValue, list.count == 1 { pre = list[0] }
         guard pre["type"]?.stringValue == "ByteLevel" else {
-            throw InputError(.unknownFormat, file: path, key: "pre_tokenizer.type",
-                             "pre-tokenizer \(pre["type"]?.serialized() ?? "null") is not supported (ByteLevel only)")
+            throw InputError(
+                .unknownFormat, file: path, key: "pre_tokenizer.type",
+                "pre-tokenizer \(pre["type"]?.serialized() ?? "null") is not supported (ByteLevel only)")
         }
         for key in ["dropout"] where model[key] != nil && model[key] != .null {
             throw InputError(.unknownFormat, file: path, key: "model.\(key)", "BPE dropout is not supported (tokenizing would be random)")
@@ -131,8 +138,9 @@ extension ByteLevelBPETokenizer {
             } else if let s = m.stringValue, let (a, b) = splitMerge(s) {
                 merges.append((a, b))
             } else {
-                throw InputError(.invalidStructure, file: path, key: "model.merges[\(rank)]",
-                                 "a merge is a pair of strings or one string \"a b\"; found \(m.serialized())")
+                throw InputError(
+                    .invalidStructure, file: path, key: "model.merges[\(rank)]",
+                    "a merge is a pair of strings or one string \"a b\"; found \(m.serialized())")
             }
         }
         var added: [Added] = []
@@ -142,16 +150,20 @@ extension ByteLevelBPETokenizer {
                 throw InputError(.invalidStructure, file: path, key: key, "an added token needs a string content and an id")
             }
             if entry["single_word"]?.boolValue == true {
-                throw InputError(.unknownFormat, file: path, key: key,
-                                 "added token \(quoted(content)) uses single_word matching, which is not supported")
+                throw InputError(
+                    .unknownFormat, file: path, key: key,
+                    "added token \(quoted(content)) uses single_word matching, which is not supported")
             }
-            added.append(Added(AddedToken(content: content, id: Int32(id), special: entry["special"]?.boolValue ?? false),
-                               lstrip: entry["lstrip"]?.boolValue ?? false, rstrip: entry["rstrip"]?.boolValue ?? false))
+            added.append(
+                Added(
+                    AddedToken(content: content, id: Int32(id), special: entry["special"]?.boolValue ?? false),
+                    lstrip: entry["lstrip"]?.boolValue ?? false, rstrip: entry["rstrip"]?.boolValue ?? false))
         }
-        let options = Options(addPrefixSpace: pre["add_prefix_space"]?.boolValue ?? config.addPrefixSpace ?? false,
-                              useRegex: pre["use_regex"]?.boolValue ?? true,
-                              trimOffsets: json["post_processor"]?["trim_offsets"]?.boolValue ?? pre["trim_offsets"]?.boolValue ?? true,
-                              ignoreMerges: model["ignore_merges"]?.boolValue ?? false)
+        let options = Options(
+            addPrefixSpace: pre["add_prefix_space"]?.boolValue ?? config.addPrefixSpace ?? false,
+            useRegex: pre["use_regex"]?.boolValue ?? true,
+            trimOffsets: json["post_processor"]?["trim_offsets"]?.boolValue ?? pre["trim_offsets"]?.boolValue ?? true,
+            ignoreMerges: model["ignore_merges"]?.boolValue ?? false)
         func idOf(_ token: String) -> Int32? { added.first { $0.token.content == token }?.token.id ?? vocabulary.id(of: token) }
         var special = config
         if let unk = model["unk_token"]?.stringValue { special.unk = unk }
@@ -160,7 +172,7 @@ extension ByteLevelBPETokenizer {
         switch post["type"]?.stringValue {
         case "RobertaProcessing":
             guard let cls = post["cls"]?.arrayValue, cls.count == 2, let clsID = cls[1].intValue,
-                  let sep = post["sep"]?.arrayValue, sep.count == 2, let sepID = sep[1].intValue
+                let sep = post["sep"]?.arrayValue, sep.count == 2, let sepID = sep[1].intValue
             else {
                 throw InputError(.invalidStructure, file: path, key: "post_processor", "RobertaProcessing needs cls and sep as [token, id]")
             }
@@ -171,15 +183,17 @@ extension ByteLevelBPETokenizer {
         case nil:
             template = try robertaTemplate(special, idOf, file: path)
         case let other?:
-            throw InputError(.unknownFormat, file: path, key: "post_processor.type",
-                             "post-processor \(quoted(other)) is not supported (RobertaProcessing only)")
+            throw InputError(
+                .unknownFormat, file: path, key: "post_processor.type",
+                "post-processor \(quoted(other)) is not supported (RobertaProcessing only)")
         }
         guard let unk = idOf(special.unk) else {
             throw InputError(.missing, file: path, key: special.unk, "the unknown token \(quoted(special.unk)) is not in the vocabulary")
         }
         let specialIDs = Set(special.all.compactMap(idOf))
-        return try ByteLevelBPETokenizer(vocabulary: vocabulary, merges: merges, options: options, added: added,
-                                         template: template, specialIDs: specialIDs, unknownID: unk, file: path)
+        return try ByteLevelBPETokenizer(
+            vocabulary: vocabulary, merges: merges, options: options, added: added,
+            template: template, specialIDs: specialIDs, unknownID: unk, file: path)
     }
 
     /// Loads `vocab.json` + `merges.txt` as transformers' slow `RobertaTokenizer` and `RobertaTokenizerFast`
@@ -203,9 +217,10 @@ extension ByteLevelBPETokenizer {
             throw InputError(.missing, file: vocabJSON, key: config.unk, "the unknown token \(quoted(config.unk)) is not in the vocabulary")
         }
         let options = Options(addPrefixSpace: config.addPrefixSpace ?? false, useRegex: true, trimOffsets: config.trimOffsets ?? true)
-        return try ByteLevelBPETokenizer(vocabulary: vocabulary, merges: merges, options: options, added: added,
-                                         template: template, specialIDs: Set(config.all.compactMap(idOf)), unknownID: unk,
-                                         file: mergesTxt, mergeKey: { "line \(offsets[$0].line)" }, mergeOffset: { offsets[$0].offset })
+        return try ByteLevelBPETokenizer(
+            vocabulary: vocabulary, merges: merges, options: options, added: added,
+            template: template, specialIDs: Set(config.all.compactMap(idOf)), unknownID: unk,
+            file: mergesTxt, mergeKey: { "line \(offsets[$0].line)" }, mergeOffset: { offsets[$0].offset })
     }
 
     private static func robertaTemplate(_ config: SpecialConfig, _ idOf: (String) -> Int32?, file: String) throws -> SpecialTokenTemplate {
@@ -215,8 +230,9 @@ extension ByteLevelBPETokenizer {
             }
             return id
         }
-        return SpecialTokenTemplate(style: .roberta, start: try require(config.cls, "classifier"),
-                                    end: try require(config.sep, "separator"), pad: try require(config.pad, "padding"))
+        return SpecialTokenTemplate(
+            style: .roberta, start: try require(config.cls, "classifier"),
+            end: try require(config.sep, "separator"), pad: try require(config.pad, "padding"))
     }
 
     /// Splits `"a b"` at its one space (tokenizers' merges format).
@@ -246,8 +262,9 @@ extension ByteLevelBPETokenizer {
                 }
                 if s.hasPrefix("#version") { return }
                 guard let pair = splitMerge(s) else {
-                    throw InputError(.invalidStructure, file: path, offset: start, key: "line \(line)",
-                                     "a merge line is two tokens separated by one space; found \(quoted(s))")
+                    throw InputError(
+                        .invalidStructure, file: path, offset: start, key: "line \(line)",
+                        "a merge line is two tokens separated by one space; found \(quoted(s))")
                 }
                 merges.append(pair)
                 where_.append((line, start))

@@ -1,8 +1,8 @@
 import SentinelCore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// GPT-2 / RoBERTa byte-level BPE with the behaviour of HuggingFace's fast (Rust) tokenizer, `tokenizers`
@@ -82,10 +82,12 @@ public final class ByteLevelBPETokenizer: @unchecked Sendable {
     ///   - file: the file named in errors.
     /// - Throws: ``InputError`` (`invalid_structure`, key `model.merges[r]` or `line N`) for a merge whose part
     ///   or result is not in the vocabulary.
-    public init(vocabulary: WordPieceVocabulary, merges: [(String, String)], options: Options = Options(),
-                added: [Added], template: SpecialTokenTemplate, specialIDs: Set<Int32>, unknownID: Int32,
-                file: String = "tokenizer.json", mergeKey: (Int) -> String = { "model.merges[\($0)]" },
-                mergeOffset: (Int) -> Int? = { _ in nil }) throws {
+    public init(
+        vocabulary: WordPieceVocabulary, merges: [(String, String)], options: Options = Options(),
+        added: [Added], template: SpecialTokenTemplate, specialIDs: Set<Int32>, unknownID: Int32,
+        file: String = "tokenizer.json", mergeKey: (Int) -> String = { "model.merges[\($0)]" },
+        mergeOffset: (Int) -> Int? = { _ in nil }
+    ) throws {
         self.vocabulary = vocabulary
         self.merges = merges
         self.options = options
@@ -105,14 +107,16 @@ public final class ByteLevelBPETokenizer: @unchecked Sendable {
                 let missing = vocabulary.id(of: a) == nil ? a : b
                 table.deallocate()
                 byteIDs.deallocate()
-                throw InputError(.invalidStructure, file: file, offset: mergeOffset(rank), key: mergeKey(rank),
-                                 "merge \(quoted(a + " " + b)) names \(quoted(missing)), which is not in the vocabulary")
+                throw InputError(
+                    .invalidStructure, file: file, offset: mergeOffset(rank), key: mergeKey(rank),
+                    "merge \(quoted(a + " " + b)) names \(quoted(missing)), which is not in the vocabulary")
             }
             guard let result = vocabulary.id(of: a + b) else {
                 table.deallocate()
                 byteIDs.deallocate()
-                throw InputError(.invalidStructure, file: file, offset: mergeOffset(rank), key: mergeKey(rank),
-                                 "the result \(quoted(a + b)) of merge \(quoted(a + " " + b)) is not in the vocabulary")
+                throw InputError(
+                    .invalidStructure, file: file, offset: mergeOffset(rank), key: mergeKey(rank),
+                    "the result \(quoted(a + b)) of merge \(quoted(a + " " + b)) is not in the vocabulary")
             }
             table.insert(left: left, right: right, rank: Int32(rank), result: result)
         }
@@ -149,8 +153,10 @@ public final class ByteLevelBPETokenizer: @unchecked Sendable {
 
     /// Appends the pieces of the UTF-8 bytes `text` to `out`; offsets are relative to `text`.
     /// - Precondition: `text` is valid UTF-8 (a Swift `String`, or a file checked by ``TextFile``).
-    public func append(_ text: UnsafeRawBufferPointer, word: Int32? = nil, to out: inout Pieces,
-                       workspace ws: inout BPEWorkspace) {
+    public func append(
+        _ text: UnsafeRawBufferPointer, word: Int32? = nil, to out: inout Pieces,
+        workspace ws: inout BPEWorkspace
+    ) {
         guard let p = text.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
         let n = text.count
         if addedBytes.isEmpty {
@@ -205,8 +211,10 @@ public final class ByteLevelBPETokenizer: @unchecked Sendable {
     }
 
     /// Pre-tokenizes and encodes the text segment `p[start..<end]` (no added token inside).
-    private func segment(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int, _ word: Int32?,
-                         _ out: inout Pieces, _ ws: inout BPEWorkspace) {
+    private func segment(
+        _ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int, _ word: Int32?,
+        _ out: inout Pieces, _ ws: inout BPEWorkspace
+    ) {
         guard end > start else { return }
         if options.addPrefixSpace && p[start] != 0x20 {
             // tokenizers prepends " " to the segment; the added byte is aligned with nothing (offset start..<start).
@@ -222,8 +230,10 @@ public final class ByteLevelBPETokenizer: @unchecked Sendable {
     }
 
     /// Splits `q[0..<n]` with GPT-2's pattern and encodes each word; `origin` is the text offset of `q[0]`.
-    private func splitWords(_ q: UnsafePointer<UInt8>, _ n: Int, origin: Int, _ word: Int32?,
-                            _ out: inout Pieces, _ ws: inout BPEWorkspace) {
+    private func splitWords(
+        _ q: UnsafePointer<UInt8>, _ n: Int, origin: Int, _ word: Int32?,
+        _ out: inout Pieces, _ ws: inout BPEWorkspace
+    ) {
         guard options.useRegex else {
             encodeWord(q, 0, n, origin: origin, word ?? nextWord(&ws), &out, &ws)
             return
@@ -264,7 +274,11 @@ public final class ByteLevelBPETokenizer: @unchecked Sendable {
         if b0 == 0x20 && i + 1 < n {
             // ` ?\p{L}+ | ?\p{N}+ | ?[^\s\p{L}\p{N}]+`: the optional space, then a run of the next scalar's class.
             let (c1, l1) = classify(p, i + 1, n)
-            if c1 != ScalarClass.space { c = c1; l = l1; j = i + 1 }
+            if c1 != ScalarClass.space {
+                c = c1
+                l = l1
+                j = i + 1
+            }
         }
         if c != ScalarClass.space {
             j += l
@@ -289,14 +303,16 @@ public final class ByteLevelBPETokenizer: @unchecked Sendable {
     }
 
     /// Byte-level BPE of the word `q[a..<b]`; pieces get text offsets `origin + …`, trimmed of spaces.
-    private func encodeWord(_ q: UnsafePointer<UInt8>, _ a: Int, _ b: Int, origin: Int, _ wordID: Int32,
-                            _ out: inout Pieces, _ ws: inout BPEWorkspace) {
+    private func encodeWord(
+        _ q: UnsafePointer<UInt8>, _ a: Int, _ b: Int, origin: Int, _ wordID: Int32,
+        _ out: inout Pieces, _ ws: inout BPEWorkspace
+    ) {
         let n = b - a
         guard n > 0 else { return }
         let w = q + a
         // The cache keeps the ids and the byte end (in the word) of each piece.
         if n <= BPEWorkspace.cachedWordLength,
-           ws.cache.lookup(w, n, { ids, ends, count in emit(ids, ends, count, w, n, origin: origin + a, wordID, &out) })
+            ws.cache.lookup(w, n, { ids, ends, count in emit(ids, ends, count, w, n, origin: origin + a, wordID, &out) })
         {
             return
         }
@@ -304,7 +320,9 @@ public final class ByteLevelBPETokenizer: @unchecked Sendable {
         let sym = ws.symbols, end = ws.symbolEnds, rank = ws.ranks, result = ws.results
         var m = 0
         if options.ignoreMerges, let id = whole.lookupByteLevel(w, n, &ws) {
-            sym[0] = id; end[0] = Int32(n); m = 1
+            sym[0] = id
+            end[0] = Int32(n)
+            m = 1
         } else {
             for k in 0..<n {
                 let id = byteIDs[Int(w[k])]
@@ -349,8 +367,10 @@ public final class ByteLevelBPETokenizer: @unchecked Sendable {
     /// The merge loop for long words, as tokenizers' `Word::merge_all`: a binary heap of `(rank, position)` over a
     /// linked list of symbols; an entry whose pair changed since it was pushed is skipped. Same result as the scan
     /// (lowest rank first, leftmost on ties). Writes the merged symbols back to `sym`/`end`; returns their count.
-    private func mergeWithHeap(_ sym: UnsafeMutablePointer<Int32>, _ end: UnsafeMutablePointer<Int32>, _ m: Int,
-                               _ ws: inout BPEWorkspace) -> Int {
+    private func mergeWithHeap(
+        _ sym: UnsafeMutablePointer<Int32>, _ end: UnsafeMutablePointer<Int32>, _ m: Int,
+        _ ws: inout BPEWorkspace
+    ) -> Int {
         ws.next.removeAll(keepingCapacity: true)
         ws.prev.removeAll(keepingCapacity: true)
         ws.heap.removeAll(keepingCapacity: true)
@@ -427,8 +447,10 @@ public final class ByteLevelBPETokenizer: @unchecked Sendable {
     /// Appends `count` pieces with their offsets: a piece's range is widened to whole scalars of the text and,
     /// with ``Options/trimOffsets``, narrowed by its leading and trailing spaces.
     @inline(__always)
-    private func emit(_ ids: UnsafePointer<Int32>, _ ends: UnsafePointer<Int32>, _ count: Int, _ w: UnsafePointer<UInt8>,
-                      _ n: Int, origin: Int, _ wordID: Int32, _ out: inout Pieces) {
+    private func emit(
+        _ ids: UnsafePointer<Int32>, _ ends: UnsafePointer<Int32>, _ count: Int, _ w: UnsafePointer<UInt8>,
+        _ n: Int, origin: Int, _ wordID: Int32, _ out: inout Pieces
+    ) {
         @inline(__always) func scalarStart(_ i: Int) -> Int {
             var j = i
             while j > 0 && j < n && (w[j] & 0xC0) == 0x80 { j -= 1 }
@@ -627,7 +649,10 @@ public struct BPEWorkspace: ~Copyable {
 
     mutating func reserveSymbols(_ n: Int) {
         guard n > capacity else { return }
-        symbols.deallocate(); symbolEnds.deallocate(); ranks.deallocate(); results.deallocate()
+        symbols.deallocate()
+        symbolEnds.deallocate()
+        ranks.deallocate()
+        results.deallocate()
         capacity = max(n, capacity * 2)
         symbols = .allocate(capacity: capacity)
         symbolEnds = .allocate(capacity: capacity)
@@ -663,8 +688,10 @@ struct WordCache {
     /// Calls `body` with the cached pieces of `w[0..<n]` (ids, end offsets in the word, count) and returns
     /// true, or returns false when the word is not cached.
     @inline(__always)
-    func lookup(_ w: UnsafePointer<UInt8>, _ n: Int,
-                _ body: (UnsafePointer<Int32>, UnsafePointer<Int32>, Int) -> Void) -> Bool {
+    func lookup(
+        _ w: UnsafePointer<UInt8>, _ n: Int,
+        _ body: (UnsafePointer<Int32>, UnsafePointer<Int32>, Int) -> Void
+    ) -> Bool {
         guard !slots.isEmpty else { return false }
         let h = ByteTable.hash(w, n)
         let mask = slots.count - 1
@@ -689,10 +716,14 @@ struct WordCache {
 
     mutating func insert(_ w: UnsafePointer<UInt8>, _ n: Int, ids newIDs: UnsafePointer<Int32>, ends newEnds: UnsafePointer<Int32>, count: Int) {
         if hashes.count >= Self.maxEntries {
-            hashes.removeAll(keepingCapacity: true); keyStart.removeAll(keepingCapacity: true)
-            keyLength.removeAll(keepingCapacity: true); valueStart.removeAll(keepingCapacity: true)
-            valueCount.removeAll(keepingCapacity: true); keyBytes.removeAll(keepingCapacity: true)
-            ids.removeAll(keepingCapacity: true); ends.removeAll(keepingCapacity: true)
+            hashes.removeAll(keepingCapacity: true)
+            keyStart.removeAll(keepingCapacity: true)
+            keyLength.removeAll(keepingCapacity: true)
+            valueStart.removeAll(keepingCapacity: true)
+            valueCount.removeAll(keepingCapacity: true)
+            keyBytes.removeAll(keepingCapacity: true)
+            ids.removeAll(keepingCapacity: true)
+            ends.removeAll(keepingCapacity: true)
             for i in slots.indices { slots[i] = -1 }
         }
         if (hashes.count + 1) * 2 > slots.count { grow() }

@@ -57,8 +57,9 @@ final class ByteTable: @unchecked Sendable {
             frozen.append(UnsafeMutableRawPointer(p))
             return UnsafePointer(p)
         }
-        view = View(keyBytes: copy(keyBytes), keyStart: copy(keyStart), keyLength: copy(keyLength), values: copy(values),
-                    hashes: copy(hashes), slots: copy(slots), mask: mask, maxKeyLength: maxKeyLength)
+        view = View(
+            keyBytes: copy(keyBytes), keyStart: copy(keyStart), keyLength: copy(keyLength), values: copy(values),
+            hashes: copy(hashes), slots: copy(slots), mask: mask, maxKeyLength: maxKeyLength)
     }
 
     deinit {
@@ -131,7 +132,7 @@ final class ByteTable: @unchecked Sendable {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif

@@ -50,19 +50,27 @@ public enum NERCorpus {
             current = NERSentence(words: [], labels: [], line: 0)
         }
         try file.forEachLine { line in
-            if line.isBlank { finish(); return }
+            if line.isBlank {
+                finish()
+                return
+            }
             let fields = split(line.bytes)
-            if fields.first == "-DOCSTART-" { finish(); return }
+            if fields.first == "-DOCSTART-" {
+                finish()
+                return
+            }
             if expected == nil {
                 guard fields.count >= 2 else {
-                    throw InputError(.invalidStructure, file: path, offset: line.offset,
-                                     "line \(line.number): expected a word and a label, found \(fields.count) column(s)")
+                    throw InputError(
+                        .invalidStructure, file: path, offset: line.offset,
+                        "line \(line.number): expected a word and a label, found \(fields.count) column(s)")
                 }
                 expected = fields.count
             }
             guard fields.count == expected else {
-                throw InputError(.invalidStructure, file: path, offset: line.offset,
-                                 "line \(line.number): expected \(expected ?? 0) columns, found \(fields.count)")
+                throw InputError(
+                    .invalidStructure, file: path, offset: line.offset,
+                    "line \(line.number): expected \(expected ?? 0) columns, found \(fields.count)")
             }
             if current.words.isEmpty { current.line = line.number }
             current.words.append(fields[0])
@@ -175,19 +183,24 @@ public enum GLUETSV {
                 } else if let a = index("#1 String"), let b = index("#2 String"), let l = index("Quality") {
                     columns = (a, b, l)
                 } else {
-                    throw InputError(.unknownFormat, file: path, offset: line.offset,
-                                     "line 1: header \(quoted(fields.joined(separator: "\t"))) has none of the GLUE column sets (sentence,label | sentence1,sentence2,label | Quality,#1 String,#2 String)")
+                    throw InputError(
+                        .unknownFormat, file: path, offset: line.offset,
+                        "line 1: header \(quoted(fields.joined(separator: "\t"))) has none of the GLUE column sets (sentence,label | sentence1,sentence2,label | Quality,#1 String,#2 String)"
+                    )
                 }
                 header = fields
                 return
             }
             if line.isBlank && line.bytes.isEmpty { return }
             guard fields.count == header.count else {
-                throw InputError(.invalidStructure, file: path, offset: line.offset,
-                                 "line \(line.number): expected \(header.count) TAB-separated fields, found \(fields.count)")
+                throw InputError(
+                    .invalidStructure, file: path, offset: line.offset,
+                    "line \(line.number): expected \(header.count) TAB-separated fields, found \(fields.count)")
             }
-            rows.append(TextExample(text: fields[columns.text], pair: columns.pair.map { fields[$0] },
-                                    label: fields[columns.label], line: line.number))
+            rows.append(
+                TextExample(
+                    text: fields[columns.text], pair: columns.pair.map { fields[$0] },
+                    label: fields[columns.label], line: line.number))
         }
         if header == nil {
             throw InputError(.fileTooSmall, file: path, offset: 0, "line 1: the file is empty")

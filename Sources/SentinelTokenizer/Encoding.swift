@@ -95,8 +95,10 @@ extension BertTokenizer: SubwordTokenizer {
 
     /// Encodes one text or a pair: `[CLS] A [SEP]` or `[CLS] A [SEP] B [SEP]`, as HF's `tokenizer(text, pair)`.
     /// The second text's words are numbered from 0 again, as HF's `word_ids()` does.
-    public func encode(_ text: String, pair: String? = nil, addSpecialTokens: Bool = true,
-                       truncation: Truncation? = nil, padding: Padding = .none) -> Encoding {
+    public func encode(
+        _ text: String, pair: String? = nil, addSpecialTokens: Bool = true,
+        truncation: Truncation? = nil, padding: Padding = .none
+    ) -> Encoding {
         var workspace = TokenizerWorkspace()
         var a = Pieces()
         append(text, to: &a, workspace: &workspace)
@@ -111,8 +113,10 @@ extension BertTokenizer: SubwordTokenizer {
     }
 
     /// Adds the BERT template to pieces, after truncation, then pads (``SpecialTokenTemplate/assemble(_:_:addSpecialTokens:truncation:padding:)``).
-    public func assemble(_ a: Pieces, _ b: Pieces?, addSpecialTokens: Bool = true,
-                         truncation: Truncation? = nil, padding: Padding = .none) -> Encoding {
+    public func assemble(
+        _ a: Pieces, _ b: Pieces?, addSpecialTokens: Bool = true,
+        truncation: Truncation? = nil, padding: Padding = .none
+    ) -> Encoding {
         template.assemble(a, b, addSpecialTokens: addSpecialTokens, truncation: truncation, padding: padding)
     }
 }

@@ -43,8 +43,10 @@ public enum JSONLinesDataset {
 
         /// The record as one JSON line (no trailing newline).
         public var json: JSONValue {
-            var fields: [(String, JSONValue)] = [("tokens", .array(tokens.map { .string($0) })),
-                                                 ("ner_tags", .array(nerTags.map { .string($0) }))]
+            var fields: [(String, JSONValue)] = [
+                ("tokens", .array(tokens.map { .string($0) })),
+                ("ner_tags", .array(nerTags.map { .string($0) })),
+            ]
             if let wordIDs { fields.append(("word_ids", .array(wordIDs.map { .int(Int64($0)) }))) }
             return .object(fields)
         }
@@ -105,8 +107,9 @@ public enum JSONLinesDataset {
                 }
                 wordIDs = w
             }
-            return NERRecord(tokens: tokens, nerTags: tags.isEmpty ? Array(repeating: "O", count: tokens.count) : tags,
-                             wordIDs: wordIDs, line: line)
+            return NERRecord(
+                tokens: tokens, nerTags: tags.isEmpty ? Array(repeating: "O", count: tokens.count) : tags,
+                wordIDs: wordIDs, line: line)
         }
     }
 
@@ -119,8 +122,9 @@ public enum JSONLinesDataset {
             if let a = v["sentence1"]?.stringValue, let b = v["sentence2"]?.stringValue {
                 return TextExample(text: a, pair: b, label: label, line: line)
             }
-            throw InputError(.invalidStructure, file: file.path, offset: offset, key: "sentence",
-                             "line \(line): needs \"sentence\" or \"sentence1\" and \"sentence2\"")
+            throw InputError(
+                .invalidStructure, file: file.path, offset: offset, key: "sentence",
+                "line \(line): needs \"sentence\" or \"sentence1\" and \"sentence2\"")
         }
     }
 

@@ -22,8 +22,9 @@ extension WordPieceVocabulary {
         }
         let json = try JSONValue.read(file: tokenizerJSON)
         guard let model = json["model"], model["type"]?.stringValue == "WordPiece" else {
-            throw InputError(.unknownFormat, file: tokenizerJSON, key: "model.type",
-                             "model type \(json["model"]?["type"]?.serialized() ?? "null") is not WordPiece")
+            throw InputError(
+                .unknownFormat, file: tokenizerJSON, key: "model.type",
+                "model type \(json["model"]?["type"]?.serialized() ?? "null") is not WordPiece")
         }
         guard let vocab = model["vocab"] else {
             throw InputError(.missing, file: tokenizerJSON, key: "model.vocab", "tokenizer.json has no model.vocab")

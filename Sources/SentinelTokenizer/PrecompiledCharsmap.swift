@@ -42,14 +42,16 @@ public final class PrecompiledCharsmap: @unchecked Sendable {
             trieBytes = 0
         } else {
             guard bytes.count >= 4 else {
-                throw InputError(.truncated, file: file, offset: 0, key: key, "a precompiled charsmap needs a 4-byte trie size; it has \(bytes.count) bytes")
+                throw InputError(
+                    .truncated, file: file, offset: 0, key: key, "a precompiled charsmap needs a 4-byte trie size; it has \(bytes.count) bytes")
             }
             trieBytes = Int(bytes[0]) | Int(bytes[1]) << 8 | Int(bytes[2]) << 16 | Int(bytes[3]) << 24
             guard trieBytes % 4 == 0 else {
                 throw InputError(.invalidStructure, file: file, offset: 0, key: key, "trie size \(trieBytes) is not a multiple of 4")
             }
             guard trieBytes <= bytes.count - 4 else {
-                throw InputError(.truncated, file: file, offset: 0, key: key, "trie size \(trieBytes) is over the \(bytes.count - 4) bytes that follow")
+                throw InputError(
+                    .truncated, file: file, offset: 0, key: key, "trie size \(trieBytes) is over the \(bytes.count - 4) bytes that follow")
             }
         }
         unitCount = trieBytes / 4
@@ -139,8 +141,9 @@ public final class PrecompiledCharsmap: @unchecked Sendable {
                     }
                     let v = Self.value(units[child])
                     guard v < stringCount, strings[v] & 0xC0 != 0x80 else {
-                        throw InputError(.invalidStructure, file: file, offset: 4 + 4 * child, key: key,
-                                         "a trie value (\(v)) is not the start of a character in the \(stringCount)-byte replacement strings")
+                        throw InputError(
+                            .invalidStructure, file: file, offset: 4 + 4 * child, key: key,
+                            "a trie value (\(v)) is not the start of a character in the \(stringCount)-byte replacement strings")
                     }
                 }
                 stack.append(child)
@@ -195,7 +198,10 @@ public final class PrecompiledCharsmap: @unchecked Sendable {
             if length < 6, let (s, e) = firstMatch(text + at, length) {
                 var k = 0
                 var c = at
-                while c < at + length { k += 1; c += utf8Width(text[c]) }
+                while c < at + length {
+                    k += 1
+                    c += utf8Width(text[c])
+                }
                 state.replace(units: k, with: strings + s, e - s, into: out)
             } else {
                 var c = at

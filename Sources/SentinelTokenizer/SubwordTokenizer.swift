@@ -69,8 +69,10 @@ public struct SpecialTokenTemplate: Sendable, Equatable {
     /// - Parameters:
     ///   - addSpecialTokens: false gives the bare pieces (then `truncation` counts no special tokens).
     ///   - truncation: nil (no truncation, the HF default) or a strategy with a maximum length.
-    public func assemble(_ a: Pieces, _ b: Pieces?, addSpecialTokens: Bool = true,
-                         truncation: Truncation? = nil, padding: Padding = .none) -> Encoding {
+    public func assemble(
+        _ a: Pieces, _ b: Pieces?, addSpecialTokens: Bool = true,
+        truncation: Truncation? = nil, padding: Padding = .none
+    ) -> Encoding {
         var keepA = a.count
         var keepB = b?.count ?? 0
         if let truncation {
@@ -152,18 +154,24 @@ extension SubwordTokenizer {
     }
 
     /// Encodes one text or a pair with the model's template, as HF's `tokenizer(text, pair)`.
-    public func encode(_ text: String, pair: String? = nil, addSpecialTokens: Bool = true,
-                       truncation: Truncation? = nil, padding: Padding = .none) -> Encoding {
-        template.assemble(pieces(of: text), pair.map { pieces(of: $0) }, addSpecialTokens: addSpecialTokens,
-                          truncation: truncation, padding: padding)
+    public func encode(
+        _ text: String, pair: String? = nil, addSpecialTokens: Bool = true,
+        truncation: Truncation? = nil, padding: Padding = .none
+    ) -> Encoding {
+        template.assemble(
+            pieces(of: text), pair.map { pieces(of: $0) }, addSpecialTokens: addSpecialTokens,
+            truncation: truncation, padding: padding)
     }
 
     /// Encodes pre-split words (HF `is_split_into_words=True`); pieces carry their word's index in
     /// ``Encoding/wordIDs``. Used for NER.
-    public func encode(words: [String], addSpecialTokens: Bool = true, truncation: Truncation? = nil,
-                       padding: Padding = .none) -> Encoding {
-        template.assemble(pieces(ofWords: words), nil, addSpecialTokens: addSpecialTokens,
-                          truncation: truncation, padding: padding)
+    public func encode(
+        words: [String], addSpecialTokens: Bool = true, truncation: Truncation? = nil,
+        padding: Padding = .none
+    ) -> Encoding {
+        template.assemble(
+            pieces(ofWords: words), nil, addSpecialTokens: addSpecialTokens,
+            truncation: truncation, padding: padding)
     }
 
     /// Encodes texts (or pairs, `(text, pair)`) and pads every row to the longest one.

@@ -1,9 +1,9 @@
 import SentinelCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 extension BertTokenizer {
@@ -45,14 +45,16 @@ extension BertTokenizer {
     public static func load(tokenizerJSON path: String, specialTokens: SpecialTokens = SpecialTokens()) throws -> BertTokenizer {
         let json = try JSONValue.read(file: path)
         guard let model = json["model"], model["type"]?.stringValue == "WordPiece" else {
-            throw InputError(.unknownFormat, file: path, key: "model.type",
-                             "model type \(json["model"]?["type"]?.serialized() ?? "null") is not WordPiece")
+            throw InputError(
+                .unknownFormat, file: path, key: "model.type",
+                "model type \(json["model"]?["type"]?.serialized() ?? "null") is not WordPiece")
         }
         var normalization = BertNormalization(cleanText: false, handleChineseCharacters: false, stripAccents: false, lowercase: false)
         if let n = json["normalizer"], n != .null {
             guard n["type"]?.stringValue == "BertNormalizer" else {
-                throw InputError(.unknownFormat, file: path, key: "normalizer.type",
-                                 "normalizer \(n["type"]?.serialized() ?? "null") is not supported (BertNormalizer only)")
+                throw InputError(
+                    .unknownFormat, file: path, key: "normalizer.type",
+                    "normalizer \(n["type"]?.serialized() ?? "null") is not supported (BertNormalizer only)")
             }
             normalization = BertNormalization(
                 cleanText: n["clean_text"]?.boolValue ?? true,
@@ -61,8 +63,9 @@ extension BertTokenizer {
                 lowercase: n["lowercase"]?.boolValue ?? true)
         }
         if let pre = json["pre_tokenizer"], pre != .null, pre["type"]?.stringValue != "BertPreTokenizer" {
-            throw InputError(.unknownFormat, file: path, key: "pre_tokenizer.type",
-                             "pre-tokenizer \(pre["type"]?.serialized() ?? "null") is not supported (BertPreTokenizer only)")
+            throw InputError(
+                .unknownFormat, file: path, key: "pre_tokenizer.type",
+                "pre-tokenizer \(pre["type"]?.serialized() ?? "null") is not supported (BertPreTokenizer only)")
         }
         let prefix = model["continuing_subword_prefix"]?.stringValue ?? "##"
         guard let vocabJSON = model["vocab"] else {
@@ -78,15 +81,17 @@ extension BertTokenizer {
                 throw InputError(.invalidStructure, file: path, key: key, "an added token needs a string content and an id")
             }
             if entry["normalized"]?.boolValue == true || entry["single_word"]?.boolValue == true {
-                throw InputError(.unknownFormat, file: path, key: key,
-                                 "added token \(quoted(content)) uses normalized/single_word matching, which is not supported")
+                throw InputError(
+                    .unknownFormat, file: path, key: key,
+                    "added token \(quoted(content)) uses normalized/single_word matching, which is not supported")
             }
             added.append(AddedToken(content: content, id: Int32(id), special: entry["special"]?.boolValue ?? false))
         }
         let maxChars = model["max_input_chars_per_word"]?.intValue ?? 100
         guard (1...100_000).contains(maxChars) else {
-            throw InputError(.outOfRange, file: path, key: "model.max_input_chars_per_word",
-                             "\(maxChars) is outside 1...100000")
+            throw InputError(
+                .outOfRange, file: path, key: "model.max_input_chars_per_word",
+                "\(maxChars) is outside 1...100000")
         }
         return try BertTokenizer(
             vocabulary: vocabulary, normalization: normalization,
@@ -94,5 +99,3 @@ extension BertTokenizer {
             addedTokens: added, specialTokens: special, file: path)
     }
 }
-
-

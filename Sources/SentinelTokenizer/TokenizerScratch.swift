@@ -42,7 +42,12 @@ final class BPEScratch {
 extension BertTokenizer {
     public func append(_ text: UnsafeRawBufferPointer, word: Int32?, to out: inout Pieces, scratch: inout AnyObject?) {
         let box: WordPieceScratch
-        if let b = scratch as? WordPieceScratch { box = b } else { box = WordPieceScratch(); scratch = box }
+        if let b = scratch as? WordPieceScratch {
+            box = b
+        } else {
+            box = WordPieceScratch()
+            scratch = box
+        }
         append(text, word: word, to: &out, workspace: &box.workspace)
     }
 }
@@ -50,7 +55,12 @@ extension BertTokenizer {
 extension ByteLevelBPETokenizer {
     public func append(_ text: UnsafeRawBufferPointer, word: Int32?, to out: inout Pieces, scratch: inout AnyObject?) {
         let box: BPEScratch
-        if let b = scratch as? BPEScratch { box = b } else { box = BPEScratch(); scratch = box }
+        if let b = scratch as? BPEScratch {
+            box = b
+        } else {
+            box = BPEScratch()
+            scratch = box
+        }
         append(text, word: word, to: &out, workspace: &box.workspace)
     }
 }
@@ -58,7 +68,12 @@ extension ByteLevelBPETokenizer {
 extension UnigramTokenizer {
     public func append(_ text: UnsafeRawBufferPointer, word: Int32?, to out: inout Pieces, scratch: inout AnyObject?) {
         let ws: UnigramWorkspace
-        if let w = scratch as? UnigramWorkspace { ws = w } else { ws = UnigramWorkspace(); scratch = ws }
+        if let w = scratch as? UnigramWorkspace {
+            ws = w
+        } else {
+            ws = UnigramWorkspace()
+            scratch = ws
+        }
         append(text, word: word, to: &out, workspace: ws)
     }
 }

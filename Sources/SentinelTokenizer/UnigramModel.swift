@@ -62,8 +62,10 @@ public final class UnigramModel: @unchecked Sendable {
     /// Appends the pieces of one pre-tokenized word `word[0..<n]` (UTF-8, usually `▁`-prefixed) to `out`
     /// as (id, start, end) with byte offsets into `word`.
     /// - Precondition: `word` is valid UTF-8.
-    func encode(_ word: UnsafePointer<UInt8>, _ n: Int, workspace ws: UnigramWorkspace,
-                emit: (_ id: Int32, _ start: Int, _ end: Int) -> Void) {
+    func encode(
+        _ word: UnsafePointer<UInt8>, _ n: Int, workspace ws: UnigramWorkspace,
+        emit: (_ id: Int32, _ start: Int, _ end: Int) -> Void
+    ) {
         guard n > 0 else { return }
         ws.reserveLattice(n + 1)
         let best = ws.bestScore, from = ws.bestStart, ids = ws.bestID
@@ -104,7 +106,10 @@ public final class UnigramModel: @unchecked Sendable {
             if ids[end] < 0 || ids[end] == unknownID {
                 if unknownEnd < 0 { unknownEnd = end }
             } else {
-                if unknownEnd >= 0 { ws.path.append((-1, Int32(end), Int32(unknownEnd))); unknownEnd = -1 }
+                if unknownEnd >= 0 {
+                    ws.path.append((-1, Int32(end), Int32(unknownEnd)))
+                    unknownEnd = -1
+                }
                 ws.path.append((ids[end], Int32(s), Int32(end)))
             }
             end = s

@@ -79,10 +79,12 @@ public final class UnigramTokenizer: @unchecked Sendable {
     ///   - stripping: added-token ids that also take the white space on their left or right (tokenizers
     ///     `lstrip`/`rstrip`, e.g. XLM-R's `<mask>` in transformers 4 files).
     /// - Throws: ``InputError`` (`missing`) naming `file` when a token of the template is not in the vocabulary.
-    public init(model: UnigramModel, normalizers: [NormalizerStep], preTokenization: PreTokenization,
-                addedTokens: [AddedToken], specialTokens: BertTokenizer.SpecialTokens = UnigramTokenizer.xlmrSpecialTokens,
-                templateStyle: SpecialTokenTemplate.Style = .roberta, stripping: [Int32: (left: Bool, right: Bool)] = [:],
-                file: String) throws {
+    public init(
+        model: UnigramModel, normalizers: [NormalizerStep], preTokenization: PreTokenization,
+        addedTokens: [AddedToken], specialTokens: BertTokenizer.SpecialTokens = UnigramTokenizer.xlmrSpecialTokens,
+        templateStyle: SpecialTokenTemplate.Style = .roberta, stripping: [Int32: (left: Bool, right: Bool)] = [:],
+        file: String
+    ) throws {
         self.model = model
         self.normalizers = normalizers
         self.preTokenization = preTokenization
@@ -94,8 +96,9 @@ public final class UnigramTokenizer: @unchecked Sendable {
             if let id = lookup(token) { return id }
             throw InputError(.missing, file: file, key: token, "the vocabulary has no \(role) token \(quoted(token)) (\(model.count) pieces)")
         }
-        template = SpecialTokenTemplate(style: templateStyle, start: try require(specialTokens.classifier, "start (cls)"),
-                                        end: try require(specialTokens.separator, "end (sep)"), pad: try require(specialTokens.padding, "padding"))
+        template = SpecialTokenTemplate(
+            style: templateStyle, start: try require(specialTokens.classifier, "start (cls)"),
+            end: try require(specialTokens.separator, "end (sep)"), pad: try require(specialTokens.padding, "padding"))
         var special = Set(addedTokens.filter(\.special).map(\.id))
         for token in specialTokens.all { if let id = lookup(token) { special.insert(id) } }
         specialIDs = special
@@ -176,7 +179,10 @@ public final class UnigramTokenizer: @unchecked Sendable {
     private func matchAdded(_ p: UnsafePointer<UInt8>, _ n: Int) -> (Int, Int)? {
         for (index, entry) in addedBytes.enumerated() where entry.bytes.count <= n {
             var same = true
-            for k in 0..<entry.bytes.count where p[k] != entry.bytes[k] { same = false; break }
+            for k in 0..<entry.bytes.count where p[k] != entry.bytes[k] {
+                same = false
+                break
+            }
             if same { return (index, entry.bytes.count) }
         }
         return nil
@@ -200,8 +206,10 @@ public final class UnigramTokenizer: @unchecked Sendable {
     }
 
     /// Normalizes, pre-tokenizes and cuts the raw text `p[lo..<hi]` (between added tokens).
-    private func appendSegment(_ p: UnsafePointer<UInt8>, _ lo: Int, _ hi: Int, word: Int32?, to out: inout Pieces,
-                               workspace ws: UnigramWorkspace) {
+    private func appendSegment(
+        _ p: UnsafePointer<UInt8>, _ lo: Int, _ hi: Int, word: Int32?, to out: inout Pieces,
+        workspace ws: UnigramWorkspace
+    ) {
         guard hi > lo else { return }
         ws.normalized.removeAll()
         // The loaders accept `Precompiled` only as the first normalizer: it reads the raw text.

@@ -44,17 +44,21 @@ extension UnigramTokenizer {
     /// - Throws: ``InputError``: `unknown_format` for a model that is not unigram, `invalid_structure` when
     ///   pieces 0–2 are not `<unk>` (UNKNOWN) and two CONTROL pieces (the fairseq layout the XLM-R id offset
     ///   assumes), and the errors of ``SentencePieceModel/init(contentsOf:)`` and ``PrecompiledCharsmap``.
-    public static func load(sentencePieceModel path: String, specialTokens: BertTokenizer.SpecialTokens = xlmrSpecialTokens,
-                            addPrefixSpace: Bool = true) throws -> UnigramTokenizer {
+    public static func load(
+        sentencePieceModel path: String, specialTokens: BertTokenizer.SpecialTokens = xlmrSpecialTokens,
+        addPrefixSpace: Bool = true
+    ) throws -> UnigramTokenizer {
         let spm = try SentencePieceModel(contentsOf: path)
         guard spm.modelType == 1 else {
-            throw InputError(.unknownFormat, file: path, key: "trainer_spec.model_type",
-                             "model type \(spm.modelType) is not unigram (1); only unigram SentencePiece models are supported")
+            throw InputError(
+                .unknownFormat, file: path, key: "trainer_spec.model_type",
+                "model type \(spm.modelType) is not unigram (1); only unigram SentencePiece models are supported")
         }
         guard spm.pieces.count >= 3, spm.pieces[0].type == .unknown, spm.pieces[1].type == .control, spm.pieces[2].type == .control else {
             let types = spm.pieces.prefix(3).map { "\($0.type)" }.joined(separator: ", ")
-            throw InputError(.invalidStructure, file: path, key: "pieces[0..<3]",
-                             "the XLM-R id layout needs pieces 0-2 to be <unk> (unknown), <s> and </s> (control); found \(types)")
+            throw InputError(
+                .invalidStructure, file: path, key: "pieces[0..<3]",
+                "the XLM-R id layout needs pieces 0-2 to be <unk> (unknown), <s> and </s> (control); found \(types)")
         }
         let mask = specialTokens.mask ?? "<mask>"
         var pieces = [specialTokens.classifier, specialTokens.padding, specialTokens.separator, specialTokens.unknown]
@@ -78,7 +82,8 @@ extension UnigramTokenizer {
         added.append(AddedToken(content: mask, id: Int32(pieces.count - 1), special: true))
         var normalizers: [NormalizerStep] = []
         if !spm.precompiledCharsmap.isEmpty {
-            normalizers.append(.precompiled(try PrecompiledCharsmap(spm.precompiledCharsmap, file: path, key: "normalizer_spec.precompiled_charsmap")))
+            normalizers.append(
+                .precompiled(try PrecompiledCharsmap(spm.precompiledCharsmap, file: path, key: "normalizer_spec.precompiled_charsmap")))
         }
         return try UnigramTokenizer(
             model: model, normalizers: normalizers,
@@ -100,27 +105,32 @@ extension UnigramTokenizer {
     public static func load(tokenizerJSON path: String, specialTokens: BertTokenizer.SpecialTokens = xlmrSpecialTokens) throws -> UnigramTokenizer {
         let json = try JSONValue.read(file: path)
         guard let model = json["model"], model["type"]?.stringValue == "Unigram" else {
-            throw InputError(.unknownFormat, file: path, key: "model.type",
-                             "model type \(json["model"]?["type"]?.serialized() ?? "null") is not Unigram")
+            throw InputError(
+                .unknownFormat, file: path, key: "model.type",
+                "model type \(json["model"]?["type"]?.serialized() ?? "null") is not Unigram")
         }
         guard let vocab = model["vocab"]?.arrayValue else {
-            throw InputError(.invalidStructure, file: path, key: "model.vocab",
-                             "a Unigram model.vocab must be a list of [piece, score] pairs; found \(model["vocab"].map { kind($0) } ?? "nothing")")
+            throw InputError(
+                .invalidStructure, file: path, key: "model.vocab",
+                "a Unigram model.vocab must be a list of [piece, score] pairs; found \(model["vocab"].map { kind($0) } ?? "nothing")")
         }
         var pieces: [String] = []
         var scores: [Double] = []
         pieces.reserveCapacity(vocab.count)
         scores.reserveCapacity(vocab.count)
         for (index, entry) in vocab.enumerated() {
-            guard let pair = entry.arrayValue, pair.count == 2, let piece = pair[0].stringValue, let score = serdeDouble(pair[1]), score.isFinite else {
-                throw InputError(.invalidStructure, file: path, key: "model.vocab[\(index)]", "expected [piece, finite score]; found \(entry.serialized())")
+            guard let pair = entry.arrayValue, pair.count == 2, let piece = pair[0].stringValue, let score = serdeDouble(pair[1]), score.isFinite
+            else {
+                throw InputError(
+                    .invalidStructure, file: path, key: "model.vocab[\(index)]", "expected [piece, finite score]; found \(entry.serialized())")
             }
             pieces.append(piece)
             scores.append(score)
         }
         guard let unk = model["unk_id"]?.intValue, unk >= 0, unk < pieces.count else {
-            throw InputError(.invalidStructure, file: path, key: "model.unk_id",
-                             "unk_id \(model["unk_id"]?.serialized() ?? "null") is not an id of the \(pieces.count)-piece vocabulary")
+            throw InputError(
+                .invalidStructure, file: path, key: "model.unk_id",
+                "unk_id \(model["unk_id"]?.serialized() ?? "null") is not an id of the \(pieces.count)-piece vocabulary")
         }
         let unigram = UnigramModel(pieces: pieces, scores: scores, unknownID: Int32(unk), byteFallback: model["byte_fallback"]?.boolValue ?? false)
         let normalizers = try readNormalizers(json["normalizer"], path: path)
@@ -134,8 +144,9 @@ extension UnigramTokenizer {
                 throw InputError(.invalidStructure, file: path, key: key, "an added token needs a string content and an id")
             }
             if entry["normalized"]?.boolValue == true || entry["single_word"]?.boolValue == true {
-                throw InputError(.unknownFormat, file: path, key: key,
-                                 "added token \(quoted(content)) uses normalized/single_word matching, which is not supported")
+                throw InputError(
+                    .unknownFormat, file: path, key: key,
+                    "added token \(quoted(content)) uses normalized/single_word matching, which is not supported")
             }
             added.append(AddedToken(content: content, id: Int32(id), special: entry["special"]?.boolValue ?? false))
             let l = entry["lstrip"]?.boolValue ?? false, r = entry["rstrip"]?.boolValue ?? false
@@ -145,8 +156,9 @@ extension UnigramTokenizer {
         var special = specialTokens
         if let start { special.classifier = start }
         if let end { special.separator = end }
-        return try UnigramTokenizer(model: unigram, normalizers: normalizers, preTokenization: preTokenization, addedTokens: added,
-                                    specialTokens: special, templateStyle: style, stripping: stripping, file: path)
+        return try UnigramTokenizer(
+            model: unigram, normalizers: normalizers, preTokenization: preTokenization, addedTokens: added,
+            specialTokens: special, templateStyle: style, stripping: stripping, file: path)
     }
 
     /// A JSON number as tokenizers reads it: serde_json without `float_roundtrip` (its default) parses
@@ -172,7 +184,10 @@ extension UnigramTokenizer {
     static func serdeParse(_ text: String) -> Double? {
         var bytes = Array(text.utf8)[...]
         var negative = false
-        if bytes.first == UInt8(ascii: "-") { negative = true; bytes = bytes.dropFirst() }
+        if bytes.first == UInt8(ascii: "-") {
+            negative = true
+            bytes = bytes.dropFirst()
+        }
         var significand: UInt64 = 0
         var exponent = 0
         var overflowed = false
@@ -181,7 +196,12 @@ extension UnigramTokenizer {
             digits += 1
             let (m, o1) = significand.multipliedReportingOverflow(by: 10)
             let (a, o2) = m.addingReportingOverflow(UInt64(c - 48))
-            if overflowed || o1 || o2 { overflowed = true; exponent += 1 } else { significand = a }
+            if overflowed || o1 || o2 {
+                overflowed = true
+                exponent += 1
+            } else {
+                significand = a
+            }
             bytes = bytes.dropFirst()
         }
         guard digits > 0 else { return nil }
@@ -192,7 +212,12 @@ extension UnigramTokenizer {
                 fraction += 1
                 let (m, o1) = significand.multipliedReportingOverflow(by: 10)
                 let (a, o2) = m.addingReportingOverflow(UInt64(c - 48))
-                if !(overflowed || o1 || o2) { significand = a; exponent -= 1 } else { overflowed = true }
+                if !(overflowed || o1 || o2) {
+                    significand = a
+                    exponent -= 1
+                } else {
+                    overflowed = true
+                }
                 bytes = bytes.dropFirst()
             }
             guard fraction > 0 else { return nil }
@@ -200,10 +225,19 @@ extension UnigramTokenizer {
         if let c = bytes.first, c == UInt8(ascii: "e") || c == UInt8(ascii: "E") {
             bytes = bytes.dropFirst()
             var sign = 1
-            if bytes.first == UInt8(ascii: "-") { sign = -1; bytes = bytes.dropFirst() } else if bytes.first == UInt8(ascii: "+") { bytes = bytes.dropFirst() }
+            if bytes.first == UInt8(ascii: "-") {
+                sign = -1
+                bytes = bytes.dropFirst()
+            } else if bytes.first == UInt8(ascii: "+") {
+                bytes = bytes.dropFirst()
+            }
             var e = 0
             var n = 0
-            while let c = bytes.first, c >= 48, c <= 57 { e = min(e * 10 + Int(c - 48), 100_000); n += 1; bytes = bytes.dropFirst() }
+            while let c = bytes.first, c >= 48, c <= 57 {
+                e = min(e * 10 + Int(c - 48), 100_000)
+                n += 1
+                bytes = bytes.dropFirst()
+            }
             guard n > 0 else { return nil }
             exponent += sign * e
         }
@@ -265,12 +299,14 @@ extension UnigramTokenizer {
                 } else if item["pattern"]?["Regex"]?.stringValue == " {2,}" {
                     steps.append(.collapseSpaces(content: content))
                 } else {
-                    throw InputError(.unknownFormat, file: path, key: itemKey + ".pattern",
-                                     "Replace pattern \(item["pattern"]?.serialized() ?? "null") is not supported (a non-empty String, or the Regex \" {2,}\")")
+                    throw InputError(
+                        .unknownFormat, file: path, key: itemKey + ".pattern",
+                        "Replace pattern \(item["pattern"]?.serialized() ?? "null") is not supported (a non-empty String, or the Regex \" {2,}\")")
                 }
             default:
-                throw InputError(.unknownFormat, file: path, key: itemKey + ".type",
-                                 "normalizer \(item["type"]?.serialized() ?? "null") is not supported (Precompiled, Replace)")
+                throw InputError(
+                    .unknownFormat, file: path, key: itemKey + ".type",
+                    "normalizer \(item["type"]?.serialized() ?? "null") is not supported (Precompiled, Replace)")
             }
         }
         return steps
@@ -278,7 +314,8 @@ extension UnigramTokenizer {
 
     private static func readPreTokenizer(_ p: JSONValue?, path: String) throws -> PreTokenization {
         guard let p, p != .null else {
-            throw InputError(.unknownFormat, file: path, key: "pre_tokenizer", "a Unigram tokenizer without a Metaspace pre-tokenizer is not supported")
+            throw InputError(
+                .unknownFormat, file: path, key: "pre_tokenizer", "a Unigram tokenizer without a Metaspace pre-tokenizer is not supported")
         }
         var list = [p]
         var key = "pre_tokenizer"
@@ -291,8 +328,9 @@ extension UnigramTokenizer {
         }
         let types = list.map { $0["type"]?.stringValue ?? "null" }
         guard types == ["Metaspace"] || types == ["WhitespaceSplit", "Metaspace"] else {
-            throw InputError(.unknownFormat, file: path, key: key,
-                             "pre-tokenizers \(types) are not supported (Metaspace, or WhitespaceSplit then Metaspace)")
+            throw InputError(
+                .unknownFormat, file: path, key: key,
+                "pre-tokenizers \(types) are not supported (Metaspace, or WhitespaceSplit then Metaspace)")
         }
         let meta = list[list.count - 1]
         let metaKey = list.count == 1 && key == "pre_tokenizer" ? key : "\(key)[\(list.count - 1)]"
@@ -309,8 +347,9 @@ extension UnigramTokenizer {
         } else if let legacy = meta["add_prefix_space"]?.boolValue {
             scheme = legacy ? .always : .never
         }
-        return PreTokenization(whitespaceSplit: list.count == 2, replacement: replacement, prependScheme: scheme,
-                               split: meta["split"]?.boolValue ?? true)
+        return PreTokenization(
+            whitespaceSplit: list.count == 2, replacement: replacement, prependScheme: scheme,
+            split: meta["split"]?.boolValue ?? true)
     }
 
     /// The template style and the start and end tokens of `post_processor`.
@@ -330,16 +369,19 @@ extension UnigramTokenizer {
                 }
             }
             if let single = parse(p["single"]?.arrayValue), let pair = parse(p["pair"]?.arrayValue), single.count == 3,
-               let start = single[0].special, single[1].sequence == "A", let end = single[2].special {
+                let start = single[0].special, single[1].sequence == "A", let end = single[2].special
+            {
                 let shape = pair.map { $0.special.map { $0 == start ? "S" : $0 == end ? "E" : "?" } ?? ($0.sequence ?? "?") + "\($0.type)" }
                 if shape == ["S", "A0", "E", "E", "B0", "E"] { return (.roberta, start, end) }
                 if shape == ["S", "A0", "E", "B1", "E"] { return (.bert, start, end) }
             }
-            throw InputError(.unknownFormat, file: path, key: "post_processor",
-                             "TemplateProcessing is supported as <s> $A </s> / <s> $A </s> </s> $B </s> (or [CLS] $A [SEP] / [CLS] $A [SEP] $B:1 [SEP]:1)")
+            throw InputError(
+                .unknownFormat, file: path, key: "post_processor",
+                "TemplateProcessing is supported as <s> $A </s> / <s> $A </s> </s> $B </s> (or [CLS] $A [SEP] / [CLS] $A [SEP] $B:1 [SEP]:1)")
         default:
-            throw InputError(.unknownFormat, file: path, key: "post_processor.type",
-                             "post-processor \(p["type"]?.serialized() ?? "null") is not supported (TemplateProcessing, RobertaProcessing)")
+            throw InputError(
+                .unknownFormat, file: path, key: "post_processor.type",
+                "post-processor \(p["type"]?.serialized() ?? "null") is not supported (TemplateProcessing, RobertaProcessing)")
         }
     }
 }

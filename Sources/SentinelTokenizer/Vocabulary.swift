@@ -76,7 +76,9 @@ public struct WordPieceVocabulary: Sendable {
     /// vocabulary a digest that no client produces, or two ids for one digest).
     public func checkForAdaptation(path: String) throws {
         if tokens.first?.unicodeScalars.first == "\u{FEFF}" {
-            throw InputError(.invalidStructure, file: path, offset: 0, key: "line 1", "starts with a byte-order mark (U+FEFF), which would become part of the first token")
+            throw InputError(
+                .invalidStructure, file: path, offset: 0, key: "line 1",
+                "starts with a byte-order mark (U+FEFF), which would become part of the first token")
         }
         var seen: [String: Int] = [:]
         for (i, t) in tokens.enumerated() {
@@ -97,12 +99,14 @@ public struct WordPieceVocabulary: Sendable {
         var tokens = [String?](repeating: nil, count: entries.count)
         for (token, value) in entries {
             guard let id = value.intValue, id >= 0, id < entries.count else {
-                throw InputError(.invalidStructure, file: file, key: "model.vocab",
-                                 "token \(quoted(token)) has id \(value.serialized()), outside 0..<\(entries.count)")
+                throw InputError(
+                    .invalidStructure, file: file, key: "model.vocab",
+                    "token \(quoted(token)) has id \(value.serialized()), outside 0..<\(entries.count)")
             }
             if let other = tokens[id] {
-                throw InputError(.invalidStructure, file: file, key: "model.vocab",
-                                 "tokens \(quoted(other)) and \(quoted(token)) share id \(id)")
+                throw InputError(
+                    .invalidStructure, file: file, key: "model.vocab",
+                    "tokens \(quoted(other)) and \(quoted(token)) share id \(id)")
             }
             tokens[id] = token
         }

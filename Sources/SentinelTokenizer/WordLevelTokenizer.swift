@@ -28,12 +28,14 @@ public final class WordLevelTokenizer: @unchecked Sendable {
     public static func load(tokenizerJSON path: String) throws -> WordLevelTokenizer {
         let json = try JSONValue.read(file: path)
         guard let model = json["model"], model["type"]?.stringValue == "WordLevel" else {
-            throw InputError(.unknownFormat, file: path, key: "model.type",
-                             "model type \(json["model"]?["type"]?.serialized() ?? "null") is not WordLevel")
+            throw InputError(
+                .unknownFormat, file: path, key: "model.type",
+                "model type \(json["model"]?["type"]?.serialized() ?? "null") is not WordLevel")
         }
         if let pre = json["pre_tokenizer"], pre != .null, pre["type"]?.stringValue != "WhitespaceSplit" {
-            throw InputError(.unknownFormat, file: path, key: "pre_tokenizer.type",
-                             "pre-tokenizer \(pre["type"]?.serialized() ?? "null") is not supported with WordLevel (WhitespaceSplit only)")
+            throw InputError(
+                .unknownFormat, file: path, key: "pre_tokenizer.type",
+                "pre-tokenizer \(pre["type"]?.serialized() ?? "null") is not supported with WordLevel (WhitespaceSplit only)")
         }
         if let n = json["normalizer"], n != .null {
             throw InputError(.unknownFormat, file: path, key: "normalizer.type", "a normalizer is not supported with WordLevel")
@@ -54,16 +56,18 @@ public final class WordLevelTokenizer: @unchecked Sendable {
         }
         let post = json["post_processor"] ?? .null
         guard post["type"]?.stringValue == "RobertaProcessing",
-              let cls = post["cls"]?.arrayValue, cls.count == 2, let clsID = cls[1].intValue,
-              let sep = post["sep"]?.arrayValue, sep.count == 2, let sepID = sep[1].intValue
+            let cls = post["cls"]?.arrayValue, cls.count == 2, let clsID = cls[1].intValue,
+            let sep = post["sep"]?.arrayValue, sep.count == 2, let sepID = sep[1].intValue
         else {
-            throw InputError(.unknownFormat, file: path, key: "post_processor",
-                             "a RobertaProcessing post-processor with cls and sep as [token, id] is required")
+            throw InputError(
+                .unknownFormat, file: path, key: "post_processor",
+                "a RobertaProcessing post-processor with cls and sep as [token, id] is required")
         }
         let padID = vocabulary.id(of: "<pad>") ?? added.first { $0.content == "<pad>" }?.id ?? unkID
-        return WordLevelTokenizer(vocabulary: vocabulary, added: added,
-                                  template: SpecialTokenTemplate(style: .roberta, start: Int32(clsID), end: Int32(sepID), pad: padID),
-                                  unknownID: unkID)
+        return WordLevelTokenizer(
+            vocabulary: vocabulary, added: added,
+            template: SpecialTokenTemplate(style: .roberta, start: Int32(clsID), end: Int32(sepID), pad: padID),
+            unknownID: unkID)
     }
 }
 
@@ -88,7 +92,9 @@ extension WordLevelTokenizer: SubwordTokenizer {
         func flush(_ end: Int) {
             guard end > start else { return }
             var t = String(decoding: bytes[start..<end], as: UTF8.self)
-            if end - start == 32, bytes[start..<end].allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x46) || ($0 >= 0x61 && $0 <= 0x66) }) {
+            if end - start == 32,
+                bytes[start..<end].allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x46) || ($0 >= 0x61 && $0 <= 0x66) })
+            {
                 t = t.lowercased()
             }
             out.append(id(of: t) ?? unknownID, Int32(start), Int32(end), word)

@@ -3,7 +3,7 @@ import SentinelScheme
 import SentinelAudit
 import SentinelCore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `sentinel audit`: the irreversibility audit of an adapted model (CLI.md).
@@ -11,15 +11,15 @@ struct Audit: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Attack an adapted model's id permutation and report how much of the vocabulary is recovered.",
         discussion: """
-        Attacks (--attacks all, or a comma-separated list): \(AttackName.allCases.map(\.rawValue).joined(separator: ", ")). \
-        Each reports the fraction of the hidden (hashed) vocabulary ids it recovers, top-1 and top-10 where it applies, \
-        the time it took, and a verdict: FAIL when top-1 exceeds --max-recovered. ciphertext_frequency runs with \
-        --ciphertext (output of sentinel encrypt), against the wordpiece frequencies of --corpus (default: the CoNLL-2003 \
-        training set of the shared data). The passkey (SENTINEL_KEY or --key-file) is used only to score the attacks; \
-        neither it nor the seed is ever printed. Report format: Formats/audit.md.
+            Attacks (--attacks all, or a comma-separated list): \(AttackName.allCases.map(\.rawValue).joined(separator: ", ")). \
+            Each reports the fraction of the hidden (hashed) vocabulary ids it recovers, top-1 and top-10 where it applies, \
+            the time it took, and a verdict: FAIL when top-1 exceeds --max-recovered. ciphertext_frequency runs with \
+            --ciphertext (output of sentinel encrypt), against the wordpiece frequencies of --corpus (default: the CoNLL-2003 \
+            training set of the shared data). The passkey (SENTINEL_KEY or --key-file) is used only to score the attacks; \
+            neither it nor the seed is ever printed. Report format: Formats/audit.md.
 
-        Exit 0 when every attack passes, 1 when one fails.
-        """
+            Exit 0 when every attack passes, 1 when one fails.
+            """
     )
 
     @Argument(help: "The adapted model directory.")
@@ -78,14 +78,17 @@ struct Audit: ParsableCommand {
                 throw ValidationError("ciphertext_frequency needs --ciphertext FILE")
             }
             if let report {
-                try checkOutput(report, inputs: [adaptedDir, original] + [ciphertext, corpus].compactMap { $0 },
-                                force: force, marker: "audit.json")
+                try checkOutput(
+                    report, inputs: [adaptedDir, original] + [ciphertext, corpus].compactMap { $0 },
+                    force: force, marker: "audit.json")
             }
-            let r = try options.runAudit(adaptedDir: adaptedDir, original: original, passkey: passkey, attacks: names,
-                                         ciphertext: ciphertext, corpus: corpus, progress: progress.step)
+            let r = try options.runAudit(
+                adaptedDir: adaptedDir, original: original, passkey: passkey, attacks: names,
+                ciphertext: ciphertext, corpus: corpus, progress: progress.step)
             failed = !r.passed
-            let json = JSONValue.object([("adapted", .string(adaptedDir)), ("original", .string(original))]
-                + (r.json.objectValue ?? []))
+            let json = JSONValue.object(
+                [("adapted", .string(adaptedDir)), ("original", .string(original))]
+                    + (r.json.objectValue ?? []))
             let text = r.textLines.joined(separator: "\n") + "\n"
             if let report {
                 let dir = try AtomicDirectory(path: report, replace: force)
@@ -113,8 +116,10 @@ struct AuditOptions: ParsableArguments {
     }
 
     /// Loads both models and runs the audit; `corpus` defaults to ``FrequencyEvidence/defaultCorpus(searching:environment:)``.
-    func runAudit(adaptedDir: String, original: String, passkey: String, attacks: [AttackName], ciphertext: String?, corpus: String?,
-                  progress: @escaping (String) -> Void) throws -> AuditReport {
+    func runAudit(
+        adaptedDir: String, original: String, passkey: String, attacks: [AttackName], ciphertext: String?, corpus: String?,
+        progress: @escaping (String) -> Void
+    ) throws -> AuditReport {
         progress("loading both models")
         let input: AuditInput
         do {
@@ -125,16 +130,19 @@ struct AuditOptions: ParsableArguments {
         var evidence: FrequencyEvidence?
         if let ciphertext, attacks.contains(.ciphertextFrequency) {
             let executable = splitDirectory(resolvedPath(CommandLine.arguments[0]))
-            guard let corpusPath = corpus ?? FrequencyEvidence.defaultCorpus(
-                searching: [".", executable], environment: getenv("SENTINEL_SHARED").map { String(cString: $0) })
+            guard
+                let corpusPath = corpus
+                    ?? FrequencyEvidence.defaultCorpus(
+                        searching: [".", executable], environment: getenv("SENTINEL_SHARED").map { String(cString: $0) })
             else {
                 throw ValidationError("no default corpus (shared/data/conll2003/train.txt) found: give --corpus FILE")
             }
             progress("counting digests in \(ciphertext) and wordpieces in \(corpusPath)")
             evidence = try FrequencyEvidence.load(ciphertext: ciphertext, corpus: corpusPath, adapted: adaptedDir, original: original)
         }
-        return IrreversibilityAudit.run(input, attacks: attacks, ciphertext: evidence, maxRecovered: maxRecovered,
-                                        threads: threads, progress: progress)
+        return IrreversibilityAudit.run(
+            input, attacks: attacks, ciphertext: evidence, maxRecovered: maxRecovered,
+            threads: threads, progress: progress)
     }
 }
 

@@ -17,12 +17,12 @@ struct BenchEncoder: ParsableCommand {
         commandName: "encoder",
         abstract: "Forward-pass throughput of the native encoder (MiniLM and a BERT-base geometry).",
         discussion: """
-        Measures a 2048³ cblas_sgemm (best of 5; OpenBLAS on --threads threads, and as --threads single-threaded calls on row blocks) as the float32 peak, before and after the forward passes; the highest is used.
+            Measures a 2048³ cblas_sgemm (best of 5; OpenBLAS on --threads threads, and as --threads single-threaded calls on row blocks) as the float32 peak, before and after the forward passes; the highest is used.
 
-        For each model and (batch, seq): 2 warm-up forward passes, then --repeats timed ones. Reported: median and best time, tokens/s and GFLOP/s at the median (2 × the multiply-adds of every matrix product, attention included), the fraction of the sgemm peak (%peak), and %paired: the median over passes of each pass's GFLOP/s divided by a 2048³ sgemm measured just before it (robust to a machine whose load changes).
+            For each model and (batch, seq): 2 warm-up forward passes, then --repeats timed ones. Reported: median and best time, tokens/s and GFLOP/s at the median (2 × the multiply-adds of every matrix product, attention included), the fraction of the sgemm peak (%peak), and %paired: the median over passes of each pass's GFLOP/s divided by a 2048³ sgemm measured just before it (robust to a machine whose load changes).
 
-        PyTorch 2.15's median tokens/s on this machine (../shared/perf/BASELINE.md, 2 threads, inference mode) is printed with its fraction of that file's 207 GFLOP/s peak; "ratio" divides tokens/s, "ratio@peak" divides %paired by PyTorch's %peak (the ratio both would have on the same, equally loaded machine). Input ids are pseudo-random, no padding; BERT-base has random weights.
-        """
+            PyTorch 2.15's median tokens/s on this machine (../shared/perf/BASELINE.md, 2 threads, inference mode) is printed with its fraction of that file's 207 GFLOP/s peak; "ratio" divides tokens/s, "ratio@peak" divides %paired by PyTorch's %peak (the ratio both would have on the same, equally loaded machine). Input ids are pseudo-random, no padding; BERT-base has random weights.
+            """
     )
 
     @Option(help: "MiniLM model directory (config.json, model.safetensors; default: Samples/.cache/all-MiniLM-L6-v2 of the package).")
@@ -67,19 +67,35 @@ struct BenchEncoder: ParsableCommand {
             // Each model is built just before its passes and released after them (the random BERT-base
             // weights are ~0.9 GB while they exist).
             var models: [(String, () throws -> BertModel)] = []
-            models.append(("MiniLM", {
-                progress.step("loading \(model)")
-                let config = try BertConfig.load(path: model + "/config.json")
-                return try BertModel(archive: SafeTensorsFile(path: model + "/model.safetensors"), config: config)
-            }))
+            models.append(
+                (
+                    "MiniLM",
+                    {
+                        progress.step("loading \(model)")
+                        let config = try BertConfig.load(path: model + "/config.json")
+                        return try BertModel(archive: SafeTensorsFile(path: model + "/model.safetensors"), config: config)
+                    }
+                ))
             if !skipBase {
-                models.append(("BERT-base", {
-                    progress.step("building a random BERT-base")
-                    let base = BertConfig(vocabSize: 30522, hiddenSize: 768, layerCount: 12, headCount: 12, intermediateSize: 3072)
-                    return try BertModel(archive: MemoryArchive.randomBert(base, seed: 1), config: base)
-                }))
+                models.append(
+                    (
+                        "BERT-base",
+                        {
+                            progress.step("building a random BERT-base")
+                            let base = BertConfig(vocabSize: 30522, hiddenSize: 768, layerCount: 12, headCount: 12, intermediateSize: 3072)
+                            return try BertModel(archive: MemoryArchive.randomBert(base, seed: 1), config: base)
+                        }
+                    ))
             }
-            struct Row { var name: String; var b: Int; var l: Int; var median: Double; var best: Double; var flops: Double; var paired: Double }
+            struct Row {
+                var name: String
+                var b: Int
+                var l: Int
+                var median: Double
+                var best: Double
+                var flops: Double
+                var paired: Double
+            }
             var measured: [Row] = []
             for (name, make) in models {
                 let m = try make()
@@ -102,8 +118,10 @@ struct BenchEncoder: ParsableCommand {
                     }
                     times.sort()
                     fractions.sort()
-                    measured.append(Row(name: name, b: b, l: l, median: times[times.count / 2], best: times[0], flops: f,
-                                        paired: fractions[fractions.count / 2]))
+                    measured.append(
+                        Row(
+                            name: name, b: b, l: l, median: times[times.count / 2], best: times[0], flops: f,
+                            paired: fractions[fractions.count / 2]))
                 }
             }
             progress.step("measuring sgemm peak again")
@@ -149,10 +167,11 @@ struct BenchEncoder: ParsableCommand {
                 }
             }
             if report.json {
-                print(JSONValue.object([
-                    ("sgemm_peak_gflops", .double(peak, text: nil)), ("threads", .int(Int64(BLAS.threads))),
-                    ("openblas_core", .string(BLAS.coreName)), ("results", .array(rows)),
-                ]).serialized(.pretty))
+                print(
+                    JSONValue.object([
+                        ("sgemm_peak_gflops", .double(peak, text: nil)), ("threads", .int(Int64(BLAS.threads))),
+                        ("openblas_core", .string(BLAS.coreName)), ("results", .array(rows)),
+                    ]).serialized(.pretty))
             }
         }
     }

@@ -2,7 +2,7 @@ import ArgumentParser
 import SentinelScheme
 import SentinelCore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `sentinel bench-kdf`: the cost of the hardened scheme's Argon2id key derivation, which every command holding the
@@ -12,10 +12,10 @@ struct BenchKDF: ParsableCommand {
         commandName: "bench-kdf",
         abstract: "Benchmark the hardened scheme's Argon2id key derivation (libsodium crypto_pwhash).",
         discussion: """
-        Times HardenedKeys(passkey:parameters:) (Argon2id plus the three subkeys) for libsodium's INTERACTIVE \
-        (2 passes, 64 MiB) and MODERATE (3 passes, 256 MiB) settings, or for --kdf-ops/--kdf-mem. Prints the median \
-        wall time and the median CPU time of this thread per derivation (Argon2id here uses one lane, one core).
-        """)
+            Times HardenedKeys(passkey:parameters:) (Argon2id plus the three subkeys) for libsodium's INTERACTIVE \
+            (2 passes, 64 MiB) and MODERATE (3 passes, 256 MiB) settings, or for --kdf-ops/--kdf-mem. Prints the median \
+            wall time and the median CPU time of this thread per derivation (Argon2id here uses one lane, one core).
+            """)
 
     @Option(help: "Derivations per setting.")
     var repeats = 5
@@ -59,12 +59,16 @@ struct BenchKDF: ParsableCommand {
                 cpus.append(threadCPU() - c0)
             }
             let wall = walls.sorted()[repeats / 2], cpu = cpus.sorted()[repeats / 2]
-            results.append(.object([("setting", .string(name)), ("opslimit", .int(Int64(p.opsLimit))), ("memlimit", .int(Int64(p.memLimit))),
-                                    ("median_wall_seconds", .double(wall, text: nil)), ("median_cpu_seconds", .double(cpu, text: nil)),
-                                    ("min_wall_seconds", .double(walls.min()!, text: nil))]))
+            results.append(
+                .object([
+                    ("setting", .string(name)), ("opslimit", .int(Int64(p.opsLimit))), ("memlimit", .int(Int64(p.memLimit))),
+                    ("median_wall_seconds", .double(wall, text: nil)), ("median_cpu_seconds", .double(cpu, text: nil)),
+                    ("min_wall_seconds", .double(walls.min()!, text: nil)),
+                ]))
             if !report.json {
-                print("\(name): opslimit \(p.opsLimit), memlimit \(p.memLimit >> 20) MiB: median \(fixed(wall, 3)) s wall, "
-                      + "\(fixed(cpu, 3)) s CPU (min \(fixed(walls.min()!, 3)) s wall) over \(repeats) derivations")
+                print(
+                    "\(name): opslimit \(p.opsLimit), memlimit \(p.memLimit >> 20) MiB: median \(fixed(wall, 3)) s wall, "
+                        + "\(fixed(cpu, 3)) s CPU (min \(fixed(walls.min()!, 3)) s wall) over \(repeats) derivations")
             }
         }
         if report.json { print(JSONValue.object([("results", .array(results))]).serialized(.pretty)) }

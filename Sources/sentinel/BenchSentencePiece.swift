@@ -12,10 +12,10 @@ struct BenchSentencePiece: ParsableCommand {
         commandName: "bench-spm",
         abstract: "Benchmark: SentencePiece unigram tokenization, pieces per second on 1 and 2 threads.",
         discussion: """
-        MODEL_DIR holds tokenizer.json or sentencepiece.bpe.model (XLM-R layout). The
-        count excludes <s>/</s>. The JSON-lines strings are repeated --string-repeats
-        times so that a run lasts long enough to time. Best of --repeats runs.
-        """)
+            MODEL_DIR holds tokenizer.json or sentencepiece.bpe.model (XLM-R layout). The
+            count excludes <s>/</s>. The JSON-lines strings are repeated --string-repeats
+            times so that a run lasts long enough to time. Best of --repeats runs.
+            """)
 
     @Argument(help: "The model directory (tokenizer.json or sentencepiece.bpe.model).")
     var modelDirectory: String
@@ -58,24 +58,39 @@ struct BenchSentencePiece: ParsableCommand {
                 (name, texts, threads.map { n in (n, measure(tokenizer, texts, threads: n, clock: clock)) })
             }
             if report.json {
-                print(JSONValue.object([
-                    ("model", .string(modelDirectory)), ("load_seconds", .double(loadSeconds, text: nil)),
-                    ("inputs", .array(results.map { name, texts, runs in
-                        .object([("name", .string(name)), ("texts", .int(Int64(texts.count))),
-                                 ("bytes", .int(Int64(texts.reduce(0) { $0 + $1.utf8.count }))),
-                                 ("runs", .array(runs.map { n, r in
-                                     .object([("threads", .int(Int64(n))), ("seconds", .double(r.0, text: nil)), ("pieces", .int(Int64(r.1))),
-                                              ("pieces_per_second", .double(Double(r.1) / r.0, text: nil))])
-                                 }))])
-                    })),
-                ]).serialized(.pretty))
+                print(
+                    JSONValue.object([
+                        ("model", .string(modelDirectory)), ("load_seconds", .double(loadSeconds, text: nil)),
+                        (
+                            "inputs",
+                            .array(
+                                results.map { name, texts, runs in
+                                    .object([
+                                        ("name", .string(name)), ("texts", .int(Int64(texts.count))),
+                                        ("bytes", .int(Int64(texts.reduce(0) { $0 + $1.utf8.count }))),
+                                        (
+                                            "runs",
+                                            .array(
+                                                runs.map { n, r in
+                                                    .object([
+                                                        ("threads", .int(Int64(n))), ("seconds", .double(r.0, text: nil)),
+                                                        ("pieces", .int(Int64(r.1))),
+                                                        ("pieces_per_second", .double(Double(r.1) / r.0, text: nil)),
+                                                    ])
+                                                })
+                                        ),
+                                    ])
+                                })
+                        ),
+                    ]).serialized(.pretty))
             } else {
                 print("tokenizer load \(String(format: "%.3f", loadSeconds)) s (\(tokenizer.vocabularySize) ids)")
                 for (name, texts, runs) in results {
                     let bytes = texts.reduce(0) { $0 + $1.utf8.count }
                     for (n, r) in runs {
-                        print("\(name) (\(texts.count) texts, \(bytes) bytes) \(n) thread(s): \(r.1) pieces in "
-                              + "\(String(format: "%.3f", r.0)) s = \(String(format: "%.3f", Double(r.1) / r.0 / 1e6)) M pieces/s")
+                        print(
+                            "\(name) (\(texts.count) texts, \(bytes) bytes) \(n) thread(s): \(r.1) pieces in "
+                                + "\(String(format: "%.3f", r.0)) s = \(String(format: "%.3f", Double(r.1) / r.0 / 1e6)) M pieces/s")
                     }
                 }
             }

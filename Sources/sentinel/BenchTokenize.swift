@@ -11,20 +11,23 @@ struct BenchTokenize: ParsableCommand {
         commandName: "bench-tokenize",
         abstract: "Benchmark: tokenize + encrypt a CoNLL file, wordpieces per second on 1 and 2 threads.",
         discussion: """
-        Each sentence's words are joined with spaces, as the HF baseline does
-        (CoNLL-2003 train: 1,079,622 bytes, 252,043 wordpieces with MiniLM);
-        the count excludes [CLS]/[SEP] (<s>/</s>), as the baseline's does.
-        Any supported family: WordPiece, byte-level BPE (RoBERTa) or unigram (XLM-R). 'tokenize+encrypt' also
-        writes every token's digest (32 hex characters, space-separated) into
-        an output buffer, as `sentinel encrypt` does. Hashing the vocabulary
-        (once per key) is timed separately. Without SENTINEL_KEY or --key-file
-        a fixed benchmark key is used. Best of --repeats runs.
-        """)
+            Each sentence's words are joined with spaces, as the HF baseline does
+            (CoNLL-2003 train: 1,079,622 bytes, 252,043 wordpieces with MiniLM);
+            the count excludes [CLS]/[SEP] (<s>/</s>), as the baseline's does.
+            Any supported family: WordPiece, byte-level BPE (RoBERTa) or unigram (XLM-R). 'tokenize+encrypt' also
+            writes every token's digest (32 hex characters, space-separated) into
+            an output buffer, as `sentinel encrypt` does. Hashing the vocabulary
+            (once per key) is timed separately. Without SENTINEL_KEY or --key-file
+            a fixed benchmark key is used. Best of --repeats runs.
+            """)
 
     @Argument(help: "The original model directory.")
     var modelDirectory: String
 
-    @Option(help: "A word-per-line NER file (default: CoNLL-2003 train from the vendored ground truth, Samples/.cache/shared, which Samples/unpack-fixtures.sh unpacks; or under $SENTINEL_SHARED).")
+    @Option(
+        help:
+            "A word-per-line NER file (default: CoNLL-2003 train from the vendored ground truth, Samples/.cache/shared, which Samples/unpack-fixtures.sh unpacks; or under $SENTINEL_SHARED)."
+    )
     var data: String?
 
     @Option(help: "Repetitions; the best is reported.")
@@ -54,7 +57,9 @@ struct BenchTokenize: ParsableCommand {
             let loadSeconds = seconds(clock.now - t0)
             t0 = clock.now
             let encryptor: Encryptor
-            do { encryptor = try Encryptor(tokenizer: tokenizer, key: passkey) } catch let e as TokenHasher.Error { throw ValidationError(e.description) }
+            do { encryptor = try Encryptor(tokenizer: tokenizer, key: passkey) } catch let e as TokenHasher.Error {
+                throw ValidationError(e.description)
+            }
             let hashSeconds = seconds(clock.now - t0)
             let texts = try NERCorpus.read(path: data).map { $0.words.joined(separator: " ") }
             let bytes = texts.reduce(0) { $0 + $1.utf8.count }
@@ -67,7 +72,10 @@ struct BenchTokenize: ParsableCommand {
                 for _ in 0..<repeats {
                     let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: n)
                     let written = UnsafeMutableBufferPointer<Int>.allocate(capacity: n)
-                    defer { counts.deallocate(); written.deallocate() }
+                    defer {
+                        counts.deallocate()
+                        written.deallocate()
+                    }
                     let start = clock.now
                     Parallel.forEach(n) { part in
                         let lo = texts.count * part / n, hi = texts.count * (part + 1) / n
@@ -82,7 +90,10 @@ struct BenchTokenize: ParsableCommand {
                             tokenizer.append(texts[i], to: &pieces, scratch: &scratch)
                             count += pieces.count  // HF's baseline counts pieces without [CLS]/[SEP]
                             if encrypt {
-                                if out.count > 1 << 20 { bytes += out.count; out.removeAll(keepingCapacity: true) }
+                                if out.count > 1 << 20 {
+                                    bytes += out.count
+                                    out.removeAll(keepingCapacity: true)
+                                }
                                 for id in pieces.ids {
                                     encryptor.appendEncryptedToken(id: id, to: &out)
                                     out.append(0x20)
@@ -108,19 +119,24 @@ struct BenchTokenize: ParsableCommand {
                     let rate = Double(count) / s
                     let mode = encrypt ? "tokenize+encrypt" : "tokenize"
                     let written = encrypt ? outputBytes : 0
-                    rows.append(.object([("mode", .string(mode)), ("threads", .int(Int64(n))), ("seconds", .double(s, text: nil)),
-                                         ("wordpieces", .int(Int64(count))), ("wordpieces_per_second", .double(rate, text: nil)),
-                                         ("output_bytes", .int(Int64(written)))]))
-                    lines.append("\(mode) \(n) thread(s): \(count) wordpieces in \(format3(s)) s = \(format3(rate / 1e6)) M wordpieces/s"
-                                 + (encrypt ? " (\(written) bytes of digests written)" : ""))
+                    rows.append(
+                        .object([
+                            ("mode", .string(mode)), ("threads", .int(Int64(n))), ("seconds", .double(s, text: nil)),
+                            ("wordpieces", .int(Int64(count))), ("wordpieces_per_second", .double(rate, text: nil)),
+                            ("output_bytes", .int(Int64(written))),
+                        ]))
+                    lines.append(
+                        "\(mode) \(n) thread(s): \(count) wordpieces in \(format3(s)) s = \(format3(rate / 1e6)) M wordpieces/s"
+                            + (encrypt ? " (\(written) bytes of digests written)" : ""))
                 }
             }
             if report.json {
-                print(JSONValue.object([
-                    ("data", .string(data)), ("sentences", .int(Int64(texts.count))), ("text_bytes", .int(Int64(bytes))),
-                    ("load_seconds", .double(loadSeconds, text: nil)), ("vocab_hash_seconds", .double(hashSeconds, text: nil)),
-                    ("runs", .array(rows)),
-                ]).serialized(.pretty))
+                print(
+                    JSONValue.object([
+                        ("data", .string(data)), ("sentences", .int(Int64(texts.count))), ("text_bytes", .int(Int64(bytes))),
+                        ("load_seconds", .double(loadSeconds, text: nil)), ("vocab_hash_seconds", .double(hashSeconds, text: nil)),
+                        ("runs", .array(rows)),
+                    ]).serialized(.pretty))
             } else {
                 print("\(data): \(texts.count) sentences, \(bytes) bytes of text")
                 print("tokenizer load \(format3(loadSeconds)) s; vocabulary hashing (\(tokenizer.vocabularySize) BLAKE2b) \(format3(hashSeconds)) s")

@@ -10,23 +10,23 @@ struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Adapt a HuggingFace BERT model directory for encrypted input.",
         discussion: """
-        Reads safetensors, pytorch_model.bin (zip or legacy) and sharded *.index.json checkpoints. \
-        Writes OUT_DIR atomically: model.safetensors (or pytorch_model.bin, or shards and an index), config.json, vocab.txt, tokenizer.json, tokenizer_config.json, \
-        special_tokens_map.json and sentinel.json. Nothing appears at OUT_DIR until every file is complete.
+            Reads safetensors, pytorch_model.bin (zip or legacy) and sharded *.index.json checkpoints. \
+            Writes OUT_DIR atomically: model.safetensors (or pytorch_model.bin, or shards and an index), config.json, vocab.txt, tokenizer.json, tokenizer_config.json, \
+            special_tokens_map.json and sentinel.json. Nothing appears at OUT_DIR until every file is complete.
 
-        The scheme 'seed' reproduces the SentinelLMs authors' converter bit for bit (vocab.txt, tokenizer vocabulary, \
-        id mapping, embedding values); only embeddings.word_embeddings.weight changes. Its mapping is recoverable by \
-        anyone holding the public model, and convert says so on stderr.
+            The scheme 'seed' reproduces the SentinelLMs authors' converter bit for bit (vocab.txt, tokenizer vocabulary, \
+            id mapping, embedding values); only embeddings.word_embeddings.weight changes. Its mapping is recoverable by \
+            anyone holding the public model, and convert says so on stderr.
 
-        The scheme 'hardened' derives its keys with Argon2id (--kdf-ops, --kdf-mem; a fresh random salt unless \
-        --kdf-salt), keys the digests with a derived subkey, always permutes the ids uniformly (ChaCha20-driven \
-        Fisher-Yates), and transforms the embedding rows: --scale, --dim-scale, --noise-std, --reinit-fraction, \
-        --reinit-std. Without any of these five it re-initialises every non-special row (N(0, initializer_range)). \
-        With all of them neutral (--noise-std 0 alone) the adapted model computes the original function on \
-        encrypted input. sentinel.json records the salt and every parameter; clients need it (encrypt --manifest).
+            The scheme 'hardened' derives its keys with Argon2id (--kdf-ops, --kdf-mem; a fresh random salt unless \
+            --kdf-salt), keys the digests with a derived subkey, always permutes the ids uniformly (ChaCha20-driven \
+            Fisher-Yates), and transforms the embedding rows: --scale, --dim-scale, --noise-std, --reinit-fraction, \
+            --reinit-std. Without any of these five it re-initialises every non-special row (N(0, initializer_range)). \
+            With all of them neutral (--noise-std 0 alone) the adapted model computes the original function on \
+            encrypted input. sentinel.json records the salt and every parameter; clients need it (encrypt --manifest).
 
-        The passkey comes from SENTINEL_KEY or --key-file and is written nowhere.
-        """
+            The passkey comes from SENTINEL_KEY or --key-file and is written nowhere.
+            """
     )
 
     @Argument(help: "HuggingFace model directory (config.json, vocab.txt, weights).")
@@ -52,12 +52,16 @@ struct Convert: ParsableCommand {
     @Option(help: "Weights format to write: safetensors or pytorch (pytorch_model.bin).")
     var format: String = "safetensors"
 
-    @Option(name: .customLong("max-shard-size"),
-            help: ArgumentHelp("Split the weights into shards of at most this size (e.g. 500MB, 2GiB). Default: the input's layout.",
-                               valueName: "size"))
+    @Option(
+        name: .customLong("max-shard-size"),
+        help: ArgumentHelp(
+            "Split the weights into shards of at most this size (e.g. 500MB, 2GiB). Default: the input's layout.",
+            valueName: "size"))
     var maxShardSize: String?
 
-    @Option(name: .customLong("embedding-dtype"), help: "dtype of the adapted word embeddings: keep (the input's), F32, or F64 (what the reference writes).")
+    @Option(
+        name: .customLong("embedding-dtype"),
+        help: "dtype of the adapted word embeddings: keep (the input's), F32, or F64 (what the reference writes).")
     var embeddingDType: ConversionOptions.EmbeddingDType = .keep
 
     @Flag(help: "Replace OUT_DIR if it exists.")
@@ -91,8 +95,9 @@ struct Convert: ParsableCommand {
             try checkOutput(output, inputs: [modelDir], force: force, marker: "sentinel.json")
             let passkey = try key.passkey()
             let glideSteps = scheme == "seed" ? self.glideSteps ?? 2 : 0
-            let options = ConversionOptions(shuffle: scheme == "hardened" || shuffle, glideSteps: glideSteps, embeddingDType: embeddingDType, replace: force,
-                                            format: WeightsFormat(rawValue: format)!, maxShardBytes: maxShardSize.flatMap(parseByteSize))
+            let options = ConversionOptions(
+                shuffle: scheme == "hardened" || shuffle, glideSteps: glideSteps, embeddingDType: embeddingDType, replace: force,
+                format: WeightsFormat(rawValue: format)!, maxShardBytes: maxShardSize.flatMap(parseByteSize))
             let r: ConversionReport
             var kdf: Argon2idParameters?
             var transform: HardenedTransformOptions?
@@ -100,12 +105,14 @@ struct Convert: ParsableCommand {
                 if scheme == "hardened" {
                     kdf = hardened.kdfParameters()
                     transform = hardened.transformOptions()
-                    r = try HardenedConverter.convert(model: modelDir, output: output, passkey: passkey, kdf: kdf!, transform: transform!,
-                                                      options: options, progress: progress.step)
+                    r = try HardenedConverter.convert(
+                        model: modelDir, output: output, passkey: passkey, kdf: kdf!, transform: transform!,
+                        options: options, progress: progress.step)
                 } else {
                     FileHandleStderr.write("warning: " + SeedScheme.recoverabilityWarning + "\n")
-                    r = try SeedConverter.convert(model: modelDir, output: output, passkey: passkey, options: options,
-                                                  progress: progress.step)
+                    r = try SeedConverter.convert(
+                        model: modelDir, output: output, passkey: passkey, options: options,
+                        progress: progress.step)
                 }
             } catch let e as TokenHasher.Error {
                 throw ValidationError(e.description)
@@ -114,34 +121,50 @@ struct Convert: ParsableCommand {
             }
             let shuffle = options.shuffle
             if report.json {
-                print(JSONValue.object([
-                    ("output", .string(r.output)),
-                    ("scheme", .string(r.scheme)),
-                    ("vocab_size", .int(Int64(r.vocabSize))),
-                    ("changed_tensors", .array(r.changedTensors.map { .string($0) })),
-                    ("embedding_dtype", .string(r.embeddingDType.rawValue)),
-                    ("shuffle", .bool(shuffle)),
-                    ("glide_steps", .int(Int64(glideSteps))),
-                ] + (kdf.map { kdf in [
-                    ("kdf", .object([("algorithm", .string(Argon2idParameters.algorithmName)), ("opslimit", .int(Int64(kdf.opsLimit))),
-                                     ("memlimit", .int(Int64(kdf.memLimit))), ("salt", .string(HardenedManifest.hex(kdf.salt)))])),
-                    ("embedding_transform", r.manifest["embedding_transform"] ?? .null),
-                ] } ?? []) + [
-                    ("ignored_files", .array(r.ignoredFiles.map { .string($0) })),
-                    ("warnings", .array(r.warnings.map { .string($0) })),
-                    ("renamed_tensors", .object(r.renamedTensors.map { ($0.from, .string($0.to)) })),
-                    ("weight_files", .array(r.weightFiles.map { .string($0) })),
-                    ("seconds", .double(r.seconds, text: nil)),
-                ]).serialized(.pretty))
+                print(
+                    JSONValue.object(
+                        [
+                            ("output", .string(r.output)),
+                            ("scheme", .string(r.scheme)),
+                            ("vocab_size", .int(Int64(r.vocabSize))),
+                            ("changed_tensors", .array(r.changedTensors.map { .string($0) })),
+                            ("embedding_dtype", .string(r.embeddingDType.rawValue)),
+                            ("shuffle", .bool(shuffle)),
+                            ("glide_steps", .int(Int64(glideSteps))),
+                        ]
+                            + (kdf.map { kdf in
+                                [
+                                    (
+                                        "kdf",
+                                        .object([
+                                            ("algorithm", .string(Argon2idParameters.algorithmName)), ("opslimit", .int(Int64(kdf.opsLimit))),
+                                            ("memlimit", .int(Int64(kdf.memLimit))), ("salt", .string(HardenedManifest.hex(kdf.salt))),
+                                        ])
+                                    ),
+                                    ("embedding_transform", r.manifest["embedding_transform"] ?? .null),
+                                ]
+                            } ?? []) + [
+                                ("ignored_files", .array(r.ignoredFiles.map { .string($0) })),
+                                ("warnings", .array(r.warnings.map { .string($0) })),
+                                ("renamed_tensors", .object(r.renamedTensors.map { ($0.from, .string($0.to)) })),
+                                ("weight_files", .array(r.weightFiles.map { .string($0) })),
+                                ("seconds", .double(r.seconds, text: nil)),
+                            ]
+                    ).serialized(.pretty))
             } else {
                 if let kdf, let transform {
-                    print("converted \(modelDir) -> \(r.output) (scheme hardened, \(r.vocabSize) tokens, ids permuted; Argon2id opslimit \(kdf.opsLimit), "
-                          + "memlimit \(kdf.memLimit >> 20) MiB, salt \(HardenedManifest.hex(kdf.salt)))")
-                    print("embedding transform: scale \(transform.scale), dim-scale \(transform.dimScale), noise-std \(transform.noiseStd), "
-                          + "reinit-fraction \(transform.reinitFraction) (std \(r.manifest["embedding_transform"]?["reinit_std"]?.doubleValue ?? HardenedConverter.defaultReinitStd))"
-                          + (transform.isFunctionPreserving ? "; function-preserving" : "; the adapted model no longer computes the original function"))
+                    print(
+                        "converted \(modelDir) -> \(r.output) (scheme hardened, \(r.vocabSize) tokens, ids permuted; Argon2id opslimit \(kdf.opsLimit), "
+                            + "memlimit \(kdf.memLimit >> 20) MiB, salt \(HardenedManifest.hex(kdf.salt)))")
+                    print(
+                        "embedding transform: scale \(transform.scale), dim-scale \(transform.dimScale), noise-std \(transform.noiseStd), "
+                            + "reinit-fraction \(transform.reinitFraction) (std \(r.manifest["embedding_transform"]?["reinit_std"]?.doubleValue ?? HardenedConverter.defaultReinitStd))"
+                            + (transform.isFunctionPreserving
+                                ? "; function-preserving" : "; the adapted model no longer computes the original function"))
                 } else {
-                    print("converted \(modelDir) -> \(r.output) (scheme \(r.scheme), \(r.vocabSize) tokens, shuffle \(shuffle ? "on" : "off"), \(glideSteps) glide passes)")
+                    print(
+                        "converted \(modelDir) -> \(r.output) (scheme \(r.scheme), \(r.vocabSize) tokens, shuffle \(shuffle ? "on" : "off"), \(glideSteps) glide passes)"
+                    )
                 }
                 print("changed: \(r.changedTensors.joined(separator: ", ")) (written as \(r.embeddingDType.rawValue))")
                 if !r.ignoredFiles.isEmpty { print("not carried over: \(r.ignoredFiles.joined(separator: ", "))") }

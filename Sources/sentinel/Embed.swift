@@ -5,7 +5,7 @@ import SentinelTokenizer
 import SentinelFormats
 import SentinelScheme
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `sentinel embed`: run the encoder on one text per line and print or save its outputs.
@@ -13,12 +13,12 @@ struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the BERT encoder on one input per line.",
         discussion: """
-        Each line is one input; a TAB separates the two sentences of a pair (the second gets token_type 1).
+            Each line is one input; a TAB separates the two sentences of a pair (the second gets token_type 1).
 
-        Plain text is tokenized with the model's tokenizer (WordPiece: [CLS] A [SEP] B [SEP]; byte-level BPE: <s> A </s></s> B </s>), longest-first truncation to --max-length. With --encrypted, a line holds space-separated digests (the output of `sentinel encrypt`), mapped to ids by the adapted model's own vocabulary (an unknown digest becomes [UNK]), with the same template and truncation. With --ids, a line holds space-separated input_ids, used as they are (cut at --max-length).
+            Plain text is tokenized with the model's tokenizer (WordPiece: [CLS] A [SEP] B [SEP]; byte-level BPE: <s> A </s></s> B </s>), longest-first truncation to --max-length. With --encrypted, a line holds space-separated digests (the output of `sentinel encrypt`), mapped to ids by the adapted model's own vocabulary (an unknown digest becomes [UNK]), with the same template and truncation. With --ids, a line holds space-separated input_ids, used as they are (cut at --max-length).
 
-        Rows run in batches of --batch-size rows of similar length. The outputs keep the input order, padded to the longest row (padded positions hold 0). --output writes a safetensors file atomically (an existing file only with --force): input_ids, attention_mask, token_type_ids (I64, [batch, seq]), last_hidden_state (F32, [batch, seq, hidden]) and pooler_output (F32, [batch, hidden]).
-        """
+            Rows run in batches of --batch-size rows of similar length. The outputs keep the input order, padded to the longest row (padded positions hold 0). --output writes a safetensors file atomically (an existing file only with --force): input_ids, attention_mask, token_type_ids (I64, [batch, seq]), last_hidden_state (F32, [batch, seq, hidden]) and pooler_output (F32, [batch, hidden]).
+            """
     )
 
     @Argument(help: "Model directory (config.json, weights in any format Sentinel reads, tokenizer or vocab.txt).")
@@ -104,15 +104,18 @@ extension Embed {
                 if let p = s.poolerNorm { fields.append(("pooler_norm", .double(Double(p), text: nil))) }
                 return .object(fields)
             }
-            var fields: [(String, JSONValue)] = [("rows", .int(Int64(rows))), ("sequence_length", .int(Int64(length))),
-                                                 ("hidden_size", .int(Int64(hidden))), ("tokens", .int(Int64(tokens)))]
+            var fields: [(String, JSONValue)] = [
+                ("rows", .int(Int64(rows))), ("sequence_length", .int(Int64(length))),
+                ("hidden_size", .int(Int64(hidden))), ("tokens", .int(Int64(tokens))),
+            ]
             fields.append(("output", output.map { .string($0) } ?? .null))
             fields.append(("seconds", .double(seconds, text: nil)))
             fields.append(("row_summaries", .array(rowsJSON)))
             Swift.print(JSONValue.object(fields).serialized(.pretty))
         } else {
-            Swift.print("\(rows) rows, padded to \(length) tokens, hidden \(hidden): last_hidden_state [\(rows), \(length), \(hidden)]"
-                        + (hasPooler ? ", pooler_output [\(rows), \(hidden)]" : ""))
+            Swift.print(
+                "\(rows) rows, padded to \(length) tokens, hidden \(hidden): last_hidden_state [\(rows), \(length), \(hidden)]"
+                    + (hasPooler ? ", pooler_output [\(rows), \(hidden)]" : ""))
             for (i, s) in summaries.enumerated() {
                 var line = "row \(i + 1): \(s.tokens) tokens, |mean of last_hidden_state| \(s.meanNorm)"
                 if let p = s.poolerNorm { line += ", |pooler_output| \(p)" }
@@ -123,4 +126,3 @@ extension Embed {
         }
     }
 }
-

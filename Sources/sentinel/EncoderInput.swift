@@ -12,10 +12,16 @@ struct EncoderInputOptions: ParsableArguments {
     @Flag(help: "Lines hold space-separated token digests (encrypted text).")
     var encrypted = false
 
-    @Option(help: ArgumentHelp("Input format: text (one input per line), conll, tsv (GLUE), or jsonl (HF-style JSON lines, what `sentinel encrypt --format conll|tsv` writes). Default: jsonl when the file starts with '{', else text.", valueName: "format"))
+    @Option(
+        help: ArgumentHelp(
+            "Input format: text (one input per line), conll, tsv (GLUE), or jsonl (HF-style JSON lines, what `sentinel encrypt --format conll|tsv` writes). Default: jsonl when the file starts with '{', else text.",
+            valueName: "format"))
     var format: InputFormatArgument?
 
-    @Option(help: "Longest row in tokens, special tokens included (default: the model's limit, max_position_embeddings (less pad_token_id + 1 for RoBERTa), at most 512).")
+    @Option(
+        help:
+            "Longest row in tokens, special tokens included (default: the model's limit, max_position_embeddings (less pad_token_id + 1 for RoBERTa), at most 512)."
+    )
     var maxLength: Int?
 
     @OptionGroup var unknownTokens: UnknownTokenOptions

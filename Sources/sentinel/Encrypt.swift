@@ -3,7 +3,7 @@ import SentinelScheme
 import SentinelCore
 import SentinelTokenizer
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `sentinel encrypt`: the client side of the scheme. Tokenizes with the ORIGINAL model's tokenizer and
@@ -12,35 +12,35 @@ struct Encrypt: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Encrypt text or a dataset for an adapted model: wordpieces (or byte-level BPE pieces) → keyed BLAKE2b digests.",
         discussion: """
-        --format text: one text per line in; one line of space-separated digests
-        out (no [CLS]/[SEP]). A TAB between the two texts of a pair is kept.
-        An empty input gives an empty output.
+            --format text: one text per line in; one line of space-separated digests
+            out (no [CLS]/[SEP]). A TAB between the two texts of a pair is kept.
+            An empty input gives an empty output.
 
-        --format conll: a word-per-line NER file in (CoNLL-2003's 4 columns, or
-        word<TAB>tag; sentences end at blank or whitespace-only lines;
-        -DOCSTART- lines are skipped). JSON lines out, one per sentence, with the
-        field names of HF's conll2003 dataset: {"tokens": [digests], "ner_tags":
-        [the label of each digest's word], "word_ids": [the word of each digest]}.
-        A file without any sentence is an error.
+            --format conll: a word-per-line NER file in (CoNLL-2003's 4 columns, or
+            word<TAB>tag; sentences end at blank or whitespace-only lines;
+            -DOCSTART- lines are skipped). JSON lines out, one per sentence, with the
+            field names of HF's conll2003 dataset: {"tokens": [digests], "ner_tags":
+            [the label of each digest's word], "word_ids": [the word of each digest]}.
+            A file without any sentence is an error.
 
-        --format tsv: a GLUE TSV with header in (SST-2, RTE, MRPC). JSON lines
-        out with the field names of HF's glue datasets: {"sentence": digests,
-        "label": ...} or {"sentence1": ..., "sentence2": ..., "label": ...}.
-        An empty file (no header) is an error.
+            --format tsv: a GLUE TSV with header in (SST-2, RTE, MRPC). JSON lines
+            out with the field names of HF's glue datasets: {"sentence": digests,
+            "label": ...} or {"sentence1": ..., "sentence2": ..., "label": ...}.
+            An empty file (no header) is an error.
 
-        `datasets.load_dataset("json", data_files=...)` loads both as they are;
-        `sentinel predict/embed --encrypted` read them back.
+            `datasets.load_dataset("json", data_files=...)` loads both as they are;
+            `sentinel predict/embed --encrypted` read them back.
 
-        Special tokens and [UNK] are written as themselves. The passkey comes
-        from SENTINEL_KEY or --key-file and is never printed.
+            Special tokens and [UNK] are written as themselves. The passkey comes
+            from SENTINEL_KEY or --key-file and is never printed.
 
-        --manifest: the adapted model's sentinel.json (or its directory). It is
-        public, and a model of scheme hardened needs it: its digests are keyed
-        with a subkey that Argon2id derives from the passkey and the salt and
-        parameters recorded there. Without --manifest the digests are the seed
-        scheme's (keyed with the passkey itself), which a hardened model does
-        not know: every token would be [UNK] there.
-        """)
+            --manifest: the adapted model's sentinel.json (or its directory). It is
+            public, and a model of scheme hardened needs it: its digests are keyed
+            with a subkey that Argon2id derives from the passkey and the salt and
+            parameters recorded there. Without --manifest the digests are the seed
+            scheme's (keyed with the passkey itself), which a hardened model does
+            not know: every token would be [UNK] there.
+            """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
         case text, conll, tsv
@@ -68,8 +68,10 @@ struct Encrypt: ParsableCommand {
     @Flag(help: "Replace an existing --output file.")
     var force = false
 
-    @Option(help: ArgumentHelp("The adapted model's sentinel.json, or its directory: digests follow its scheme (needed for hardened). Default: seed.",
-                               valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "The adapted model's sentinel.json, or its directory: digests follow its scheme (needed for hardened). Default: seed.",
+            valueName: "path"))
     var manifest: String?
 
     @OptionGroup var key: KeyOptions
@@ -107,15 +109,17 @@ struct Encrypt: ParsableCommand {
             let file = try TextFile.read(input, allowEmpty: format == .text)
             let (out, stats) = try encryptor.encrypt(file, format: format.datasetFormat)
             let (records, tokens, unknown) = (stats.records, stats.tokens, stats.unknownTokens)
-            try unknownTokens.enforce(UnknownTokenCheck(encryptor: encryptor, model: modelDirectory, file: file.path, unknown: unknown, tokens: tokens))
+            try unknownTokens.enforce(
+                UnknownTokenCheck(encryptor: encryptor, model: modelDirectory, file: file.path, unknown: unknown, tokens: tokens))
             try OutputFile.write(out, to: output)
             let seconds = Double((clock.now - start).components.attoseconds) / 1e18 + Double((clock.now - start).components.seconds)
             if report.json {
-                print(JSONValue.object([
-                    ("input", .string(input)), ("format", .string(format.rawValue)), ("output", .string(output)),
-                    ("records", .int(Int64(records))), ("tokens", .int(Int64(tokens))),
-                    ("unknown_tokens", .int(Int64(unknown))), ("seconds", .double(seconds, text: nil)),
-                ]).serialized(.pretty))
+                print(
+                    JSONValue.object([
+                        ("input", .string(input)), ("format", .string(format.rawValue)), ("output", .string(output)),
+                        ("records", .int(Int64(records))), ("tokens", .int(Int64(tokens))),
+                        ("unknown_tokens", .int(Int64(unknown))), ("seconds", .double(seconds, text: nil)),
+                    ]).serialized(.pretty))
             } else if output != "-" {
                 print("\(records) records, \(tokens) tokens (\(unknown) [UNK]) → \(output)")
             }

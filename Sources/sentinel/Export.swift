@@ -3,7 +3,7 @@ import SentinelScheme
 import SentinelCore
 import SentinelFormats
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `sentinel export INPUT --output OUTPUT --format safetensors|pytorch [--max-shard-size SIZE] [--json]`:
@@ -12,23 +12,25 @@ struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Re-encode weights between safetensors and PyTorch formats without changing a value.",
         discussion: """
-        INPUT is a safetensors file, a torch checkpoint (zip or legacy), or a sharded checkpoint's *.index.json; \
-        the format is recognised from the content. The output loads with torch.load(weights_only=True) or \
-        safetensors.safe_open. Tied weights stay tied in a pytorch output. With --max-shard-size, OUTPUT is a \
-        directory that receives HuggingFace-named shards and an index.
-        """)
+            INPUT is a safetensors file, a torch checkpoint (zip or legacy), or a sharded checkpoint's *.index.json; \
+            the format is recognised from the content. The output loads with torch.load(weights_only=True) or \
+            safetensors.safe_open. Tied weights stay tied in a pytorch output. With --max-shard-size, OUTPUT is a \
+            directory that receives HuggingFace-named shards and an index.
+            """)
 
     @Argument(help: ArgumentHelp("Weights file or *.index.json to read.", valueName: "input"))
     var input: String
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("File to write (a directory with --max-shard-size), or - for standard output.", valueName: "output"))
+    @Option(
+        name: .shortAndLong, help: ArgumentHelp("File to write (a directory with --max-shard-size), or - for standard output.", valueName: "output"))
     var output: String
 
     @Option(help: ArgumentHelp("Output format: safetensors or pytorch.", valueName: "format"))
     var format: String
 
-    @Option(name: .customLong("max-shard-size"),
-            help: ArgumentHelp("Split the output into shards of at most this size (e.g. 5GB, 500MB, 2GiB, or bytes).", valueName: "size"))
+    @Option(
+        name: .customLong("max-shard-size"),
+        help: ArgumentHelp("Split the output into shards of at most this size (e.g. 5GB, 500MB, 2GiB, or bytes).", valueName: "size"))
     var maxShardSize: String?
 
     @Flag(help: "Replace OUTPUT if it exists.")
@@ -71,8 +73,10 @@ struct Export: ParsableCommand {
                 // The shard directory is built aside and renamed into place: no stale shards, nothing half-written.
                 let directory = try AtomicDirectory(path: output, replace: force)
                 progress.step("writing \(format.rawValue) shards to \(output)")
-                files = try ShardedWriter.write(items, ties: ties, format: format, metadata: metadata, maxShardBytes: parseByteSize(maxShardSize)!,
-                                                directory: directory.temporaryPath).map { output + "/" + $0 }
+                files = try ShardedWriter.write(
+                    items, ties: ties, format: format, metadata: metadata, maxShardBytes: parseByteSize(maxShardSize)!,
+                    directory: directory.temporaryPath
+                ).map { output + "/" + $0 }
                 try directory.commit()
             } else {
                 progress.step("writing \(output)")
@@ -82,18 +86,20 @@ struct Export: ParsableCommand {
             let bytes = archive.entries.reduce(0) { $0 + $1.byteCount }
             let seconds = monotonicSeconds() - start
             if report.json {
-                print(JSONValue.object([
-                    ("input", .string(input)), ("input_format", .string(archive.formatName)),
-                    ("output", .string(output)), ("format", .string(format.rawValue)),
-                    ("tensors", .int(Int64(items.count))), ("tied", .int(Int64(ties.count))),
-                    ("tensor_bytes", .int(Int64(bytes))), ("files", .array(files.map { .string($0) })),
-                    ("seconds", .double(seconds, text: nil)),
-                ]).serialized(.pretty))
+                print(
+                    JSONValue.object([
+                        ("input", .string(input)), ("input_format", .string(archive.formatName)),
+                        ("output", .string(output)), ("format", .string(format.rawValue)),
+                        ("tensors", .int(Int64(items.count))), ("tied", .int(Int64(ties.count))),
+                        ("tensor_bytes", .int(Int64(bytes))), ("files", .array(files.map { .string($0) })),
+                        ("seconds", .double(seconds, text: nil)),
+                    ]).serialized(.pretty))
             } else if output == OutputFile.standardOutput {
                 FileHandleStderr.write("exported \(items.count) tensors (\(bytes) bytes) to standard output\n")
             } else {
-                print("exported \(items.count) tensors (\(bytes) bytes) from \(archive.formatName) \(input) to \(format.rawValue): "
-                      + files.joined(separator: ", "))
+                print(
+                    "exported \(items.count) tensors (\(bytes) bytes) from \(archive.formatName) \(input) to \(format.rawValue): "
+                        + files.joined(separator: ", "))
                 if !ties.isEmpty { print("tied weights kept: " + ties.map { "\($0.key) = \($0.value)" }.sorted().joined(separator: ", ")) }
             }
         }

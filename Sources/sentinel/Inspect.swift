@@ -4,7 +4,7 @@ import SentinelCore
 import SentinelTokenizer
 import SentinelFormats
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `sentinel inspect`: list the tensors of a weights file or model directory (CLI.md).
@@ -12,9 +12,9 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List the tensors of a weights file or a model directory.",
         discussion: """
-        For each tensor: name, dtype, shape, byte offset and length. Only the header is read unless --stats is given. \
-        For a directory also a config summary, a tokenizer summary, sentinel.json and the files Sentinel does not read.
-        """
+            For each tensor: name, dtype, shape, byte offset and length. Only the header is read unless --stats is given. \
+            For a directory also a config summary, a tokenizer summary, sentinel.json and the files Sentinel does not read.
+            """
     )
 
     @Argument(help: "A weights file (model.safetensors) or a model directory.")
@@ -68,10 +68,17 @@ struct Inspect: ParsableCommand {
                 doc.append(("metadata", .object((st.metadata ?? []).map { ($0.0, .string($0.1)) })))
             }
             if let sharded = archive as? ShardedArchive {
-                doc.append(("shards", .array(zip(sharded.shardNames, sharded.shards).map { name, shard in
-                    .object([("file", .string(name)), ("format", .string(shard.formatName)),
-                             ("tensor_count", .int(Int64(shard.entries.count)))])
-                })))
+                doc.append(
+                    (
+                        "shards",
+                        .array(
+                            zip(sharded.shardNames, sharded.shards).map { name, shard in
+                                .object([
+                                    ("file", .string(name)), ("format", .string(shard.formatName)),
+                                    ("tensor_count", .int(Int64(shard.entries.count))),
+                                ])
+                            })
+                    ))
             }
             var rows: [JSONValue] = []
             for e in entries {
@@ -88,10 +95,14 @@ struct Inspect: ParsableCommand {
                 if stats, e.dtype.isFloatingPoint {
                     if let s = try archive.withBytes(of: e.name, { TensorStatistics(bytes: $0, dtype: e.dtype) }) {
                         func num(_ x: Double?) -> JSONValue { x.map { .double($0, text: nil) } ?? .null }
-                        t.append(("stats", .object([
-                            ("min", num(s.min)), ("max", num(s.max)), ("mean", num(s.mean)), ("std", num(s.std)),
-                            ("nan", .int(Int64(s.nanCount))), ("inf", .int(Int64(s.infCount))),
-                        ])))
+                        t.append(
+                            (
+                                "stats",
+                                .object([
+                                    ("min", num(s.min)), ("max", num(s.max)), ("mean", num(s.mean)), ("std", num(s.std)),
+                                    ("nan", .int(Int64(s.nanCount))), ("inf", .int(Int64(s.infCount))),
+                                ])
+                            ))
                     }
                 }
                 rows.append(.object(t))
@@ -112,8 +123,10 @@ struct Inspect: ParsableCommand {
         var out: [(String, JSONValue)] = []
         if dir.has("config.json") {
             let c = try dir.config()
-            let keys = ["model_type", "architectures", "hidden_size", "num_hidden_layers", "num_attention_heads",
-                        "intermediate_size", "hidden_act", "vocab_size", "max_position_embeddings", "type_vocab_size", "layer_norm_eps"]
+            let keys = [
+                "model_type", "architectures", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                "intermediate_size", "hidden_act", "vocab_size", "max_position_embeddings", "type_vocab_size", "layer_norm_eps",
+            ]
             out.append(("config", .object(keys.compactMap { k in c[k].map { (k, $0) } })))
         }
         var tok: [(String, JSONValue)] = []
@@ -128,7 +141,13 @@ struct Inspect: ParsableCommand {
             tok.append(("vocabulary", .string(source.family.rawValue)))
         }
         tok.append(("special_tokens", .array(try SpecialTokensMap.read(directory: dir.path).all.map { .string($0) })))
-        tok.append(("files", .array(["vocab.txt", "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"].filter(dir.has).map { .string($0) })))
+        tok.append(
+            (
+                "files",
+                .array(
+                    ["vocab.txt", "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"].filter(dir.has)
+                        .map { .string($0) })
+            ))
         out.append(("tokenizer", .object(tok)))
         if dir.has("sentinel.json") { out.append(("sentinel", try JSONValue.read(file: dir.file("sentinel.json")))) }
         out.append(("weights_file", .string(dir.weightsFileName)))
@@ -139,7 +158,8 @@ struct Inspect: ParsableCommand {
     private func printText(_ doc: JSONValue, tensorsOnly: Bool = true) {
         if tensorsOnly { print("\(path): \(doc["format"]?.stringValue ?? "?"), \(doc["tensor_count"]?.intValue ?? 0) tensors") }
         for shard in doc["shards"]?.arrayValue ?? [] {
-            print("shard \(shard["file"]?.stringValue ?? ""): \(shard["format"]?.stringValue ?? "?"), \(shard["tensor_count"]?.intValue ?? 0) tensors")
+            print(
+                "shard \(shard["file"]?.stringValue ?? ""): \(shard["format"]?.stringValue ?? "?"), \(shard["tensor_count"]?.intValue ?? 0) tensors")
         }
         if let meta = doc["metadata"]?.objectValue, !meta.isEmpty {
             print("metadata: " + meta.map { "\($0.0)=\($0.1.stringValue ?? "")" }.joined(separator: ", "))
@@ -151,7 +171,8 @@ struct Inspect: ParsableCommand {
             line += "  \(t["byte_length"]?.intValue ?? 0) bytes"
             if let s = t["stats"] {
                 func f(_ k: String) -> String { s[k]?.doubleValue.map { fixed($0, 6) } ?? "-" }
-                line += "  min \(f("min")) max \(f("max")) mean \(f("mean")) std \(f("std")) nan \(s["nan"]?.intValue ?? 0) inf \(s["inf"]?.intValue ?? 0)"
+                line +=
+                    "  min \(f("min")) max \(f("max")) mean \(f("mean")) std \(f("std")) nan \(s["nan"]?.intValue ?? 0) inf \(s["inf"]?.intValue ?? 0)"
             }
             print(line)
         }

@@ -10,14 +10,14 @@ struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Predict labels with a fine-tuned BERT classifier, on plain or encrypted input.",
         discussion: """
-        The model directory holds a HuggingFace BertForTokenClassification (--task ner) or \
-        BertForSequenceClassification (--task classification) checkpoint: classifier.weight, classifier.bias and \
-        id2label in config.json. One input per line; for classification a TAB separates the two sentences of a pair. \
-        --encrypted: lines hold space-separated digests (from `sentinel encrypt`), looked up in the model's vocab.txt.
+            The model directory holds a HuggingFace BertForTokenClassification (--task ner) or \
+            BertForSequenceClassification (--task classification) checkpoint: classifier.weight, classifier.bias and \
+            id2label in config.json. One input per line; for classification a TAB separates the two sentences of a pair. \
+            --encrypted: lines hold space-separated digests (from `sentinel encrypt`), looked up in the model's vocab.txt.
 
-        ner prints each token with its label (and, for plain text, each word with the label of its first wordpiece); \
-        classification prints the label, its probability (softmax of the logits) and the logits.
-        """
+            ner prints each token with its label (and, for plain text, each word with the label of its first wordpiece); \
+            classification prints the label, its probability (softmax of the logits) and the logits.
+            """
     )
 
     enum Task: String, ExpressibleByArgument, CaseIterable {
@@ -43,9 +43,11 @@ struct Predict: ParsableCommand {
             let archive = try openTensorArchive(path: dir.weightsPath)
             let model = try BertModel(archive: archive, config: config)
             // RobertaForSequenceClassification: classifier.dense → tanh → classifier.out_proj on <s>, no pooler.
-            let robertaHead = task == .classification && RobertaClassificationHead.isPresent(in: archive)
+            let robertaHead =
+                task == .classification && RobertaClassificationHead.isPresent(in: archive)
                 ? try RobertaClassificationHead.load(from: archive, hiddenSize: config.hiddenSize) : nil
-            let head = try robertaHead.map { ClassificationHead(linear: $0.outProjection) }
+            let head =
+                try robertaHead.map { ClassificationHead(linear: $0.outProjection) }
                 ?? ClassificationHead.load(from: archive, hiddenSize: config.hiddenSize)
             let labels = (0..<head.labelCount).map { $0 < config.labelNames.count ? config.labelNames[$0] : "LABEL_\($0)" }
             let limit = inputOptions.lengthLimit(config)
@@ -61,7 +63,8 @@ struct Predict: ParsableCommand {
             try inputOptions.unknownTokens.enforce(unknown)
             let rows = encodings.map { EncoderRow(ids: $0.inputIDs, types: $0.tokenTypeIDs) }
             let step = { (done: Int, all: Int) in progress.step("rows \(done + 1)–\(min(done + 32, all)) of \(all)") }
-            let logits = try robertaHead.map { try model.logits(rows, head: $0, batchSize: 32, source: file.path, progress: step) }
+            let logits =
+                try robertaHead.map { try model.logits(rows, head: $0, batchSize: 32, source: file.path, progress: step) }
                 ?? model.logits(rows, head: head, kind: task.kind, batchSize: 32, source: file.path, progress: step)
             var predictions: [JSONValue] = []
             var lines: [String] = []
@@ -71,10 +74,11 @@ struct Predict: ParsableCommand {
                 case .classification:
                     let probs = Logits.softmax(logits.rows[r][...])
                     let best = Logits.argmax(logits.rows[r][...])
-                    predictions.append(.object([
-                        ("label", .string(labels[best])), ("score", .double(Double(probs[best]), text: nil)),
-                        ("logits", .array(logits.rows[r].map { .double(Double($0), text: nil) })),
-                    ]))
+                    predictions.append(
+                        .object([
+                            ("label", .string(labels[best])), ("score", .double(Double(probs[best]), text: nil)),
+                            ("logits", .array(logits.rows[r].map { .double(Double($0), text: nil) })),
+                        ]))
                     lines.append("\(labels[best])\t\(fixed(Double(probs[best]), 4))")
                 case .ner:
                     let tokens = encoder.tokens(e.inputIDs)
@@ -94,8 +98,11 @@ struct Predict: ParsableCommand {
                 }
             }
             if report.json {
-                print(JSONValue.object([("task", .string(task.rawValue)), ("labels", .array(labels.map { .string($0) })),
-                                        ("predictions", .array(predictions))]).serialized(.pretty))
+                print(
+                    JSONValue.object([
+                        ("task", .string(task.rawValue)), ("labels", .array(labels.map { .string($0) })),
+                        ("predictions", .array(predictions)),
+                    ]).serialized(.pretty))
             } else {
                 for l in lines { print(l) }
             }

@@ -2,7 +2,7 @@ import ArgumentParser
 import SentinelScheme
 import SentinelCore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Exit codes of the CLI contract (`../shared/docs/CLI.md`), sysexits values.
@@ -42,10 +42,18 @@ func reportingErrors(json: Bool = false, _ body: () throws -> Void) throws {
         let message = e.description + "; pass --allow-unknown to run anyway"
         printError(message)
         if json {
-            print(JSONValue.object([("error", .object([("code", .string("mostly_unknown")), ("file", .string(e.file)),
-                                                        ("unknown_tokens", .int(Int64(e.unknown))), ("tokens", .int(Int64(e.tokens))),
-                                                        ("unknown_fraction", .double(e.fraction, text: nil)),
-                                                        ("message", .string(message))]))]).serialized(.pretty))
+            print(
+                JSONValue.object([
+                    (
+                        "error",
+                        .object([
+                            ("code", .string("mostly_unknown")), ("file", .string(e.file)),
+                            ("unknown_tokens", .int(Int64(e.unknown))), ("tokens", .int(Int64(e.tokens))),
+                            ("unknown_fraction", .double(e.fraction, text: nil)),
+                            ("message", .string(message)),
+                        ])
+                    )
+                ]).serialized(.pretty))
         }
         throw Exit.checkFailed
     } catch let e as OutputError where e.errno == EPIPE && e.path == standardOutputName {
@@ -54,8 +62,16 @@ func reportingErrors(json: Bool = false, _ body: () throws -> Void) throws {
     } catch let e as OutputError {
         printError(e.description)
         if json {
-            print(JSONValue.object([("error", .object([("code", .string("io")), ("file", .string(e.path)),
-                                                        ("message", .string(e.description))]))]).serialized(.pretty))
+            print(
+                JSONValue.object([
+                    (
+                        "error",
+                        .object([
+                            ("code", .string("io")), ("file", .string(e.path)),
+                            ("message", .string(e.description)),
+                        ])
+                    )
+                ]).serialized(.pretty))
         }
         throw Exit.ioError
     }
@@ -90,10 +106,12 @@ struct Progress {
 
 /// Options shared by commands that need the passkey.
 struct KeyOptions: ParsableArguments {
-    @Option(name: .customLong("key-file"), help: ArgumentHelp(
-        "Read the passkey from the first line of this file (trailing newline stripped).",
-        discussion: "Without it the passkey comes from the SENTINEL_KEY environment variable. It is never printed.",
-        valueName: "path"))
+    @Option(
+        name: .customLong("key-file"),
+        help: ArgumentHelp(
+            "Read the passkey from the first line of this file (trailing newline stripped).",
+            discussion: "Without it the passkey comes from the SENTINEL_KEY environment variable. It is never printed.",
+            valueName: "path"))
     var keyFile: String?
 
     /// Whether a passkey was given: `--key-file`, or `SENTINEL_KEY` set (even empty, which ``passkey()`` then
@@ -125,7 +143,6 @@ struct KeyOptions: ParsableArguments {
     }
 }
 
-
 /// The name under which standard output appears in ``OutputError``s.
 let standardOutputName = OutputFile.standardOutputName
 
@@ -141,10 +158,12 @@ func refuseExistingOutput(_ output: String, force: Bool) throws {
 /// Options shared by commands that turn text into ids (`embed`, `predict`, `encrypt`): how much `[UNK]` is
 /// accepted before the command stops (``UnknownTokenCheck``).
 struct UnknownTokenOptions: ParsableArguments {
-    @Option(help: ArgumentHelp(
-        "Largest accepted fraction of [UNK] among the tokens of the input (0 to 1).",
-        discussion: "Above it the command stops with exit 1, naming the fraction and the likely cause (a wrong key, plain text to an adapted model, --encrypted to a plain model, encrypt given the adapted directory).",
-        valueName: "fraction"))
+    @Option(
+        help: ArgumentHelp(
+            "Largest accepted fraction of [UNK] among the tokens of the input (0 to 1).",
+            discussion:
+                "Above it the command stops with exit 1, naming the fraction and the likely cause (a wrong key, plain text to an adapted model, --encrypted to a plain model, encrypt given the adapted directory).",
+            valueName: "fraction"))
     var maxUnknown = UnknownTokenCheck.defaultMaxFraction
 
     @Flag(help: "Run even when the input is mostly [UNK] (a warning is printed instead).")
@@ -222,8 +241,10 @@ func fixed(_ x: Double, _ digits: Int) -> String {
 
 /// Parses a size: `5GB` (10^9), `2GiB` (2^30), `500MB`, `100KB`, or a byte count. `nil` if it is not one.
 func parseByteSize(_ s: String) -> Int? {
-    let units: [(String, Int)] = [("KIB", 1 << 10), ("MIB", 1 << 20), ("GIB", 1 << 30), ("TIB", 1 << 40),
-                                  ("KB", 1_000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("TB", 1_000_000_000_000), ("B", 1)]
+    let units: [(String, Int)] = [
+        ("KIB", 1 << 10), ("MIB", 1 << 20), ("GIB", 1 << 30), ("TIB", 1 << 40),
+        ("KB", 1_000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("TB", 1_000_000_000_000), ("B", 1),
+    ]
     let u = s.uppercased().filter { $0 != " " }
     for (suffix, factor) in units where u.hasSuffix(suffix) {
         guard let v = Double(u.dropLast(suffix.count)), v.isFinite, v > 0 else { return nil }

@@ -7,21 +7,21 @@ struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check that an adapted model matches its original where the scheme promises it.",
         discussion: """
-        Checks: the vocabulary (every original token's digest present once, specials in place, the scheme's id mapping \
-        for this key); every tensor but the word embeddings byte-identical; each embedding row the glide transform of \
-        its source row; and the adapted encoder on encrypted input against the original on plain input \
-        (max |Δ| of last_hidden_state and pooler_output within --tolerance).
+            Checks: the vocabulary (every original token's digest present once, specials in place, the scheme's id mapping \
+            for this key); every tensor but the word embeddings byte-identical; each embedding row the glide transform of \
+            its source row; and the adapted encoder on encrypted input against the original on plain input \
+            (max |Δ| of last_hidden_state and pooler_output within --tolerance).
 
-        For scheme hardened (read from sentinel.json) the keys are derived with Argon2id as convert did: the \
-        permutation and digests are checked for this key, and every embedding row is recomputed exactly (noise and \
-        re-initialised rows included). Forward parity is required only when the transform is function-preserving \
-        (scale 1, dim-scale 1, noise-std 0, reinit-fraction 0); otherwise the differences are reported, not checked.
+            For scheme hardened (read from sentinel.json) the keys are derived with Argon2id as convert did: the \
+            permutation and digests are checked for this key, and every embedding row is recomputed exactly (noise and \
+            re-initialised rows included). Forward parity is required only when the transform is function-preserving \
+            (scale 1, dim-scale 1, noise-std 0, reinit-fraction 0); otherwise the differences are reported, not checked.
 
-        With --audit, the irreversibility audit (sentinel audit, embedding attacks) runs after the checks and fails \
-        when an attack recovers more than --max-recovered of the hidden ids.
+            With --audit, the irreversibility audit (sentinel audit, embedding attacks) runs after the checks and fails \
+            when an attack recovers more than --max-recovered of the hidden ids.
 
-        Exit 0 when every check passes, 1 when one fails (the report says which and why).
-        """
+            Exit 0 when every check passes, 1 when one fails (the report says which and why).
+            """
     )
 
     @Argument(help: "The adapted model directory.")
@@ -63,20 +63,27 @@ struct Verify: ParsableCommand {
                 texts = text.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.allSatisfy(\.isWhitespace) }
                 guard !texts.isEmpty else { throw InputError(.missing, file: sentences, "no sentences in the file") }
             }
-            let r = try AdaptedModelVerifier.verify(adapted: adaptedDir, original: original, passkey: passkey, sentences: texts,
-                                                    tolerance: tolerance, progress: progress.step)
+            let r = try AdaptedModelVerifier.verify(
+                adapted: adaptedDir, original: original, passkey: passkey, sentences: texts,
+                tolerance: tolerance, progress: progress.step)
             // The audit scores its attacks with the key's mapping: only when the vocabulary check found it.
             let vocabularyOK = r.checks.first { $0.name == "vocabulary" }?.passed == true
-            let audited = audit && vocabularyOK ? try auditOptions.runAudit(adaptedDir: adaptedDir, original: original, passkey: passkey,
-                                                            attacks: AttackName.embeddingAttacks, ciphertext: nil, corpus: nil,
-                                                            progress: progress.step) : nil
+            let audited =
+                audit && vocabularyOK
+                ? try auditOptions.runAudit(
+                    adaptedDir: adaptedDir, original: original, passkey: passkey,
+                    attacks: AttackName.embeddingAttacks, ciphertext: nil, corpus: nil,
+                    progress: progress.step) : nil
             let passed = r.passed && audited?.passed != false
             failed = !passed
             if report.json {
-                print(JSONValue.object([
-                    ("adapted", .string(adaptedDir)), ("original", .string(original)), ("passed", .bool(passed)),
-                    ("checks", .array(r.checks.map(\.json))),
-                ] + (audit ? [("audit", audited?.json ?? .null)] : [])).serialized(.pretty))
+                print(
+                    JSONValue.object(
+                        [
+                            ("adapted", .string(adaptedDir)), ("original", .string(original)), ("passed", .bool(passed)),
+                            ("checks", .array(r.checks.map(\.json))),
+                        ] + (audit ? [("audit", audited?.json ?? .null)] : [])
+                    ).serialized(.pretty))
             } else {
                 for c in r.checks { print("\(c.passed ? "PASS" : "FAIL")  \(c.name): \(c.detail)") }
                 print(r.passed ? "verified: \(adaptedDir) matches \(original)" : "verification failed")

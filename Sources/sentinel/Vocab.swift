@@ -4,7 +4,7 @@ import SentinelAudit
 import SentinelCore
 import SentinelTokenizer
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `sentinel vocab`: the vocabulary mapping token ↔ digest ↔ original id ↔ adapted id.
@@ -12,14 +12,14 @@ struct Vocab: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the vocabulary mapping of an adapted model: token, digest, original id, adapted id.",
         discussion: """
-        With --original and the passkey (SENTINEL_KEY or --key-file), every
-        original token is hashed and looked up in the adapted vocabulary.
-        Without the key, only what the adapted directory alone reveals is
-        shown: adapted ids, digests, and the special tokens (never hashed).
-        --id N is an original id when the mapping is known (--original and the
-        key), an adapted id otherwise. Without a query or --all, a summary is
-        printed.
-        """)
+            With --original and the passkey (SENTINEL_KEY or --key-file), every
+            original token is hashed and looked up in the adapted vocabulary.
+            Without the key, only what the adapted directory alone reveals is
+            shown: adapted ids, digests, and the special tokens (never hashed).
+            --id N is an original id when the mapping is known (--original and the
+            key), an adapted id otherwise. Without a query or --all, a summary is
+            printed.
+            """)
 
     @Argument(help: "The adapted model directory (its vocab.txt, or vocab.json for byte-level BPE, lists digests and adapted ids).")
     var adaptedDirectory: String
@@ -47,9 +47,11 @@ struct Vocab: ParsableCommand {
         if queries > 1 { throw ValidationError("give at most one of --token, --id, --digest") }
         if queries == 1 && all { throw ValidationError("--all lists everything; drop the query or --all") }
         if let digest, !Digest.isDigest(digest),
-           !(digest.count > 2 && ((digest.hasPrefix("[") && digest.hasSuffix("]")) || (digest.hasPrefix("<") && digest.hasSuffix(">")))) {
-            throw ValidationError("--digest \(JSONValue.string(digest).serialized()) is neither a digest "
-                                  + "(\(Digest.hexLength) hex characters) nor a special token such as [CLS] or <s>")
+            !(digest.count > 2 && ((digest.hasPrefix("[") && digest.hasSuffix("]")) || (digest.hasPrefix("<") && digest.hasSuffix(">"))))
+        {
+            throw ValidationError(
+                "--digest \(JSONValue.string(digest).serialized()) is neither a digest "
+                    + "(\(Digest.hexLength) hex characters) nor a special token such as [CLS] or <s>")
         }
     }
 
@@ -64,8 +66,9 @@ struct Vocab: ParsableCommand {
                 // The key is used only to link tokens to digests: with --original, or for --token.
                 if let passkey, token != nil || original != nil { hasher = try manifest.tokenHasher(passkey: passkey) }
                 if let original, let hasher {
-                    encryptor = Encryptor(tokenizer: try Tokenizers.load(directory: original), hasher: hasher,
-                                          specialTokens: try SpecialTokensMap.read(directory: original).all)
+                    encryptor = Encryptor(
+                        tokenizer: try Tokenizers.load(directory: original), hasher: hasher,
+                        specialTokens: try SpecialTokensMap.read(directory: original).all)
                 }
             } catch let e as TokenHasher.Error {
                 throw ValidationError(e.description)
@@ -78,33 +81,44 @@ struct Vocab: ParsableCommand {
             let mapping = VocabularyMapping(adapted: try AdaptedVocabulary(path: adaptedDirectory), encryptor: encryptor)
 
             // Byte-level BPE spellings (`Ġthe`) get a readable column.
-            let byteLevel = mapping.byteLevel
+            let byteLevel =
+                mapping.byteLevel
                 || (original == nil && isRegularFile(adaptedDirectory + "/vocab.json") && !isRegularFile(adaptedDirectory + "/vocab.txt"))
 
             // Summary.
             var summary: [(String, JSONValue)] = [
                 ("adapted_vocab_size", .int(Int64(mapping.adapted.count))),
                 ("adapted_digests", .int(Int64(mapping.digestCount))),
-                ("adapted_plain_tokens", .array(mapping.plainAdaptedTokens.map {
-                    .object([("token", .string($0.token)), ("adapted_id", .int(Int64($0.id)))])
-                })),
+                (
+                    "adapted_plain_tokens",
+                    .array(
+                        mapping.plainAdaptedTokens.map {
+                            .object([("token", .string($0.token)), ("adapted_id", .int(Int64($0.id)))])
+                        })
+                ),
                 ("scheme", .string(manifest.scheme)),
                 ("key_given", .bool(passkey != nil)),
                 ("mapping_known", .bool(encryptor != nil)),
             ]
             if let c = mapping.coverage {
                 let keyMatches = KeyCheck.keyMatches(hashed: c.hashed, hashedFound: c.hashedFound)
-                summary += [("original_vocab_size", .int(Int64(c.originalTokens))), ("original_tokens_found", .int(Int64(c.found))),
-                            ("original_hashed_tokens", .int(Int64(c.hashed))),
-                            ("original_hashed_tokens_found", .int(Int64(c.hashedFound))),
-                            ("original_tokens_moved", .int(Int64(c.moved))), ("key_matches", .bool(keyMatches))]
+                summary += [
+                    ("original_vocab_size", .int(Int64(c.originalTokens))), ("original_tokens_found", .int(Int64(c.found))),
+                    ("original_hashed_tokens", .int(Int64(c.hashed))),
+                    ("original_hashed_tokens_found", .int(Int64(c.hashedFound))),
+                    ("original_tokens_moved", .int(Int64(c.moved))), ("key_matches", .bool(keyMatches)),
+                ]
                 if !keyMatches {
-                    let reason = KeyCheck.mismatchMessage(hashed: c.hashed, hashedFound: c.hashedFound,
-                                                          original: original ?? "", adapted: adaptedDirectory)
+                    let reason = KeyCheck.mismatchMessage(
+                        hashed: c.hashed, hashedFound: c.hashedFound,
+                        original: original ?? "", adapted: adaptedDirectory)
                     printError(reason)
                     if report.json {
-                        print(JSONValue.object([("summary", .object(summary)),
-                                                ("error", .object([("code", .string("key_mismatch")), ("message", .string(reason))]))])
+                        print(
+                            JSONValue.object([
+                                ("summary", .object(summary)),
+                                ("error", .object([("code", .string("key_mismatch")), ("message", .string(reason))])),
+                            ])
                             .serialized(.pretty))
                     } else {
                         for (k, v) in summary { print("\(k): \(v.serialized())") }

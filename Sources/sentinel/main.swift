@@ -1,7 +1,7 @@
 import ArgumentParser
 import SentinelCore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The `sentinel` command: adapt BERT checkpoints for encrypted input, inspect and convert weights,
@@ -11,9 +11,9 @@ struct SentinelCommand: ParsableCommand {
         commandName: "sentinel",
         abstract: "Adapt HuggingFace BERT models to encrypted input (SentinelLMs) and run them on a CPU.",
         discussion: """
-        The passkey is read from SENTINEL_KEY or --key-file, never from the command line, and is never printed.
-        Exit codes: 0 success, 1 check failed, 64 usage error, 65 bad or unsafe input file, 74 I/O error.
-        """,
+            The passkey is read from SENTINEL_KEY or --key-file, never from the command line, and is never printed.
+            Exit codes: 0 success, 1 check failed, 64 usage error, 65 bad or unsafe input file, 74 I/O error.
+            """,
         version: sentinelVersion,
         subcommands: [
             // Each subcommand registers itself here, one line each.

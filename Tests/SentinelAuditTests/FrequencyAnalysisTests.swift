@@ -26,9 +26,10 @@ final class FrequencyAnalysisTests: XCTestCase {
             guard t < 40 else { continue }
             cipher[a] = 3 * corpus[swapped[t] ?? t]
         }
-        let input = AuditInput(original: FloatTensor(shape: [n, d], values: [Float](repeating: 0, count: n * d)),
-                               adapted: FloatTensor(shape: [n, d], values: [Float](repeating: 0, count: n * d)),
-                               truth: perm.map(Int32.init), hidden: perm.map { $0 != 0 }, anchors: [IDPair(adapted: 0, original: 0)])
+        let input = AuditInput(
+            original: FloatTensor(shape: [n, d], values: [Float](repeating: 0, count: n * d)),
+            adapted: FloatTensor(shape: [n, d], values: [Float](repeating: 0, count: n * d)),
+            truth: perm.map(Int32.init), hidden: perm.map { $0 != 0 }, anchors: [IDPair(adapted: 0, original: 0)])
         let evidence = FrequencyEvidence(ciphertextCounts: cipher, corpusCounts: corpus)
         let report = IrreversibilityAudit.run(input, attacks: [.ciphertextFrequency], ciphertext: evidence)
         let r = try XCTUnwrap(report.attacks.first)
@@ -56,7 +57,8 @@ final class FrequencyAnalysisTests: XCTestCase {
         let (counts, unknown) = try FrequencyAnalysis.ciphertextCounts(path: tmp + "/text.txt", vocabulary: vocabulary)
         XCTAssertEqual(counts, [0, 0, 0, 0, 3, 1])
         XCTAssertEqual(unknown, 1)
-        try "{\"tokens\": [\"\(d2)\", \"\(d2)\"], \"word_ids\": [0, 0], \"labels\": [\"O\"]}\n".write(toFile: tmp + "/c.jsonl", atomically: true, encoding: .utf8)
+        try "{\"tokens\": [\"\(d2)\", \"\(d2)\"], \"word_ids\": [0, 0], \"labels\": [\"O\"]}\n".write(
+            toFile: tmp + "/c.jsonl", atomically: true, encoding: .utf8)
         XCTAssertEqual(try FrequencyAnalysis.ciphertextCounts(path: tmp + "/c.jsonl", vocabulary: vocabulary).counts, [0, 0, 0, 0, 0, 2])
         try "\(other)\n".write(toFile: tmp + "/foreign.txt", atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try FrequencyAnalysis.ciphertextCounts(path: tmp + "/foreign.txt", vocabulary: vocabulary)) { e in
@@ -64,12 +66,14 @@ final class FrequencyAnalysisTests: XCTestCase {
             XCTAssertEqual((e as? InputError)?.file, tmp + "/foreign.txt")
         }
 
-        let tokenizer = try BertTokenizer(vocabulary: WordPieceVocabulary(tokens: ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "##s", "."]))
+        let tokenizer = try BertTokenizer(
+            vocabulary: WordPieceVocabulary(tokens: ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "##s", "."]))
         try "The cats.\nthe cat\n\n".write(toFile: tmp + "/corpus.txt", atomically: true, encoding: .utf8)
         let text = try FrequencyAnalysis.corpusCounts(path: tmp + "/corpus.txt", tokenizer: tokenizer)
         XCTAssertEqual(text.counts, [0, 0, 0, 0, 0, 2, 2, 1, 1])
         XCTAssertEqual(text.tokens, 6)
-        try "-DOCSTART- -X- -X- O\n\nThe DT B-NP O\ncats NNS I-NP O\n. . O O\n\nthe DT B-NP O\n".write(toFile: tmp + "/c.conll", atomically: true, encoding: .utf8)
+        try "-DOCSTART- -X- -X- O\n\nThe DT B-NP O\ncats NNS I-NP O\n. . O O\n\nthe DT B-NP O\n".write(
+            toFile: tmp + "/c.conll", atomically: true, encoding: .utf8)
         let conll = try FrequencyAnalysis.corpusCounts(path: tmp + "/c.conll", tokenizer: tokenizer)
         XCTAssertEqual(conll.counts, [0, 0, 0, 0, 0, 2, 1, 1, 1])
     }

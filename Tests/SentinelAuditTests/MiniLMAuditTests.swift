@@ -13,8 +13,9 @@ final class MiniLMAuditTests: XCTestCase {
         let model = try Fixtures.miniLM()
         let tmp = try Fixtures.temporaryDirectory("audit-minilm")
         defer { try? FileManager.default.removeItem(atPath: tmp) }
-        _ = try SeedConverter.convert(model: model, output: tmp + "/adapted", passkey: "llm123",
-                                      options: ConversionOptions(shuffle: true, glideSteps: 2))
+        _ = try SeedConverter.convert(
+            model: model, output: tmp + "/adapted", passkey: "llm123",
+            options: ConversionOptions(shuffle: true, glideSteps: 2))
         let input = try AuditInput.load(adapted: tmp + "/adapted", original: model, passkey: "llm123")
         XCTAssertEqual(input.hiddenCount, 30517)
         XCTAssertEqual(Set(input.anchors.map(\.adapted)), [0, 100, 101, 102, 103])

@@ -74,9 +74,10 @@ struct SyntheticModel {
 
     var input: AuditInput {
         let special = Set(specials)
-        return AuditInput(original: FloatTensor(shape: [n, d], values: original), adapted: FloatTensor(shape: [n, d], values: adapted),
-                          truth: source.map(Int32.init), hidden: (0..<n).map { !special.contains(source[$0]) },
-                          anchors: specials.map { IDPair(adapted: $0, original: $0) })
+        return AuditInput(
+            original: FloatTensor(shape: [n, d], values: original), adapted: FloatTensor(shape: [n, d], values: adapted),
+            truth: source.map(Int32.init), hidden: (0..<n).map { !special.contains(source[$0]) },
+            anchors: specials.map { IDPair(adapted: $0, original: $0) })
     }
 
     var hiddenCount: Int { n - specials.count }
@@ -98,7 +99,9 @@ final class NearestNeighbourTests: XCTestCase {
                     var dot = 0.0, nq2 = 0.0, nr2 = 0.0
                     for l in 0..<d {
                         let x = Double(q[i * d + l]), y = Double(r[j * d + l])
-                        dot += x * y; nq2 += x * x; nr2 += y * y
+                        dot += x * y
+                        nq2 += x * x
+                        nr2 += y * y
                     }
                     scored.append((metric == .cosine ? dot / (nq2 * nr2).squareRoot() : -(nq2 + nr2 - 2 * dot), j))
                 }
@@ -230,8 +233,9 @@ final class SyntheticAuditTests: XCTestCase {
     func testCandidateMappingIsTheSeedSchemeMapping() throws {
         for (n, seed) in [(12, 0), (200, 1), (1001, 9999), (3000, 4242)] {
             let specials: Set<Int> = [0, 5]
-            XCTAssertEqual(SeedBruteForce.candidateMapping(vocabSize: n, specialIDs: specials, seed: seed),
-                           SeedScheme.mapping(vocabSize: n, specialIDs: specials, seed: seed, shuffle: true), "n \(n) seed \(seed)")
+            XCTAssertEqual(
+                SeedBruteForce.candidateMapping(vocabSize: n, specialIDs: specials, seed: seed),
+                SeedScheme.mapping(vocabSize: n, specialIDs: specials, seed: seed, shuffle: true), "n \(n) seed \(seed)")
         }
         let json = try Fixtures.json("seed-converter/minilm-llm123-f2-shuffle/mapping.json")
         let pairs = try XCTUnwrap(json.objectValue)

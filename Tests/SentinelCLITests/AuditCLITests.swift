@@ -38,8 +38,9 @@ final class AuditCLITests: XCTestCase {
         let tmp = try Fixtures.temporaryDirectory("audit-cli")
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         for glide in ["2", "3"] {
-            let c = try Fixtures.sentinel(["convert", model, "--output", tmp + "/f" + glide, "--shuffle", "--glide-steps", glide],
-                                          environment: env)
+            let c = try Fixtures.sentinel(
+                ["convert", model, "--output", tmp + "/f" + glide, "--shuffle", "--glide-steps", glide],
+                environment: env)
             XCTAssertEqual(c.status, 0, c.stderr)
         }
 
@@ -49,8 +50,12 @@ final class AuditCLITests: XCTestCase {
         let doc = try JSONValue.parse(r.stdout)
         try checkSeedSchemeVerdict(doc)
         let byName = attacks(doc)
-        XCTAssertEqual(Set(byName.keys), ["nearest_raw_cosine", "nearest_raw_l2", "nearest_centred_cosine", "nearest_centred_l2",
-                                          "procrustes_icp", "seed_brute_force", "fixed_points"])
+        XCTAssertEqual(
+            Set(byName.keys),
+            [
+                "nearest_raw_cosine", "nearest_raw_l2", "nearest_centred_cosine", "nearest_centred_l2",
+                "procrustes_icp", "seed_brute_force", "fixed_points",
+            ])
         // Without mean-centring the reference measured cosine 79.1 %, L2 85.5 % (seed-converter/README.md).
         XCTAssertEqual(try XCTUnwrap(byName["nearest_raw_cosine"]?["recovered_top1"]?.doubleValue), 0.791, accuracy: 0.006)
         XCTAssertEqual(try XCTUnwrap(byName["nearest_raw_l2"]?["recovered_top1"]?.doubleValue), 0.855, accuracy: 0.006)
@@ -64,12 +69,18 @@ final class AuditCLITests: XCTestCase {
 
         // Ciphertext frequency analysis: the CoNLL-2003 validation set encrypted on the client, against the training
         // set's wordpiece frequencies. Digests are deterministic, so frequent tokens are decoded.
-        let enc = try Fixtures.sentinel(["encrypt", model, "--input", Fixtures.shared + "/data/conll2003/valid.txt", "--format", "conll",
-                                         "--output", tmp + "/valid.enc.jsonl"], environment: env)
+        let enc = try Fixtures.sentinel(
+            [
+                "encrypt", model, "--input", Fixtures.shared + "/data/conll2003/valid.txt", "--format", "conll",
+                "--output", tmp + "/valid.enc.jsonl",
+            ], environment: env)
         XCTAssertEqual(enc.status, 0, enc.stderr)
-        let f = try Fixtures.sentinel(["audit", tmp + "/f2", "--original", model, "--attacks", "ciphertext_frequency",
-                                       "--ciphertext", tmp + "/valid.enc.jsonl", "--corpus", Fixtures.shared + "/data/conll2003/train.txt",
-                                       "--json"], environment: env)
+        let f = try Fixtures.sentinel(
+            [
+                "audit", tmp + "/f2", "--original", model, "--attacks", "ciphertext_frequency",
+                "--ciphertext", tmp + "/valid.enc.jsonl", "--corpus", Fixtures.shared + "/data/conll2003/train.txt",
+                "--json",
+            ], environment: env)
         XCTAssertEqual(f.status, 1, f.stderr)
         let freq = try XCTUnwrap(attacks(try JSONValue.parse(f.stdout))["ciphertext_frequency"])
         XCTAssertGreaterThan(try XCTUnwrap(freq["recovered_top1"]?.doubleValue), 0.1)

@@ -35,13 +35,16 @@ final class ByteLevelEncryptionTests: XCTestCase {
         // One case per line: those without line breaks, TABs (field separators) or other control characters.
         let cases = try jsonLines(Fixtures.fixture("roberta/tokenizer_cases.jsonl")).filter { c in
             guard let t = c["text"]?.stringValue, !t.isEmpty else { return false }
-            return !t.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F || (0x80...0x9F).contains($0.value) || $0 == "\u{2028}" || $0 == "\u{2029}" }
+            return !t.unicodeScalars.contains {
+                $0.value < 0x20 || $0.value == 0x7F || (0x80...0x9F).contains($0.value) || $0 == "\u{2028}" || $0 == "\u{2029}"
+            }
         }
         XCTAssertGreaterThan(cases.count, 380)
         let input = cases.map { $0["text"]!.stringValue! }.joined(separator: "\n") + "\n"
         try input.write(toFile: dir + "/in.txt", atomically: true, encoding: .utf8)
-        let r = try Fixtures.sentinel(["encrypt", Self.model, "--input", dir + "/in.txt", "--output", dir + "/out.txt"],
-                                      environment: ["SENTINEL_KEY": "llm123"])
+        let r = try Fixtures.sentinel(
+            ["encrypt", Self.model, "--input", dir + "/in.txt", "--output", dir + "/out.txt"],
+            environment: ["SENTINEL_KEY": "llm123"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let lines = try String(contentsOfFile: dir + "/out.txt", encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).dropLast()
         XCTAssertEqual(lines.count, cases.count)

@@ -28,11 +28,13 @@ final class ConvertCLITests: XCTestCase {
         let keyFile = tmp + "/key.txt"
         try (Self.key + "\n").write(toFile: keyFile, atomically: true, encoding: .utf8)
 
-        let a = try Fixtures.sentinel(["convert", model, "--output", tmp + "/a", "--shuffle", "--json"],
-                                      environment: ["SENTINEL_KEY": Self.key])
+        let a = try Fixtures.sentinel(
+            ["convert", model, "--output", tmp + "/a", "--shuffle", "--json"],
+            environment: ["SENTINEL_KEY": Self.key])
         XCTAssertEqual(a.status, 0, a.stderr)
-        let b = try Fixtures.sentinel(["convert", model, "--output", tmp + "/b", "--shuffle", "--key-file", keyFile, "--json"],
-                                      environment: ["SENTINEL_KEY": nil])
+        let b = try Fixtures.sentinel(
+            ["convert", model, "--output", tmp + "/b", "--shuffle", "--key-file", keyFile, "--json"],
+            environment: ["SENTINEL_KEY": nil])
         XCTAssertEqual(b.status, 0, b.stderr)
         let report = try JSONValue.parse(a.stdout)
         XCTAssertEqual(report["scheme"]?.stringValue, "seed")
@@ -42,8 +44,12 @@ final class ConvertCLITests: XCTestCase {
         XCTAssertNotNil(report["seconds"]?.doubleValue)
 
         let filesA = try files(in: tmp + "/a"), filesB = try files(in: tmp + "/b")
-        XCTAssertEqual(Set(filesA.keys), ["model.safetensors", "config.json", "vocab.txt", "tokenizer.json",
-                                          "tokenizer_config.json", "special_tokens_map.json", "sentinel.json"])
+        XCTAssertEqual(
+            Set(filesA.keys),
+            [
+                "model.safetensors", "config.json", "vocab.txt", "tokenizer.json",
+                "tokenizer_config.json", "special_tokens_map.json", "sentinel.json",
+            ])
         XCTAssertEqual(filesA, filesB, "same key and options give byte-identical files")
         XCTAssertEqual(try files(in: model), before, "the input directory is unchanged")
 

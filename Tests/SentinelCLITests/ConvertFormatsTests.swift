@@ -37,7 +37,8 @@ final class ConvertFormatsTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         let env: [String: String?] = ["SENTINEL_KEY": "llm123"]
         let torchDir = try modelCopy(model, in: tmp, name: "torch", exportArgs: ["--output", "DIR/pytorch_model.bin", "--format", "pytorch"])
-        let shardDir = try modelCopy(model, in: tmp, name: "shards", exportArgs: ["--output", "DIR", "--format", "safetensors", "--max-shard-size", "30MB"])
+        let shardDir = try modelCopy(
+            model, in: tmp, name: "shards", exportArgs: ["--output", "DIR", "--format", "safetensors", "--max-shard-size", "30MB"])
         XCTAssertTrue(FileManager.default.fileExists(atPath: shardDir + "/model.safetensors.index.json"))
 
         for (input, out) in [(model, "ref"), (torchDir, "from-torch"), (shardDir, "from-shards")] {

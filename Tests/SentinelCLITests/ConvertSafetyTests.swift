@@ -32,8 +32,10 @@ final class ConvertSafetyTests: XCTestCase {
         XCTAssertEqual(r.status, 64, r.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: tmp + "/other/notes.txt"))
         // export refuses to write over its input.
-        let e = try Fixtures.sentinel(["export", tmp + "/anc/model/model.safetensors", "--output", tmp + "/anc/model/model.safetensors",
-                                       "--format", "pytorch", "--force"])
+        let e = try Fixtures.sentinel([
+            "export", tmp + "/anc/model/model.safetensors", "--output", tmp + "/anc/model/model.safetensors",
+            "--format", "pytorch", "--force",
+        ])
         XCTAssertEqual(e.status, 64, e.stderr)
         XCTAssertEqual(try Fixtures.sha256(file: tmp + "/anc/model/model.safetensors"), before)
     }
@@ -82,8 +84,9 @@ final class ConvertSafetyTests: XCTestCase {
         let tmp = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         // A key from a pipe (the safe way to pass a secret) equals the same key from the environment.
-        let piped = try Fixtures.sentinel(["convert", model, "--output", tmp + "/piped", "--key-file", "/dev/stdin"],
-                                          environment: ["SENTINEL_KEY": nil], stdin: Data("llm123\n".utf8))
+        let piped = try Fixtures.sentinel(
+            ["convert", model, "--output", tmp + "/piped", "--key-file", "/dev/stdin"],
+            environment: ["SENTINEL_KEY": nil], stdin: Data("llm123\n".utf8))
         XCTAssertEqual(piped.status, 0, piped.stderr)
         let plain = try Fixtures.sentinel(["convert", model, "--output", tmp + "/plain"], environment: env)
         XCTAssertEqual(plain.status, 0, plain.stderr)

@@ -20,7 +20,10 @@ final class EmbedCommandTests: XCTestCase {
         for r in ids.indices {
             var parts: [String] = []
             for p in ids[r].indices where mask[r][p] == 1 {
-                if p > 0, types[r][p] == 1, types[r][p - 1] == 0 { text += parts.joined(separator: " ") + "\t"; parts = [] }
+                if p > 0, types[r][p] == 1, types[r][p - 1] == 0 {
+                    text += parts.joined(separator: " ") + "\t"
+                    parts = []
+                }
                 parts.append(vocab.map { $0[ids[r][p]] } ?? String(ids[r][p]))
             }
             text += parts.joined(separator: " ") + "\n"
@@ -46,8 +49,9 @@ final class EmbedCommandTests: XCTestCase {
         let fixture = try SafeTensorsFile(path: Fixtures.fixture("bert") + "/f01_forward.safetensors")
         let dir = try Fixtures.temporaryDirectory("embed-ids")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let r = try sentinel(["embed", model, "--ids", "--output", dir + "/out.safetensors", "--batch-size", "4", "--json"],
-                             stdin: try lines(fixture, tokens: nil))
+        let r = try sentinel(
+            ["embed", model, "--ids", "--output", dir + "/out.safetensors", "--batch-size", "4", "--json"],
+            stdin: try lines(fixture, tokens: nil))
         XCTAssertEqual(r.status, 0, r.stderr)
         let json = try JSONValue.parse(r.stdout)
         XCTAssertEqual(json["rows"]?.intValue, 6)
@@ -60,7 +64,8 @@ final class EmbedCommandTests: XCTestCase {
     func testEmbedEncryptedLooksTokensUpAndAddsTemplate() throws {
         let model = try Fixtures.miniLM()
         let fixture = try SafeTensorsFile(path: Fixtures.fixture("bert") + "/f01_forward.safetensors")
-        let vocab = try String(contentsOfFile: model + "/vocab.txt", encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let vocab = try String(contentsOfFile: model + "/vocab.txt", encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(
+            String.init)
         var text = ""
         for line in try lines(fixture, tokens: vocab).split(separator: "\n") {
             // Drop the template: embed adds [CLS] … [SEP] (… [SEP]) itself.
@@ -114,13 +119,16 @@ final class EmbedCommandTests: XCTestCase {
         let key: [String: String?] = ["SENTINEL_KEY": "embed test key"]
         let convert = try Fixtures.sentinel(["convert", model, "--output", dir + "/adapted", "--shuffle"], environment: key)
         XCTAssertEqual(convert.status, 0, convert.stderr)
-        let encrypt = try Fixtures.sentinel(["encrypt", model, "--input", dir + "/plain.txt", "--output", dir + "/encrypted.txt"],
-                                            environment: key)
+        let encrypt = try Fixtures.sentinel(
+            ["encrypt", model, "--input", dir + "/plain.txt", "--output", dir + "/encrypted.txt"],
+            environment: key)
         XCTAssertEqual(encrypt.status, 0, encrypt.stderr)
         let plain = try sentinel(["embed", model, "--input", dir + "/plain.txt", "--output", dir + "/plain.safetensors"])
         XCTAssertEqual(plain.status, 0, plain.stderr)
-        let encrypted = try sentinel(["embed", dir + "/adapted", "--encrypted", "--input", dir + "/encrypted.txt",
-                                      "--output", dir + "/encrypted.safetensors"])
+        let encrypted = try sentinel([
+            "embed", dir + "/adapted", "--encrypted", "--input", dir + "/encrypted.txt",
+            "--output", dir + "/encrypted.safetensors",
+        ])
         XCTAssertEqual(encrypted.status, 0, encrypted.stderr)
         let a = try SafeTensorsFile(path: dir + "/plain.safetensors"), b = try SafeTensorsFile(path: dir + "/encrypted.safetensors")
         XCTAssertEqual(try a.intRows("attention_mask"), try b.intRows("attention_mask"))

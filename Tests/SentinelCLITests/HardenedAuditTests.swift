@@ -20,8 +20,9 @@ final class HardenedAuditTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let kdf = ["--kdf-ops", "1", "--kdf-mem", "8MiB"]
         for (name, options) in [("reinit", ["--reinit-fraction", "1"]), ("identity", ["--reinit-fraction", "0"])] {
-            let c = try Fixtures.sentinel(["convert", original, "--output", dir + "/" + name, "--scheme", "hardened"] + kdf + options,
-                                          environment: env)
+            let c = try Fixtures.sentinel(
+                ["convert", original, "--output", dir + "/" + name, "--scheme", "hardened"] + kdf + options,
+                environment: env)
             XCTAssertEqual(c.status, 0, c.stderr)
         }
         let hidden = try audit(dir + "/reinit", original)

@@ -36,8 +36,12 @@ final class HardenedCLITests: XCTestCase {
         XCTAssertEqual(b.status, 0, b.stderr)
         XCTAssertFalse(a.stderr.contains("warning"), "no seed warning for hardened: \(a.stderr)")
         let filesA = try files(in: tmp + "/a"), filesB = try files(in: tmp + "/b")
-        XCTAssertEqual(Set(filesA.keys), ["model.safetensors", "config.json", "vocab.txt", "tokenizer.json",
-                                          "tokenizer_config.json", "special_tokens_map.json", "sentinel.json"])
+        XCTAssertEqual(
+            Set(filesA.keys),
+            [
+                "model.safetensors", "config.json", "vocab.txt", "tokenizer.json",
+                "tokenizer_config.json", "special_tokens_map.json", "sentinel.json",
+            ])
         XCTAssertEqual(filesA, filesB, "same key, salt and options give byte-identical files")
 
         // The report and sentinel.json record the scheme and its parameters.
@@ -59,8 +63,9 @@ final class HardenedCLITests: XCTestCase {
         XCTAssertEqual(t["dim_scale"]?.doubleValue, 1)
         XCTAssertEqual(t["reinit_std"]?.doubleValue, 0.02, "MiniLM's config.json initializer_range")
         XCTAssertEqual(t["function_preserving"]?.boolValue, false)
-        XCTAssertEqual(manifest["source"]?["files"]?["model.safetensors"]?["sha256"]?.stringValue,
-                       "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db")
+        XCTAssertEqual(
+            manifest["source"]?["files"]?["model.safetensors"]?["sha256"]?.stringValue,
+            "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db")
 
         // Neither the passkey nor any derived key appears in a file (raw or hex) or on stdout/stderr.
         let kdf = Argon2idParameters(opsLimit: 1, memLimit: 8 << 20, salt: HardenedManifest.unhex(Self.salt)!)
@@ -154,8 +159,9 @@ final class HardenedCLITests: XCTestCase {
         let long = String(repeating: "k", count: 100)
         let seedLong = try Fixtures.sentinel(["convert", model, "--output", tmp + "/l1"], environment: ["SENTINEL_KEY": long])
         XCTAssertEqual(seedLong.status, 64)
-        let hardLong = try Fixtures.sentinel(["convert", model, "--output", tmp + "/l2", "--scheme", "hardened"] + Self.fastKDF,
-                                             environment: ["SENTINEL_KEY": long])
+        let hardLong = try Fixtures.sentinel(
+            ["convert", model, "--output", tmp + "/l2", "--scheme", "hardened"] + Self.fastKDF,
+            environment: ["SENTINEL_KEY": long])
         XCTAssertEqual(hardLong.status, 0, hardLong.stderr)
         XCTAssertFalse(hardLong.stderr.contains(long) || hardLong.stdout.contains(long))
     }

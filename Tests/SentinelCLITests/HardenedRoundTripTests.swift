@@ -29,8 +29,11 @@ final class HardenedRoundTripTests: XCTestCase {
         let mask = try plain.intRows("attention_mask").flatMap { $0 }
 
         // The client reads the salt from the adapted directory's sentinel.json (or the file itself).
-        let e1 = try Fixtures.sentinel(["encrypt", model, "--input", dir + "/plain.txt", "--manifest", dir + "/identity",
-                                        "--output", dir + "/identity.txt"], environment: env)
+        let e1 = try Fixtures.sentinel(
+            [
+                "encrypt", model, "--input", dir + "/plain.txt", "--manifest", dir + "/identity",
+                "--output", dir + "/identity.txt",
+            ], environment: env)
         XCTAssertEqual(e1.status, 0, e1.stderr)
         let identity = try embed(dir + "/identity", encrypted: true, input: dir + "/identity.txt", output: dir + "/identity.safetensors")
         XCTAssertEqual(try plain.intRows("attention_mask"), try identity.intRows("attention_mask"))
@@ -43,8 +46,11 @@ final class HardenedRoundTripTests: XCTestCase {
         // outputs differ from the original's: the transform changes the function.
         let plainUnknown = try plain.intRows("input_ids").flatMap { $0 }.filter { $0 == 100 }.count
         for name in ["default", "noisy"] {
-            let e = try Fixtures.sentinel(["encrypt", model, "--input", dir + "/plain.txt", "--manifest", dir + "/\(name)/sentinel.json",
-                                           "--output", dir + "/\(name).txt"], environment: env)
+            let e = try Fixtures.sentinel(
+                [
+                    "encrypt", model, "--input", dir + "/plain.txt", "--manifest", dir + "/\(name)/sentinel.json",
+                    "--output", dir + "/\(name).txt",
+                ], environment: env)
             XCTAssertEqual(e.status, 0, e.stderr)
             let out = try embed(dir + "/" + name, encrypted: true, input: dir + "/\(name).txt", output: dir + "/\(name).safetensors")
             XCTAssertEqual(try out.intRows("input_ids").flatMap { $0 }.filter { $0 == 100 }.count, plainUnknown)
@@ -60,8 +66,10 @@ final class HardenedRoundTripTests: XCTestCase {
         let refused = try Fixtures.sentinel(["embed", dir + "/identity", "--encrypted", "--input", dir + "/seed.txt"])
         XCTAssertEqual(refused.status, 1, refused.stderr)
         XCTAssertTrue(refused.stderr.contains("fraction 1.000"), refused.stderr)
-        let allowed = try Fixtures.sentinel(["embed", dir + "/identity", "--encrypted", "--allow-unknown", "--input", dir + "/seed.txt",
-                                             "--output", dir + "/lost.safetensors"])
+        let allowed = try Fixtures.sentinel([
+            "embed", dir + "/identity", "--encrypted", "--allow-unknown", "--input", dir + "/seed.txt",
+            "--output", dir + "/lost.safetensors",
+        ])
         XCTAssertEqual(allowed.status, 0, allowed.stderr)
         let lost = try SafeTensorsFile(path: dir + "/lost.safetensors")
         let ids = try lost.intRows("input_ids").flatMap { $0 }

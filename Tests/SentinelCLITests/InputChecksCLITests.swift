@@ -96,9 +96,10 @@ final class InputChecksCLITests: XCTestCase {
         }
         for (name, shape, scale) in [("classifier.weight", [labels.count, 384], Float(0.05)), ("classifier.bias", [labels.count], Float(0.01))] {
             let values = random(shape.reduce(1, *), scale: scale)
-            items.append(SafeTensorsWriter.Item(entry: TensorEntry(name: name, dtype: .F32, shape: shape)) { sink in
-                try values.withUnsafeBytes { try sink($0) }
-            })
+            items.append(
+                SafeTensorsWriter.Item(entry: TensorEntry(name: name, dtype: .F32, shape: shape)) { sink in
+                    try values.withUnsafeBytes { try sink($0) }
+                })
         }
         try SafeTensorsWriter.write(items, to: dir + "/model.safetensors")
         return dir
@@ -164,8 +165,9 @@ final class InputChecksCLITests: XCTestCase {
             XCTAssertEqual(try Fixtures.sha256(file: tmp + "/from-json/" + f), try Fixtures.sha256(file: tmp + "/from-txt/" + f), f)
         }
         // The adapted vocabulary is the reference converter's for key llm123.
-        XCTAssertEqual(try Fixtures.sha256(file: tmp + "/from-json/vocab.txt"),
-                       try Fixtures.sha256(file: Fixtures.fixture("seed-converter/minilm-llm123-f2-shuffle/vocab.txt")))
+        XCTAssertEqual(
+            try Fixtures.sha256(file: tmp + "/from-json/vocab.txt"),
+            try Fixtures.sha256(file: Fixtures.fixture("seed-converter/minilm-llm123-f2-shuffle/vocab.txt")))
 
         let v = try Fixtures.sentinel(["verify", tmp + "/from-json", "--original", t5], environment: env)
         XCTAssertEqual(v.status, 0, v.stdout + v.stderr)
@@ -186,8 +188,9 @@ final class InputChecksCLITests: XCTestCase {
         let tensorCount = try XCTUnwrap(expected["tensors"]?.arrayValue?.count)
         for format in ["safetensors", "pytorch"] {
             let out = tmp + "/sharded-" + format
-            let c = try Fixtures.sentinel(["convert", model, "--output", out, "--shuffle", "--format", format, "--max-shard-size", "30MB"],
-                                          environment: env)
+            let c = try Fixtures.sentinel(
+                ["convert", model, "--output", out, "--shuffle", "--format", format, "--max-shard-size", "30MB"],
+                environment: env)
             XCTAssertEqual(c.status, 0, c.stderr)
             let index = format == "safetensors" ? "model.safetensors.index.json" : "pytorch_model.bin.index.json"
             let shards = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.contains("-of-") }

@@ -23,9 +23,10 @@ final class PredictTests: XCTestCase {
         var items = base.entries.map { SafeTensorsWriter.Item.copy($0, from: base) }
         for name in ["classifier.weight", "classifier.bias"] {
             let e = try XCTUnwrap(head.entry(named: "init." + name))
-            items.append(SafeTensorsWriter.Item(entry: TensorEntry(name: name, dtype: e.dtype, shape: e.shape)) { sink in
-                try head.withBytes(of: "init." + name) { try sink($0) }
-            })
+            items.append(
+                SafeTensorsWriter.Item(entry: TensorEntry(name: name, dtype: e.dtype, shape: e.shape)) { sink in
+                    try head.withBytes(of: "init." + name) { try sink($0) }
+                })
         }
         try SafeTensorsWriter.write(items, to: dir + "/model.safetensors")
         return dir
@@ -40,10 +41,11 @@ final class PredictTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         let dir = try modelWithHead("f03_sequence_classification", labels: ["NEGATIVE", "POSITIVE"], in: tmp)
         let cases = try XCTUnwrap(try Fixtures.json("bert/cases_shared.json")["f03"]?.arrayValue)
-        let input = cases.map { c in
-            let a = c.arrayValue ?? []
-            return [a[0].stringValue, a[1].stringValue].compactMap { $0 }.joined(separator: "\t")
-        }.joined(separator: "\n") + "\n"
+        let input =
+            cases.map { c in
+                let a = c.arrayValue ?? []
+                return [a[0].stringValue, a[1].stringValue].compactMap { $0 }.joined(separator: "\t")
+            }.joined(separator: "\n") + "\n"
         let r = try Fixtures.sentinel(["predict", dir, "--task", "classification", "--json"], stdin: Data(input.utf8))
         XCTAssertEqual(r.status, 0, r.stderr)
         let predictions = try XCTUnwrap(try JSONValue.parse(r.stdout)["predictions"]?.arrayValue)
@@ -72,8 +74,9 @@ final class PredictTests: XCTestCase {
         XCTAssertEqual(encrypted.status, 0, encrypted.stderr)
         XCTAssertFalse(encrypted.stdout.contains("movie"))
         let plain = try Fixtures.sentinel(["predict", dir, "--task", "classification", "--json"], stdin: Data(text.utf8))
-        let secret = try Fixtures.sentinel(["predict", tmp + "/adapted", "--task", "classification", "--encrypted", "--json"],
-                                           stdin: Data(encrypted.stdout.utf8))
+        let secret = try Fixtures.sentinel(
+            ["predict", tmp + "/adapted", "--task", "classification", "--encrypted", "--json"],
+            stdin: Data(encrypted.stdout.utf8))
         XCTAssertEqual(plain.status, 0, plain.stderr)
         XCTAssertEqual(secret.status, 0, secret.stderr)
         let a = try XCTUnwrap(try JSONValue.parse(plain.stdout)["predictions"]?.arrayValue)
@@ -89,8 +92,9 @@ final class PredictTests: XCTestCase {
         // The adapted model on the plain text (without the key) is all [UNK]: refused (exit 1) unless --allow-unknown,
         // and then it does not give the same logits.
         XCTAssertEqual(try Fixtures.sentinel(["predict", tmp + "/adapted", "--task", "classification"], stdin: Data(text.utf8)).status, 1)
-        let leaked = try Fixtures.sentinel(["predict", tmp + "/adapted", "--task", "classification", "--json", "--allow-unknown"],
-                                           stdin: Data(text.utf8))
+        let leaked = try Fixtures.sentinel(
+            ["predict", tmp + "/adapted", "--task", "classification", "--json", "--allow-unknown"],
+            stdin: Data(text.utf8))
         let c = try XCTUnwrap(try JSONValue.parse(leaked.stdout)["predictions"]?.arrayValue)
         let gap = zip(a, c).map { abs(($0["logits"]?.arrayValue?[0].doubleValue ?? 0) - ($1["logits"]?.arrayValue?[0].doubleValue ?? 0)) }.max() ?? 0
         XCTAssertGreaterThan(gap, 1e-3)
@@ -142,8 +146,10 @@ final class PredictTests: XCTestCase {
         XCTAssertEqual(rows[0].objectValue?.map(\.0), ["sentence", "label"])
         XCTAssertNotNil(rows[0]["label"]?.intValue)
         let plain = try Fixtures.sentinel(["predict", dir, "--task", "classification", "--format", "tsv", "--input", dev, "--json"])
-        let secret = try Fixtures.sentinel(["predict", tmp + "/adapted", "--task", "classification", "--encrypted",
-                                            "--input", tmp + "/dev.jsonl", "--json"])
+        let secret = try Fixtures.sentinel([
+            "predict", tmp + "/adapted", "--task", "classification", "--encrypted",
+            "--input", tmp + "/dev.jsonl", "--json",
+        ])
         XCTAssertEqual(plain.status, 0, plain.stderr)
         XCTAssertEqual(secret.status, 0, secret.stderr)
         let a = try XCTUnwrap(try JSONValue.parse(plain.stdout)["predictions"]?.arrayValue)

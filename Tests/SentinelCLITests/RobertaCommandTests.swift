@@ -37,8 +37,9 @@ final class RobertaCommandTests: XCTestCase {
         let outIDs = try out.intRows("input_ids"), outMask = try out.intRows("attention_mask")
         for (i, r) in rows.enumerated() {
             XCTAssertEqual(outMask[i], mask[r], "row \(r)")
-            XCTAssertEqual(outIDs[i].indices.filter { mask[r][$0] == 1 }.map { outIDs[i][$0] },
-                           ids[r].indices.filter { mask[r][$0] == 1 }.map { ids[r][$0] }, "row \(r)")
+            XCTAssertEqual(
+                outIDs[i].indices.filter { mask[r][$0] == 1 }.map { outIDs[i][$0] },
+                ids[r].indices.filter { mask[r][$0] == 1 }.map { ids[r][$0] }, "row \(r)")
         }
         let expected = try fixture.floats("last_hidden_state"), got = try out.floats("last_hidden_state")
         var worst: Float = 0
@@ -60,16 +61,22 @@ final class RobertaCommandTests: XCTestCase {
         let (text, _) = try inputs()
         try text.write(toFile: dir + "/plain.txt", atomically: true, encoding: .utf8)
         let key: [String: String?] = ["SENTINEL_KEY": "llm123"]
-        let convert = try Fixtures.sentinel(["convert", Self.model, "--output", dir + "/adapted", "--shuffle", "--glide-steps", "2",
-                                             "--embedding-dtype", "F64"], environment: key)
+        let convert = try Fixtures.sentinel(
+            [
+                "convert", Self.model, "--output", dir + "/adapted", "--shuffle", "--glide-steps", "2",
+                "--embedding-dtype", "F64",
+            ], environment: key)
         XCTAssertEqual(convert.status, 0, convert.stderr)
-        let encrypt = try Fixtures.sentinel(["encrypt", Self.model, "--input", dir + "/plain.txt", "--output", dir + "/encrypted.txt"],
-                                            environment: key)
+        let encrypt = try Fixtures.sentinel(
+            ["encrypt", Self.model, "--input", dir + "/plain.txt", "--output", dir + "/encrypted.txt"],
+            environment: key)
         XCTAssertEqual(encrypt.status, 0, encrypt.stderr)
         let plain = try Fixtures.sentinel(["embed", Self.model, "--input", dir + "/plain.txt", "--output", dir + "/plain.safetensors"])
         XCTAssertEqual(plain.status, 0, plain.stderr)
-        let encrypted = try Fixtures.sentinel(["embed", dir + "/adapted", "--encrypted", "--input", dir + "/encrypted.txt",
-                                               "--output", dir + "/encrypted.safetensors"])
+        let encrypted = try Fixtures.sentinel([
+            "embed", dir + "/adapted", "--encrypted", "--input", dir + "/encrypted.txt",
+            "--output", dir + "/encrypted.safetensors",
+        ])
         XCTAssertEqual(encrypted.status, 0, encrypted.stderr)
         let a = try SafeTensorsFile(path: dir + "/plain.safetensors"), b = try SafeTensorsFile(path: dir + "/encrypted.safetensors")
         XCTAssertEqual(try a.intRows("attention_mask"), try b.intRows("attention_mask"))

@@ -50,8 +50,9 @@ final class RobertaPredictCommandTests: XCTestCase {
         for name in ["config.json", "tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt"] {
             try FileManager.default.copyItem(atPath: Self.model + "/" + name, toPath: dir + "/" + name)
         }
-        let r = try Fixtures.sentinel(["predict", dir, "--task", "classification", "--json"],
-                                      stdin: Data("Peter Blackburn lives in Berlin .\n".utf8))
+        let r = try Fixtures.sentinel(
+            ["predict", dir, "--task", "classification", "--json"],
+            stdin: Data("Peter Blackburn lives in Berlin .\n".utf8))
         XCTAssertEqual(r.status, 0, r.stderr)
         let logits = try XCTUnwrap(try JSONValue.parse(r.stdout)["predictions"]?.arrayValue?.first?["logits"]?.arrayValue)
             .compactMap(\.doubleValue)

@@ -26,7 +26,8 @@ final class RobustnessTests: XCTestCase {
         let kept = try Fixtures.sentinel(["encrypt", model, "--input", tmp + "/in.txt", "--output", tmp + "/out.txt"], environment: env)
         XCTAssertEqual(kept.status, 74, kept.stderr)
         XCTAssertEqual(try String(contentsOfFile: tmp + "/out.txt", encoding: .utf8), "precious\n")
-        let replaced = try Fixtures.sentinel(["encrypt", model, "--input", tmp + "/in.txt", "--output", tmp + "/out.txt", "--force"], environment: env)
+        let replaced = try Fixtures.sentinel(
+            ["encrypt", model, "--input", tmp + "/in.txt", "--output", tmp + "/out.txt", "--force"], environment: env)
         XCTAssertEqual(replaced.status, 0, replaced.stderr)
         XCTAssertEqual(try String(contentsOfFile: tmp + "/out.txt", encoding: .utf8).split(separator: " ").count, 2)
         // A FIFO as input is read as a stream.
@@ -37,8 +38,9 @@ final class RobustnessTests: XCTestCase {
 
     func testKeyFromStdinLeavesTheInputOnStdin() throws {
         let model = try Fixtures.miniLM()
-        let both = try Fixtures.sentinel(["encrypt", model, "--key-file", "/dev/stdin", "--input", "-"],
-                                         environment: ["SENTINEL_KEY": nil], stdin: Data("llm123\nhello world\n".utf8))
+        let both = try Fixtures.sentinel(
+            ["encrypt", model, "--key-file", "/dev/stdin", "--input", "-"],
+            environment: ["SENTINEL_KEY": nil], stdin: Data("llm123\nhello world\n".utf8))
         let plain = try Fixtures.sentinel(["encrypt", model, "--input", "-"], environment: env, stdin: Data("hello world\n".utf8))
         XCTAssertEqual(both.status, 0, both.stderr)
         XCTAssertEqual(both.stdout, plain.stdout)

@@ -40,9 +40,11 @@ final class SamplePackageTests: XCTestCase {
         // Without the local build settings (Samples/build-env.sh): a dependency by URL must build without unsafe
         // flags, which SwiftPM refuses there (it did, with SENTINEL_OPTIMIZE_DEBUG set).
         let env: [String: String?] = ["SENTINEL_PACKAGE_URL": "file://" + clone, "SENTINEL_TARGET_CPU": nil, "SENTINEL_OPTIMIZE_DEBUG": nil]
-        let build = try Fixtures.run("/usr/bin/env", ["swift", "build", "--package-path", sample, "--scratch-path", tmp + "/build"], environment: env)
+        let build = try Fixtures.run(
+            "/usr/bin/env", ["swift", "build", "--package-path", sample, "--scratch-path", tmp + "/build"], environment: env)
         XCTAssertEqual(build.status, 0, build.stderr + build.stdout)
-        let bin = try Fixtures.run("/usr/bin/env", ["swift", "build", "--package-path", sample, "--scratch-path", tmp + "/build", "--show-bin-path"], environment: env)
+        let bin = try Fixtures.run(
+            "/usr/bin/env", ["swift", "build", "--package-path", sample, "--scratch-path", tmp + "/build", "--show-bin-path"], environment: env)
         let exe = bin.stdout.trimmingCharacters(in: .whitespacesAndNewlines) + "/encrypt-sentence"
 
         let model = try Fixtures.miniLM()

@@ -31,18 +31,24 @@ final class TiedWeightsCLITests: XCTestCase {
                 state = state &* 6364136223846793005 &+ 1442695040888963407
                 return offset + scale * (Float(state >> 40) / Float(1 << 24) - 0.5)
             }
-            return SafeTensorsWriter.Item(entry: TensorEntry(name: name, dtype: .F32, shape: shape)) { sink in try v.withUnsafeBytes { try sink($0) } }
+            return SafeTensorsWriter.Item(entry: TensorEntry(name: name, dtype: .F32, shape: shape)) { sink in try v.withUnsafeBytes { try sink($0) }
+            }
         }
-        items += [item("cls.predictions.bias", [30522], scale: 1),
-                  item("cls.predictions.transform.dense.weight", [384, 384], scale: 0.1),
-                  item("cls.predictions.transform.dense.bias", [384], scale: 0.1),
-                  item("cls.predictions.transform.LayerNorm.weight", [384], scale: 0.1, offset: 1),
-                  item("cls.predictions.transform.LayerNorm.bias", [384], scale: 0.1)]
+        items += [
+            item("cls.predictions.bias", [30522], scale: 1),
+            item("cls.predictions.transform.dense.weight", [384, 384], scale: 0.1),
+            item("cls.predictions.transform.dense.bias", [384], scale: 0.1),
+            item("cls.predictions.transform.LayerNorm.weight", [384], scale: 0.1, offset: 1),
+            item("cls.predictions.transform.LayerNorm.bias", [384], scale: 0.1),
+        ]
         let embedding = try XCTUnwrap(items.first { $0.entry.name == "bert.embeddings.word_embeddings.weight" })
-        items.append(SafeTensorsWriter.Item(entry: TensorEntry(name: "cls.predictions.decoder.weight", dtype: .F32, shape: embedding.entry.shape),
-                                            produce: embedding.produce))
-        try TorchWriter.write(items, ties: ["cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight"],
-                              to: dir + "/pytorch_model.bin")
+        items.append(
+            SafeTensorsWriter.Item(
+                entry: TensorEntry(name: "cls.predictions.decoder.weight", dtype: .F32, shape: embedding.entry.shape),
+                produce: embedding.produce))
+        try TorchWriter.write(
+            items, ties: ["cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight"],
+            to: dir + "/pytorch_model.bin")
         return dir
     }
 
@@ -76,7 +82,8 @@ final class TiedWeightsCLITests: XCTestCase {
 
         let ok = try Fixtures.sentinel(["verify", adapted, "--original", original, "--json"], environment: env)
         XCTAssertEqual(ok.status, 0, ok.stdout + ok.stderr)
-        let checks = Dictionary(uniqueKeysWithValues: (try JSONValue.parse(ok.stdout)["checks"]?.arrayValue ?? []).map { ($0["name"]?.stringValue ?? "", $0) })
+        let checks = Dictionary(
+            uniqueKeysWithValues: (try JSONValue.parse(ok.stdout)["checks"]?.arrayValue ?? []).map { ($0["name"]?.stringValue ?? "", $0) })
         XCTAssertEqual(checks["tensors"]?["moved_with_ids"]?.intValue, 2)
         let wrong = try Fixtures.sentinel(["verify", adapted, "--original", original], environment: ["SENTINEL_KEY": "wrong key"])
         XCTAssertEqual(wrong.status, 1)

@@ -59,9 +59,11 @@ final class UnixHabitsCLITests: XCTestCase {
         XCTAssertTrue(try back.withBytes(of: name) { a in try original.withBytes(of: name) { b in a.elementsEqual(b) } })
 
         // /dev/null: written in place, no --force needed, and still the same device afterwards.
-        for arguments in [["export", try Fixtures.miniLM() + "/model.safetensors", "--format", "pytorch", "--output", "/dev/null"],
-                          ["embed", try Fixtures.miniLM(), "--output", "/dev/null"],
-                          ["encrypt", try Fixtures.miniLM(), "--output", "/dev/null"]] {
+        for arguments in [
+            ["export", try Fixtures.miniLM() + "/model.safetensors", "--format", "pytorch", "--output", "/dev/null"],
+            ["embed", try Fixtures.miniLM(), "--output", "/dev/null"],
+            ["encrypt", try Fixtures.miniLM(), "--output", "/dev/null"],
+        ] {
             let r = try Fixtures.sentinel(arguments, environment: env, stdin: Data("Hello, world!\n".utf8))
             XCTAssertEqual(r.status, 0, "\(arguments[0]): \(r.stderr)")
             let after = try XCTUnwrap(deviceIdentity("/dev/null"))

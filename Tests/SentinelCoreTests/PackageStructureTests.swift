@@ -7,7 +7,9 @@ import XCTest
 /// (Core ← Formats, Tokenizer, Encoder ← Scheme ← Audit ← sentinel).
 final class PackageStructureTests: XCTestCase {
     /// Modules every target may import without declaring them.
-    static let platformModules: Set<String> = ["Foundation", "FoundationEssentials", "Dispatch", "Glibc", "Darwin", "XCTest", "Testing", "Synchronization"]
+    static let platformModules: Set<String> = [
+        "Foundation", "FoundationEssentials", "Dispatch", "Glibc", "Darwin", "XCTest", "Testing", "Synchronization",
+    ]
 
     struct Target {
         var name: String
@@ -32,8 +34,14 @@ final class PackageStructureTests: XCTestCase {
                 var depth = 0
                 var list = ""
                 for ch in body[open.upperBound...] {
-                    if ch == "[" { depth += 1; if depth == 1 { continue } }
-                    if ch == "]" { depth -= 1; if depth == 0 { break } }
+                    if ch == "[" {
+                        depth += 1
+                        if depth == 1 { continue }
+                    }
+                    if ch == "]" {
+                        depth -= 1
+                        if depth == 0 { break }
+                    }
                     if depth >= 1 { list.append(ch) }
                 }
                 let product = try NSRegularExpression(pattern: #"\.product\(\s*name:\s*"([A-Za-z0-9_]+)""#)
@@ -55,8 +63,10 @@ final class PackageStructureTests: XCTestCase {
 
     /// The modules imported by the Swift files of `directory` (recursively).
     static func imports(in directory: String) throws -> Set<String> {
-        let pattern = try NSRegularExpression(pattern: #"^\s*(?:@testable\s+|@_implementationOnly\s+|internal\s+|public\s+|package\s+)*import\s+(?:struct\s+|class\s+|enum\s+|func\s+)?([A-Za-z0-9_]+)(?:\.[A-Za-z0-9_.]+)?\s*(?://.*)?$"#,
-                                              options: [.anchorsMatchLines])
+        let pattern = try NSRegularExpression(
+            pattern:
+                #"^\s*(?:@testable\s+|@_implementationOnly\s+|internal\s+|public\s+|package\s+)*import\s+(?:struct\s+|class\s+|enum\s+|func\s+)?([A-Za-z0-9_]+)(?:\.[A-Za-z0-9_.]+)?\s*(?://.*)?$"#,
+            options: [.anchorsMatchLines])
         var out: Set<String> = []
         guard let walker = FileManager.default.enumerator(atPath: directory) else { return out }
         for case let file as String in walker where file.hasSuffix(".swift") {

@@ -13,8 +13,10 @@ final class BatchingTests: XCTestCase {
     func testRunMatchesSingleRowForwardPasses() throws {
         let config = BertConfig(vocabSize: 50, hiddenSize: 16, layerCount: 2, headCount: 2, intermediateSize: 32, maxPositions: 32)
         let model = try BertModel(archive: MemoryArchive.randomBert(config, seed: 3), config: config)
-        let rows = [EncoderRow(ids: [2, 7, 9, 3], types: [0, 0, 0, 0]), EncoderRow(ids: [2, 5, 3], types: [0, 0, 0]),
-                    EncoderRow(ids: [2, 11, 12, 13, 14, 3, 8, 3], types: [0, 0, 0, 0, 0, 0, 1, 1])]
+        let rows = [
+            EncoderRow(ids: [2, 7, 9, 3], types: [0, 0, 0, 0]), EncoderRow(ids: [2, 5, 3], types: [0, 0, 0]),
+            EncoderRow(ids: [2, 11, 12, 13, 14, 3, 8, 3], types: [0, 0, 0, 0, 0, 0, 1, 1]),
+        ]
         let out = try model.run(rows, batchSize: 2)
         XCTAssertEqual(out.length, 8)
         let h = config.hiddenSize

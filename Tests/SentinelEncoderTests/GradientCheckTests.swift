@@ -11,8 +11,9 @@ import XCTest
 final class GradientCheckTests: XCTestCase {
     /// hidden 20 (one 16-lane vector + a scalar tail), 4 heads of 5, FFN 28, 2 layers, 20 positions, vocab 40.
     func config(_ activation: Activation) -> BertConfig {
-        BertConfig(vocabSize: 40, hiddenSize: 20, layerCount: 2, headCount: 4, intermediateSize: 28, activation: activation,
-                   layerNormEps: 1e-12, maxPositions: 20, typeVocabSize: 2)
+        BertConfig(
+            vocabSize: 40, hiddenSize: 20, layerCount: 2, headCount: 4, intermediateSize: 28, activation: activation,
+            layerNormEps: 1e-12, maxPositions: 20, typeVocabSize: 2)
     }
 
     /// Random weights of order 1 in the activations (linear weights ±√3/√in, LayerNorm weights 1 ± 0.3, biases ±0.2),
@@ -43,18 +44,22 @@ final class GradientCheckTests: XCTestCase {
         return out
     }
 
-    func session(_ c: BertConfig, _ p: [String: [Double]], task: TrainingTask, dropout: DropoutRates = .none, seed: UInt64 = 0) throws -> TrainingSession {
+    func session(_ c: BertConfig, _ p: [String: [Double]], task: TrainingTask, dropout: DropoutRates = .none, seed: UInt64 = 0) throws
+        -> TrainingSession
+    {
         let archive = MemoryArchive()
         for (name, values) in p where !name.hasPrefix("classifier.") {
             let shape = MemoryArchive.randomBert(c).entry(named: name)!.shape
             archive.add(name, shape: shape, values: values.map { Float($0) })
         }
         let labels = p["classifier.bias"]!.count
-        let head = ClassificationHead(linear: Linear(
-            weight: Parameter(name: "classifier.weight", shape: [labels, c.hiddenSize], values: p["classifier.weight"]!.map { Float($0) }),
-            bias: Parameter(name: "classifier.bias", shape: [labels], values: p["classifier.bias"]!.map { Float($0) })))
-        return try TrainingSession(model: BertModel(archive: archive, config: c), classifier: head, task: task, dropout: dropout,
-                                   seed: seed, maxGradNorm: nil)
+        let head = ClassificationHead(
+            linear: Linear(
+                weight: Parameter(name: "classifier.weight", shape: [labels, c.hiddenSize], values: p["classifier.weight"]!.map { Float($0) }),
+                bias: Parameter(name: "classifier.bias", shape: [labels], values: p["classifier.bias"]!.map { Float($0) })))
+        return try TrainingSession(
+            model: BertModel(archive: archive, config: c), classifier: head, task: task, dropout: dropout,
+            seed: seed, maxGradNorm: nil)
     }
 
     /// 5 sequences of 18 tokens (one 16-lane vector + a tail in every attention row; 90 tokens, more than the 64 up
@@ -142,7 +147,8 @@ final class GradientCheckTests: XCTestCase {
             }
             let h1 = (0..<(b * l)).map { i in
                 let a = linear(ctx[i], pre + "attention.output.dense")
-                return layerNorm((0..<h).map { a[$0] + x[i][$0] }, p[pre + "attention.output.LayerNorm.weight"]!, p[pre + "attention.output.LayerNorm.bias"]!)
+                return layerNorm(
+                    (0..<h).map { a[$0] + x[i][$0] }, p[pre + "attention.output.LayerNorm.weight"]!, p[pre + "attention.output.LayerNorm.bias"]!)
             }
             x = h1.map { row in
                 let o = linear(linear(row, pre + "intermediate.dense").map(act), pre + "output.dense")
@@ -193,7 +199,10 @@ final class GradientCheckTests: XCTestCase {
         for tp in s.parameters {
             let g = tp.gradientValues
             var u = [Double](repeating: 0, count: g.count)
-            for i in u.indices { state = state &* 6_364_136_223_846_793_005 &+ 1; u[i] = state >> 63 == 0 ? 1 : -1 }
+            for i in u.indices {
+                state = state &* 6_364_136_223_846_793_005 &+ 1
+                u[i] = state >> 63 == 0 ? 1 : -1
+            }
             let analytic = zip(g, u).reduce(0.0) { $0 + Double($1.0) * $1.1 }
             let scale = g.reduce(0.0) { $0 + abs(Double($1)) }
             let epsilon = 1e-5
@@ -202,8 +211,9 @@ final class GradientCheckTests: XCTestCase {
             plus[tp.name] = zip(base, u).map { $0 + epsilon * $1 }
             minus[tp.name] = zip(base, u).map { $0 - epsilon * $1 }
             let numeric = (referenceLoss(plus, c, task: task) - referenceLoss(minus, c, task: task)) / (2 * epsilon)
-            XCTAssertEqual(analytic, numeric, accuracy: 2e-4 * scale + 1e-7,
-                           "\(activation) \(task) \(tp.name): analytic \(analytic), finite difference \(numeric)", file: file, line: line)
+            XCTAssertEqual(
+                analytic, numeric, accuracy: 2e-4 * scale + 1e-7,
+                "\(activation) \(task) \(tp.name): analytic \(analytic), finite difference \(numeric)", file: file, line: line)
             if !tp.name.contains("attention.self.key.bias") && !tp.name.hasPrefix("embeddings.token_type") {
                 XCTAssertGreaterThan(scale, 1e-6, "\(tp.name) has a gradient", file: file, line: line)
             }

@@ -17,8 +17,9 @@ final class HuggingFaceParityTests: XCTestCase {
     func miniLM() throws -> BertModel { try Self.cachedModel.get() }
 
     func batch(_ fixture: SafeTensorsFile) throws -> EncoderBatch {
-        try EncoderBatch(inputIDs: fixture.intRows("input_ids"), attentionMask: fixture.intRows("attention_mask"),
-                         tokenTypeIDs: fixture.intRows("token_type_ids"))
+        try EncoderBatch(
+            inputIDs: fixture.intRows("input_ids"), attentionMask: fixture.intRows("attention_mask"),
+            tokenTypeIDs: fixture.intRows("token_type_ids"))
     }
 
     /// f01: the embedding output and every layer's output, last_hidden_state and pooler_output, for 6
@@ -63,8 +64,9 @@ final class HuggingFaceParityTests: XCTestCase {
         let tmp = try Fixtures.temporaryDirectory("encoder-torch")
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         try TorchWriter.write(archive: SafeTensorsFile(path: dir + "/model.safetensors"), to: tmp + "/pytorch_model.bin")
-        let torch = try BertModel(archive: openTensorArchive(path: tmp + "/pytorch_model.bin"),
-                                  config: BertConfig.load(path: dir + "/config.json"))
+        let torch = try BertModel(
+            archive: openTensorArchive(path: tmp + "/pytorch_model.bin"),
+            config: BertConfig.load(path: dir + "/config.json"))
         let fixture = try SafeTensorsFile(path: TestPaths.bertFixtures + "/f01_forward.safetensors")
         let a = try torch.forward(batch(fixture))
         let b = try miniLM().forward(batch(fixture))
@@ -75,8 +77,9 @@ final class HuggingFaceParityTests: XCTestCase {
     /// f02: BertForTokenClassification logits `[4, 16, 9]` with the fixture's classifier, atol 1e-5.
     func testF02TokenClassificationLogits() throws {
         let fixture = try SafeTensorsFile(path: TestPaths.bertFixtures + "/f02_token_classification.safetensors")
-        let head = try ClassificationHead.load(from: fixture, hiddenSize: 384, weightName: "init.classifier.weight",
-                                               biasName: "init.classifier.bias")
+        let head = try ClassificationHead.load(
+            from: fixture, hiddenSize: 384, weightName: "init.classifier.weight",
+            biasName: "init.classifier.bias")
         XCTAssertEqual(head.labelCount, 9)
         let model = BertForTokenClassification(bert: try miniLM(), classifier: head)
         let logits = try model.forward(batch(fixture))
@@ -87,8 +90,9 @@ final class HuggingFaceParityTests: XCTestCase {
     /// f03: BertForSequenceClassification logits `[4, 2]` (pooler + classifier, one pair), atol 1e-5.
     func testF03SequenceClassificationLogits() throws {
         let fixture = try SafeTensorsFile(path: TestPaths.bertFixtures + "/f03_sequence_classification.safetensors")
-        let head = try ClassificationHead.load(from: fixture, hiddenSize: 384, weightName: "init.classifier.weight",
-                                               biasName: "init.classifier.bias")
+        let head = try ClassificationHead.load(
+            from: fixture, hiddenSize: 384, weightName: "init.classifier.weight",
+            biasName: "init.classifier.bias")
         let model = BertForSequenceClassification(bert: try miniLM(), classifier: head)
         let logits = try model.forward(batch(fixture))
         XCTAssertEqual(logits.shape, [4, 2])
@@ -120,8 +124,9 @@ final class HuggingFaceParityTests: XCTestCase {
         let row = 1
         let n = input.attentionMask[(row * l)..<((row + 1) * l)].filter { $0 != 0 }.count
         XCTAssertLessThan(n, l, "row 1 is padded in the fixture")
-        let alone = try EncoderBatch(batchSize: 1, sequenceLength: n,
-                                     inputIDs: Array(input.inputIDs[(row * l)..<(row * l + n)]))
+        let alone = try EncoderBatch(
+            batchSize: 1, sequenceLength: n,
+            inputIDs: Array(input.inputIDs[(row * l)..<(row * l + n)]))
         let single = try model.forward(alone)
         let padded = Array(a[(row * l * h)..<((row * l + n) * h)])
         XCTAssertLessThanOrEqual(maxAbsDiff(single.lastHiddenState.values, padded), 1e-5)

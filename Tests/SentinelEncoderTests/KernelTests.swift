@@ -1,7 +1,7 @@
 @testable import SentinelEncoder
 import XCTest
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The vector math against libm, and the row kernels against plain scalar code.

@@ -7,13 +7,15 @@ import XCTest
 
 /// Loading: name prefixes, dtype conversion, borrowed F32 weights, one error listing every bad parameter.
 final class LoadingTests: XCTestCase {
-    let tiny = BertConfig(vocabSize: 50, hiddenSize: 32, layerCount: 2, headCount: 4, intermediateSize: 48,
-                          activation: .gelu, layerNormEps: 1e-12, maxPositions: 20, typeVocabSize: 2)
+    let tiny = BertConfig(
+        vocabSize: 50, hiddenSize: 32, layerCount: 2, headCount: 4, intermediateSize: 48,
+        activation: .gelu, layerNormEps: 1e-12, maxPositions: 20, typeVocabSize: 2)
 
     func sampleBatch() throws -> EncoderBatch {
-        try EncoderBatch(inputIDs: [[1, 7, 9, 3, 0, 0], [1, 4, 2, 5, 8, 3]],
-                         attentionMask: [[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]],
-                         tokenTypeIDs: [[0, 0, 0, 0, 0, 0], [0, 0, 0, 1, 1, 1]])
+        try EncoderBatch(
+            inputIDs: [[1, 7, 9, 3, 0, 0], [1, 4, 2, 5, 8, 3]],
+            attentionMask: [[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]],
+            tokenTypeIDs: [[0, 0, 0, 0, 0, 0], [0, 0, 0, 1, 1, 1]])
     }
 
     /// Values exactly representable in F16 and BF16 (multiples of 2⁻¹⁰ below 0.04), so every dtype holds
@@ -55,8 +57,9 @@ final class LoadingTests: XCTestCase {
         let mapped = file.file.bytes
         let q = model.layers[0].query.weight
         XCTAssertTrue(UnsafeRawPointer(q.values) >= mapped.baseAddress! && UnsafeRawPointer(q.values) < mapped.baseAddress! + mapped.count)
-        XCTAssertEqual(try model.forward(sampleBatch()).lastHiddenState,
-                       try BertModel(archive: archive, config: tiny).forward(sampleBatch()).lastHiddenState)
+        XCTAssertEqual(
+            try model.forward(sampleBatch()).lastHiddenState,
+            try BertModel(archive: archive, config: tiny).forward(sampleBatch()).lastHiddenState)
         // Updating in place copies out of the read-only mapping first; the file's bytes stay as they were.
         let before = q.values[0]
         let w = q.mutableValues()
@@ -85,8 +88,9 @@ final class LoadingTests: XCTestCase {
         let sharded = try openTensorArchive(path: index)
         let model = try BertModel(archive: sharded, config: tiny)
         XCTAssertTrue(model.parameters.allSatisfy { !$0.isOwned })
-        XCTAssertEqual(try model.forward(sampleBatch()).lastHiddenState,
-                       try BertModel(archive: archive, config: tiny).forward(sampleBatch()).lastHiddenState)
+        XCTAssertEqual(
+            try model.forward(sampleBatch()).lastHiddenState,
+            try BertModel(archive: archive, config: tiny).forward(sampleBatch()).lastHiddenState)
     }
 
     func testMissingAndMisshapedParametersAreListedInOneError() throws {
@@ -114,19 +118,36 @@ final class LoadingTests: XCTestCase {
     }
 
     func testConfigFieldsAndErrors() throws {
-        let json = try JSONValue.parse(#"{"vocab_size": 50, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 48, "hidden_act": "gelu_new", "layer_norm_eps": 1e-5}"#)
+        let json = try JSONValue.parse(
+            #"{"vocab_size": 50, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 48, "hidden_act": "gelu_new", "layer_norm_eps": 1e-5}"#
+        )
         let c = try BertConfig(json: json, file: "config.json")
         XCTAssertEqual(c.activation, .geluTanh)
         XCTAssertEqual(c.layerNormEps, 1e-5)
         XCTAssertEqual(c.maxPositions, 512)
         XCTAssertEqual(c.headSize, 8)
         XCTAssertEqual(c.labelNames, [])
-        let labelled = try BertConfig(json: JSONValue.parse(#"{"vocab_size": 50, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 48, "id2label": {"1": "B-PER", "0": "O"}}"#), file: "config.json")
+        let labelled = try BertConfig(
+            json: JSONValue.parse(
+                #"{"vocab_size": 50, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 48, "id2label": {"1": "B-PER", "0": "O"}}"#
+            ), file: "config.json")
         XCTAssertEqual(labelled.labelNames, ["O", "B-PER"])
-        XCTAssertThrowsError(try BertConfig(json: JSONValue.parse(#"{"vocab_size": 50, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 48, "id2label": {"0": "O", "2": "X"}}"#), file: "config.json"))
-        for (text, key) in [(#"{"vocab_size": 50, "hidden_size": 30, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 48}"#, "num_attention_heads"),
-                            (#"{"vocab_size": 50, "hidden_size": 32, "num_attention_heads": 4, "intermediate_size": 48}"#, "num_hidden_layers"),
-                            (#"{"vocab_size": 50, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 48, "hidden_act": "swish"}"#, "hidden_act")] {
+        XCTAssertThrowsError(
+            try BertConfig(
+                json: JSONValue.parse(
+                    #"{"vocab_size": 50, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 48, "id2label": {"0": "O", "2": "X"}}"#
+                ), file: "config.json"))
+        for (text, key) in [
+            (
+                #"{"vocab_size": 50, "hidden_size": 30, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 48}"#,
+                "num_attention_heads"
+            ),
+            (#"{"vocab_size": 50, "hidden_size": 32, "num_attention_heads": 4, "intermediate_size": 48}"#, "num_hidden_layers"),
+            (
+                #"{"vocab_size": 50, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 48, "hidden_act": "swish"}"#,
+                "hidden_act"
+            ),
+        ] {
             XCTAssertThrowsError(try BertConfig(json: JSONValue.parse(text), file: "config.json")) { error in
                 XCTAssertEqual((error as? InputError)?.key, key)
                 XCTAssertEqual((error as? InputError)?.file, "config.json")

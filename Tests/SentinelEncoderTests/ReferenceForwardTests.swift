@@ -70,7 +70,10 @@ final class ReferenceForwardTests: XCTestCase {
                         }
                         let m = s.max()!
                         var z = 0.0
-                        for j in 0..<l { s[j] = exp(s[j] - m); z += s[j] }
+                        for j in 0..<l {
+                            s[j] = exp(s[j] - m)
+                            z += s[j]
+                        }
                         for c2 in 0..<d {
                             var acc = 0.0
                             for j in 0..<l { acc += s[j] / z * v[r * l + j][head * d + c2] }
@@ -98,8 +101,9 @@ final class ReferenceForwardTests: XCTestCase {
 
     func testOddSizesAndEveryActivationMatchAFloat64Reference() throws {
         for act in Activation.allCases {
-            let config = BertConfig(vocabSize: 40, hiddenSize: 36, layerCount: 2, headCount: 3, intermediateSize: 50,
-                                    activation: act, layerNormEps: 1e-12, maxPositions: 24, typeVocabSize: 2)
+            let config = BertConfig(
+                vocabSize: 40, hiddenSize: 36, layerCount: 2, headCount: 3, intermediateSize: 50,
+                activation: act, layerNormEps: 1e-12, maxPositions: 24, typeVocabSize: 2)
             let archive = MemoryArchive.randomBert(config, seed: 7)
             // Larger weights than the 0.02 init, so that the layers do more than pass the embeddings on.
             let scaled = MemoryArchive()

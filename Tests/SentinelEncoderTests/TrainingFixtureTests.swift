@@ -19,13 +19,15 @@ final class TrainingFixtureTests: XCTestCase {
         let dir = try TestPaths.miniLM()
         let model = try BertModel(archive: SafeTensorsFile(path: dir + "/model.safetensors"), config: BertConfig.load(path: dir + "/config.json"))
         let head = try ClassificationHead.load(from: fixture, hiddenSize: 384, weightName: "init.classifier.weight", biasName: "init.classifier.bias")
-        return try TrainingSession(model: model, classifier: head, task: task, dropout: .none, seed: 0,
-                                   schedule: .constant(5e-5), maxGradNorm: maxGradNorm)
+        return try TrainingSession(
+            model: model, classifier: head, task: task, dropout: .none, seed: 0,
+            schedule: .constant(5e-5), maxGradNorm: maxGradNorm)
     }
 
     func inputs(_ fixture: SafeTensorsFile) throws -> (EncoderBatch, [Int32]) {
-        let batch = try EncoderBatch(inputIDs: fixture.intRows("input_ids"), attentionMask: fixture.intRows("attention_mask"),
-                                     tokenTypeIDs: fixture.intRows("token_type_ids"))
+        let batch = try EncoderBatch(
+            inputIDs: fixture.intRows("input_ids"), attentionMask: fixture.intRows("attention_mask"),
+            tokenTypeIDs: fixture.intRows("token_type_ids"))
         return (batch, try fixture.ints("labels").map { Int32($0) })
     }
 
@@ -173,8 +175,9 @@ final class TrainingFixtureTests: XCTestCase {
                 }
                 XCTAssertEqual(AdamW.decays(name), !(name.hasSuffix(".bias") || name.contains("LayerNorm")))
                 var m = [Float](repeating: 0, count: initial.count), v = m
-                AdamW().update(parameter: &initial, gradient: gradient, expAvg: &m, expAvgSq: &v, count: initial.count,
-                               step: 1, learningRate: 5e-5, weightDecay: AdamW.decays(name) ? 0.01 : 0)
+                AdamW().update(
+                    parameter: &initial, gradient: gradient, expAvg: &m, expAvgSq: &v, count: initial.count,
+                    step: 1, learningRate: 5e-5, weightDecay: AdamW.decays(name) ? 0.01 : 0)
                 let d = maxAbsDiff(initial, try fixture.floats(entry.name))
                 XCTAssertLessThanOrEqual(d, 2e-7, "\(path) \(entry.name): max |Δ| \(d)")
                 checked += 1
@@ -190,20 +193,24 @@ final class TrainingFixtureTests: XCTestCase {
         let s = try session(fixture, task: .tokenClassification, maxGradNorm: 1.0)
         let (batch, labels) = try inputs(fixture)
         _ = try s.forwardBackward(batch, labels: labels)
-        let reference = GradientClipping.totalNorm(try fixture.entries.filter { $0.name.hasPrefix("gradnorm.") }
-            .map { Double(try fixture.floats($0.name)[0]) })
+        let reference = GradientClipping.totalNorm(
+            try fixture.entries.filter { $0.name.hasPrefix("gradnorm.") }
+                .map { Double(try fixture.floats($0.name)[0]) })
         XCTAssertEqual(reference, 1.928, accuracy: 5e-4)
         let report = s.step()
         XCTAssertEqual(report.gradientNorm, reference, accuracy: 1e-4 * reference)
         let coefficient = 1 / (reference + 1e-6)
         XCTAssertEqual(report.clipCoefficient, coefficient, accuracy: 1e-4 * coefficient)
         for name in ["classifier.weight", "classifier.bias", "encoder.layer.5.output.dense.weight", "encoder.layer.5.output.LayerNorm.weight"] {
-            var p = try name.hasPrefix("classifier.") ? fixture.floats("init." + name)
+            var p =
+                try name.hasPrefix("classifier.")
+                ? fixture.floats("init." + name)
                 : SafeTensorsFile(path: try TestPaths.miniLM() + "/model.safetensors").floats(name)
             let g = try fixture.floats("grad." + name).map { $0 * Float(coefficient) }
             var m = [Float](repeating: 0, count: p.count), v = m
-            AdamW().update(parameter: &p, gradient: g, expAvg: &m, expAvgSq: &v, count: p.count, step: 1,
-                           learningRate: 5e-5, weightDecay: AdamW.decays(name) ? 0.01 : 0)
+            AdamW().update(
+                parameter: &p, gradient: g, expAvg: &m, expAvgSq: &v, count: p.count, step: 1,
+                learningRate: 5e-5, weightDecay: AdamW.decays(name) ? 0.01 : 0)
             let ours = try XCTUnwrap(s.parameter(named: name)).parameter.array
             XCTAssertLessThanOrEqual(maxAbsDiff(ours, p), 1e-5, name)
             // The parameters move by ≈ lr·sign(g) either way; the first moment shows the clipping: 0.1 · g · coefficient.

@@ -9,11 +9,14 @@ import XCTest
 final class TrainingOptimizerTests: XCTestCase {
     let c = BertConfig(vocabSize: 40, hiddenSize: 20, layerCount: 2, headCount: 4, intermediateSize: 28, maxPositions: 12)
 
-    func session(seed: UInt64 = 0, dropout: DropoutRates = DropoutRates(hidden: 0.2, attentionProbabilities: 0.2, classifier: 0.2),
-                 schedule: LearningRateSchedule = .constant(1e-3), maxGradNorm: Double? = 1.0) throws -> TrainingSession {
+    func session(
+        seed: UInt64 = 0, dropout: DropoutRates = DropoutRates(hidden: 0.2, attentionProbabilities: 0.2, classifier: 0.2),
+        schedule: LearningRateSchedule = .constant(1e-3), maxGradNorm: Double? = 1.0
+    ) throws -> TrainingSession {
         let model = try BertModel(archive: MemoryArchive.randomBert(c, seed: 4), config: c)
-        return try TrainingSession(model: model, classifier: TrainingBenchmark.randomClassifier(labels: 3, hidden: 20, seed: 2),
-                                   task: .tokenClassification, dropout: dropout, seed: seed, schedule: schedule, maxGradNorm: maxGradNorm)
+        return try TrainingSession(
+            model: model, classifier: TrainingBenchmark.randomClassifier(labels: 3, hidden: 20, seed: 2),
+            task: .tokenClassification, dropout: dropout, seed: seed, schedule: schedule, maxGradNorm: maxGradNorm)
     }
 
     func batch() throws -> (EncoderBatch, [Int32]) {
@@ -80,7 +83,8 @@ final class TrainingOptimizerTests: XCTestCase {
     func testDropoutRatesFromConfig() throws {
         let json = try JSONValue.parse(#"{"hidden_dropout_prob": 0.2, "attention_probs_dropout_prob": 0.05, "classifier_dropout": null}"#)
         XCTAssertEqual(try DropoutRates(json: json, file: "c.json"), DropoutRates(hidden: 0.2, attentionProbabilities: 0.05, classifier: 0.2))
-        XCTAssertEqual(try DropoutRates(json: JSONValue.parse("{}"), file: "c.json"), DropoutRates(hidden: 0.1, attentionProbabilities: 0.1, classifier: 0.1))
+        XCTAssertEqual(
+            try DropoutRates(json: JSONValue.parse("{}"), file: "c.json"), DropoutRates(hidden: 0.1, attentionProbabilities: 0.1, classifier: 0.1))
         let bad = try JSONValue.parse(#"{"hidden_dropout_prob": 1.5}"#)
         XCTAssertThrowsError(try DropoutRates(json: bad, file: "c.json")) { e in
             XCTAssertEqual((e as? InputError)?.key, "hidden_dropout_prob")
@@ -105,7 +109,9 @@ final class TrainingOptimizerTests: XCTestCase {
         XCTAssertEqual(s.learningRate(at: 100), 0)
         XCTAssertEqual(s.learningRate(at: 130), 0)
         let noWarmup = LearningRateSchedule.linear(2e-5, warmupSteps: 0, totalSteps: 4)
-        for (step, expected) in [2e-5, 1.5e-5, 1e-5, 0.5e-5, 0].enumerated() { XCTAssertEqual(noWarmup.learningRate(at: step), expected, accuracy: 1e-18) }
+        for (step, expected) in [2e-5, 1.5e-5, 1e-5, 0.5e-5, 0].enumerated() {
+            XCTAssertEqual(noWarmup.learningRate(at: step), expected, accuracy: 1e-18)
+        }
         XCTAssertEqual(LearningRateSchedule.constant(3e-5).learningRate(at: 1000), 3e-5)
     }
 
@@ -115,7 +121,10 @@ final class TrainingOptimizerTests: XCTestCase {
         let (b, y) = try batch()
         var rates: [Double] = []
         let before = s.parameter(named: "encoder.layer.0.output.dense.bias")!.parameter.array
-        for _ in 0..<4 { _ = try s.forwardBackward(b, labels: y); rates.append(s.step().learningRate) }
+        for _ in 0..<4 {
+            _ = try s.forwardBackward(b, labels: y)
+            rates.append(s.step().learningRate)
+        }
         for (r, e) in zip(rates, [0, 5e-4, 1e-3, 5e-4]) { XCTAssertEqual(r, e, accuracy: 1e-15) }
         XCTAssertEqual(s.optimizerStep, 4)
         XCTAssertNotEqual(s.parameter(named: "encoder.layer.0.output.dense.bias")!.parameter.array, before)
@@ -183,8 +192,11 @@ final class TrainingOptimizerTests: XCTestCase {
             XCTAssertEqual((e as? InputError)?.key, "labels[1][2]")
         }
         let model = try BertModel(archive: MemoryArchive.randomBert(c), config: c)
-        XCTAssertThrowsError(try TrainingSession(model: model, classifier: TrainingBenchmark.randomClassifier(labels: 2, hidden: 20),
-                                                 task: .tokenClassification, dropout: DropoutRates(hidden: 1))) {
+        XCTAssertThrowsError(
+            try TrainingSession(
+                model: model, classifier: TrainingBenchmark.randomClassifier(labels: 2, hidden: 20),
+                task: .tokenClassification, dropout: DropoutRates(hidden: 1))
+        ) {
             XCTAssertEqual(($0 as? InputError)?.key, "hidden_dropout_prob")
         }
     }
@@ -197,7 +209,10 @@ final class TrainingOptimizerTests: XCTestCase {
         let schedule = LearningRateSchedule.linear(1e-3, warmupSteps: 1, totalSteps: 10)
         let a = try session(seed: 3, schedule: schedule)
         let (b, y) = try batch()
-        for _ in 0..<2 { _ = try a.forwardBackward(b, labels: y); a.step() }
+        for _ in 0..<2 {
+            _ = try a.forwardBackward(b, labels: y)
+            a.step()
+        }
         let dir = try Fixtures.temporaryDirectory("optimizer-state")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try SafeTensorsWriter.write(a.optimizerState(), to: dir + "/optimizer.safetensors")

@@ -7,7 +7,7 @@ import SentinelCore
 struct PickleBytes {
     var b: [UInt8] = []
     mutating func op(_ x: UInt8...) { b += x }
-    mutating func str(_ s: String) { // SHORT_BINUNICODE (protocol 4) + MEMOIZE
+    mutating func str(_ s: String) {  // SHORT_BINUNICODE (protocol 4) + MEMOIZE
         b += [0x8C, UInt8(s.utf8.count)] + Array(s.utf8)
         b.append(0x94)
     }
@@ -15,22 +15,49 @@ struct PickleBytes {
         b.append(0x58)
         b += withUnsafeBytes(of: UInt32(s.utf8.count).littleEndian) { Array($0) } + Array(s.utf8)
     }
-    mutating func stackGlobal(_ module: String, _ name: String) { str(module); str(name); b.append(0x93); b.append(0x94) }
-    mutating func global(_ module: String, _ name: String) { b.append(0x63); b += Array("\(module)\n\(name)\n".utf8) }
-    mutating func int(_ v: Int) {
-        if v >= 0 && v < 256 { b += [0x4B, UInt8(v)] } else { b.append(0x4A); b += withUnsafeBytes(of: Int32(v).littleEndian) { Array($0) } }
+    mutating func stackGlobal(_ module: String, _ name: String) {
+        str(module)
+        str(name)
+        b.append(0x93)
+        b.append(0x94)
     }
-    mutating func tuple(_ v: [Int]) { op(0x28); for x in v { int(x) }; op(0x74) }
+    mutating func global(_ module: String, _ name: String) {
+        b.append(0x63)
+        b += Array("\(module)\n\(name)\n".utf8)
+    }
+    mutating func int(_ v: Int) {
+        if v >= 0 && v < 256 {
+            b += [0x4B, UInt8(v)]
+        } else {
+            b.append(0x4A)
+            b += withUnsafeBytes(of: Int32(v).littleEndian) { Array($0) }
+        }
+    }
+    mutating func tuple(_ v: [Int]) {
+        op(0x28)
+        for x in v { int(x) }
+        op(0x74)
+    }
     /// `_rebuild_tensor_v2(('storage', torch.<cls>, key, 'cpu', numel), offset, size, stride, False, OrderedDict())`,
     /// protocol-4 style (STACK_GLOBAL, SHORT_BINUNICODE, MEMOIZE).
     mutating func tensorV2(storageClass: String, key: String, numel: Int, offset: Int, size: [Int], stride: [Int]) {
         stackGlobal("torch._utils", "_rebuild_tensor_v2")
-        op(0x28) // MARK args
-        op(0x28); str("storage"); stackGlobal("torch", storageClass); str(key); str("cpu"); int(numel); op(0x74, 0x94)
-        op(0x51) // BINPERSID
-        int(offset); tuple(size); tuple(stride); op(0x89)
-        stackGlobal("collections", "OrderedDict"); op(0x29, 0x52)
-        op(0x74, 0x52, 0x94) // TUPLE, REDUCE, MEMOIZE
+        op(0x28)  // MARK args
+        op(0x28)
+        str("storage")
+        stackGlobal("torch", storageClass)
+        str(key)
+        str("cpu")
+        int(numel)
+        op(0x74, 0x94)
+        op(0x51)  // BINPERSID
+        int(offset)
+        tuple(size)
+        tuple(stride)
+        op(0x89)
+        stackGlobal("collections", "OrderedDict")
+        op(0x29, 0x52)
+        op(0x74, 0x52, 0x94)  // TUPLE, REDUCE, MEMOIZE
     }
     /// Wraps the body in PROTO 4 + FRAME.
     func protocol4() -> [UInt8] {
@@ -60,26 +87,39 @@ final class BuiltArchiveTests: XCTestCase {
         v.flatMap { i in withUnsafeBytes(of: bigEndian ? i.bigEndian : i.littleEndian) { Array($0) } }
     }
     func values<T>(_ c: TensorArchive, _ name: String, as: T.Type) throws -> [T] {
-        try c.withBytes(of: name) { raw in (0..<(raw.count / MemoryLayout<T>.size)).map { raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self) } }
+        try c.withBytes(of: name) { raw in
+            (0..<(raw.count / MemoryLayout<T>.size)).map { raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self) }
+        }
     }
 
     /// {'w': strided F32 view at offset 2, 'ids': I64 [3], 'meta': {'step': 7, 'names': ['a', 'b']}} in protocol 4.
     func protocol4Pickle(wOffset: Int = 2, wSize: [Int] = [2, 2], wStride: [Int] = [1, 2]) -> [UInt8] {
         var p = PickleBytes()
-        p.op(0x7D, 0x94, 0x28) // EMPTY_DICT MEMOIZE MARK
-        p.str("w"); p.tensorV2(storageClass: "FloatStorage", key: "0", numel: 6, offset: wOffset, size: wSize, stride: wStride)
-        p.str("ids"); p.tensorV2(storageClass: "LongStorage", key: "1", numel: 3, offset: 0, size: [3], stride: [1])
-        p.str("meta"); p.op(0x7D, 0x94, 0x28); p.str("step"); p.int(7); p.str("names"); p.op(0x5D, 0x94, 0x28); p.str("a"); p.str("b"); p.op(0x65)
-        p.op(0x75) // SETITEMS (meta)
-        p.op(0x75) // SETITEMS (root)
+        p.op(0x7D, 0x94, 0x28)  // EMPTY_DICT MEMOIZE MARK
+        p.str("w")
+        p.tensorV2(storageClass: "FloatStorage", key: "0", numel: 6, offset: wOffset, size: wSize, stride: wStride)
+        p.str("ids")
+        p.tensorV2(storageClass: "LongStorage", key: "1", numel: 3, offset: 0, size: [3], stride: [1])
+        p.str("meta")
+        p.op(0x7D, 0x94, 0x28)
+        p.str("step")
+        p.int(7)
+        p.str("names")
+        p.op(0x5D, 0x94, 0x28)
+        p.str("a")
+        p.str("b")
+        p.op(0x65)
+        p.op(0x75)  // SETITEMS (meta)
+        p.op(0x75)  // SETITEMS (root)
         return p.protocol4()
     }
 
     func testProtocol4ArchiveWithOtherTopFolderAndStridedView() throws {
         let dir = try Paths.temporaryDirectory(self)
         let path = dir + "/weights.pt"
-        try makeZip(path, prefix: "my-model.v2", pickle: protocol4Pickle(),
-                    storages: [("0", floats([0, 1, 2, 3, 4, 5], bigEndian: false)), ("1", longs([-1, 1 << 40, 3], bigEndian: false))])
+        try makeZip(
+            path, prefix: "my-model.v2", pickle: protocol4Pickle(),
+            storages: [("0", floats([0, 1, 2, 3, 4, 5], bigEndian: false)), ("1", longs([-1, 1 << 40, 3], bigEndian: false))])
         let c = try TorchCheckpoint(path: path)
         XCTAssertEqual(c.recordPrefix, "my-model.v2")
         XCTAssertEqual(c.pickleProtocol, 4)
@@ -97,8 +137,9 @@ final class BuiltArchiveTests: XCTestCase {
     func testBigEndianStoragesAreConverted() throws {
         let dir = try Paths.temporaryDirectory(self)
         let path = dir + "/be.pt"
-        try makeZip(path, prefix: "archive", pickle: protocol4Pickle(wOffset: 1, wSize: [5], wStride: [1]), byteorder: "big",
-                    storages: [("0", floats([0.5, -1.25, 3, 1e-30, .infinity, 7], bigEndian: true)), ("1", longs([-1, 1 << 40, 3], bigEndian: true))])
+        try makeZip(
+            path, prefix: "archive", pickle: protocol4Pickle(wOffset: 1, wSize: [5], wStride: [1]), byteorder: "big",
+            storages: [("0", floats([0.5, -1.25, 3, 1e-30, .infinity, 7], bigEndian: true)), ("1", longs([-1, 1 << 40, 3], bigEndian: true))])
         let c = try TorchCheckpoint(path: path)
         XCTAssertTrue(c.isBigEndian)
         XCTAssertTrue(c.item(named: "w")!.tensor.isContiguous)
@@ -113,8 +154,9 @@ final class BuiltArchiveTests: XCTestCase {
 
     func testUnknownByteOrderIsRefused() throws {
         let dir = try Paths.temporaryDirectory(self)
-        try makeZip(dir + "/x.pt", prefix: "archive", pickle: protocol4Pickle(), byteorder: "middle",
-                    storages: [("0", floats([0, 1, 2, 3, 4, 5], bigEndian: false)), ("1", longs([1, 2, 3], bigEndian: false))])
+        try makeZip(
+            dir + "/x.pt", prefix: "archive", pickle: protocol4Pickle(), byteorder: "middle",
+            storages: [("0", floats([0, 1, 2, 3, 4, 5], bigEndian: false)), ("1", longs([1, 2, 3], bigEndian: false))])
         let e = inputError { _ = try TorchCheckpoint(path: dir + "/x.pt") }
         XCTAssertEqual(e?.code, .invalidStructure)
         XCTAssertEqual(e?.key, "archive/byteorder")
@@ -123,8 +165,9 @@ final class BuiltArchiveTests: XCTestCase {
     func testViewOutsideItsStorageIsRefused() throws {
         let dir = try Paths.temporaryDirectory(self)
         // offset 3 + (2-1)*1 + (2-1)*2 = element 6 of a 6-element storage.
-        try makeZip(dir + "/x.pt", prefix: "archive", pickle: protocol4Pickle(wOffset: 3),
-                    storages: [("0", floats([0, 1, 2, 3, 4, 5], bigEndian: false)), ("1", longs([1, 2, 3], bigEndian: false))])
+        try makeZip(
+            dir + "/x.pt", prefix: "archive", pickle: protocol4Pickle(wOffset: 3),
+            storages: [("0", floats([0, 1, 2, 3, 4, 5], bigEndian: false)), ("1", longs([1, 2, 3], bigEndian: false))])
         let e = inputError { _ = try TorchCheckpoint(path: dir + "/x.pt") }
         XCTAssertEqual(e?.code, .outOfRange)
         XCTAssertEqual(e?.key, "w")
@@ -133,38 +176,57 @@ final class BuiltArchiveTests: XCTestCase {
 
     func testZeroStrideExplosionIsRefused() throws {
         let dir = try Paths.temporaryDirectory(self)
-        try makeZip(dir + "/x.pt", prefix: "archive", pickle: protocol4Pickle(wOffset: 0, wSize: [100_000, 100_000], wStride: [0, 0]),
-                    storages: [("0", floats([0, 1, 2, 3, 4, 5], bigEndian: false)), ("1", longs([1, 2, 3], bigEndian: false))])
+        try makeZip(
+            dir + "/x.pt", prefix: "archive", pickle: protocol4Pickle(wOffset: 0, wSize: [100_000, 100_000], wStride: [0, 0]),
+            storages: [("0", floats([0, 1, 2, 3, 4, 5], bigEndian: false)), ("1", longs([1, 2, 3], bigEndian: false))])
         let e = inputError { _ = try TorchCheckpoint(path: dir + "/x.pt") }
         XCTAssertEqual(e?.code, .outOfRange)
         XCTAssertTrue(e?.message.contains("expands 24 stored bytes to 40000000000") ?? false, e?.description ?? "")
         // A small expansion (t04's expanded_row) is fine.
-        try makeZip(dir + "/y.pt", prefix: "archive", pickle: protocol4Pickle(wOffset: 0, wSize: [3, 6], wStride: [0, 1]),
-                    storages: [("0", floats([0, 1, 2, 3, 4, 5], bigEndian: false)), ("1", longs([1, 2, 3], bigEndian: false))])
-        XCTAssertEqual(try values(try TorchCheckpoint(path: dir + "/y.pt"), "w", as: Float.self), [0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5])
+        try makeZip(
+            dir + "/y.pt", prefix: "archive", pickle: protocol4Pickle(wOffset: 0, wSize: [3, 6], wStride: [0, 1]),
+            storages: [("0", floats([0, 1, 2, 3, 4, 5], bigEndian: false)), ("1", longs([1, 2, 3], bigEndian: false))])
+        XCTAssertEqual(
+            try values(try TorchCheckpoint(path: dir + "/y.pt"), "w", as: Float.self), [0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5])
     }
 
     /// The legacy format built in code, with big-endian storages (sys_info little_endian False).
     func testLegacyFormatBuiltInCode() throws {
         let dir = try Paths.temporaryDirectory(self)
-        var file: [UInt8] = [0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19, 0x2E] // magic
-        file += [0x80, 0x02, 0x4D, 0xE9, 0x03, 0x2E] // 1001
+        var file: [UInt8] = [0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19, 0x2E]  // magic
+        file += [0x80, 0x02, 0x4D, 0xE9, 0x03, 0x2E]  // 1001
         var s = PickleBytes()
         s.op(0x80, 0x02, 0x7D, 0x28)
-        s.binunicode("protocol_version"); s.op(0x4D, 0xE9, 0x03)
-        s.binunicode("little_endian"); s.op(0x89)
+        s.binunicode("protocol_version")
+        s.op(0x4D, 0xE9, 0x03)
+        s.binunicode("little_endian")
+        s.op(0x89)
         s.op(0x75, 0x2E)
         file += s.b
         var m = PickleBytes()
         m.op(0x80, 0x02, 0x7D, 0x28)
         m.binunicode("layer.LayerNorm.gamma")
         m.global("torch._utils", "_rebuild_tensor_v2")
-        m.op(0x28, 0x28); m.binunicode("storage"); m.global("torch", "DoubleStorage"); m.binunicode("140000"); m.binunicode("cpu"); m.int(3); m.op(0x4E, 0x74)
-        m.op(0x51); m.int(1); m.tuple([2]); m.tuple([1]); m.op(0x89); m.global("collections", "OrderedDict"); m.op(0x29, 0x52, 0x74, 0x52)
+        m.op(0x28, 0x28)
+        m.binunicode("storage")
+        m.global("torch", "DoubleStorage")
+        m.binunicode("140000")
+        m.binunicode("cpu")
+        m.int(3)
+        m.op(0x4E, 0x74)
+        m.op(0x51)
+        m.int(1)
+        m.tuple([2])
+        m.tuple([1])
+        m.op(0x89)
+        m.global("collections", "OrderedDict")
+        m.op(0x29, 0x52, 0x74, 0x52)
         m.op(0x75, 0x2E)
         file += m.b
         var k = PickleBytes()
-        k.op(0x80, 0x02, 0x5D, 0x28); k.binunicode("140000"); k.op(0x65, 0x2E)
+        k.op(0x80, 0x02, 0x5D, 0x28)
+        k.binunicode("140000")
+        k.op(0x65, 0x2E)
         file += k.b
         file += withUnsafeBytes(of: Int64(3).littleEndian) { Array($0) }
         for d in [1.5, -2.0, 0.1] { file += withUnsafeBytes(of: d.bitPattern.bigEndian) { Array($0) } }
@@ -192,8 +254,12 @@ final class BuiltArchiveTests: XCTestCase {
             "bert.embeddings.LayerNorm.gamma", "bert.encoder.layer.0.output.LayerNorm.beta", "cls.predictions.bias", "gamma_scale",
             "x.gamma", "cls.predictions.transform.LayerNorm.weight",
         ])
-        XCTAssertEqual(names, ["bert.embeddings.LayerNorm.weight", "bert.encoder.layer.0.output.LayerNorm.bias", "cls.predictions.bias",
-                               "gamma_scale", "x.gamma", "cls.predictions.transform.LayerNorm.weight"])
+        XCTAssertEqual(
+            names,
+            [
+                "bert.embeddings.LayerNorm.weight", "bert.encoder.layer.0.output.LayerNorm.bias", "cls.predictions.bias",
+                "gamma_scale", "x.gamma", "cls.predictions.transform.LayerNorm.weight",
+            ])
         XCTAssertEqual(renamed.map(\.from), ["bert.embeddings.LayerNorm.gamma", "bert.encoder.layer.0.output.LayerNorm.beta"])
         XCTAssertEqual(renamed.map(\.to), ["bert.embeddings.LayerNorm.weight", "bert.encoder.layer.0.output.LayerNorm.bias"])
         XCTAssertEqual(inputError { _ = try renameLegacyLayerNormKeys(["a.LayerNorm.gamma", "a.LayerNorm.weight"]) }?.code, .duplicateTensor)
@@ -207,8 +273,10 @@ final class BuiltArchiveTests: XCTestCase {
     }
 
     func testStackGlobalOutsideTheAllowListIsRefused() throws {
-        for (module, name) in [("posix", "system"), ("subprocess", "Popen"), ("builtins", "exec"), ("nt", "system"), ("sys", "modules"),
-                               ("torch", "load"), ("torch._utils", "_rebuild_qtensor")] {
+        for (module, name) in [
+            ("posix", "system"), ("subprocess", "Popen"), ("builtins", "exec"), ("nt", "system"), ("sys", "modules"),
+            ("torch", "load"), ("torch._utils", "_rebuild_qtensor"),
+        ] {
             var p = PickleBytes()
             p.stackGlobal(module, name)
             let e = inputError { _ = try load(p.protocol4()) }
@@ -225,7 +293,8 @@ final class BuiltArchiveTests: XCTestCase {
         XCTAssertEqual(inputError { _ = try load([0x80, 0x05, 0x97, 0x2E]) }?.code, .unsafe)
         // Calling an allowed class that is not a rebuild function: torch.FloatStorage(…).
         var p = PickleBytes()
-        p.global("torch", "FloatStorage"); p.op(0x29, 0x52)
+        p.global("torch", "FloatStorage")
+        p.op(0x29, 0x52)
         XCTAssertEqual(inputError { _ = try load([0x80, 0x02] + p.b + [0x2E]) }?.code, .unsafe)
     }
 
@@ -238,10 +307,12 @@ final class BuiltArchiveTests: XCTestCase {
         XCTAssertEqual(inputError { _ = try load(p.protocol4(), limits: limits) }?.code, .outOfRange)
         limits = PickleLimits()
         limits.maxOpcodes = 100
-        XCTAssertEqual(inputError { _ = try load([0x80, 0x02, 0x4E] + [UInt8](repeating: 0x32, count: 200) + [0x2E], limits: limits) }?.code, .outOfRange)
+        XCTAssertEqual(
+            inputError { _ = try load([0x80, 0x02, 0x4E] + [UInt8](repeating: 0x32, count: 200) + [0x2E], limits: limits) }?.code, .outOfRange)
         limits = PickleLimits()
         limits.maxStackDepth = 50
-        XCTAssertEqual(inputError { _ = try load([0x80, 0x02, 0x4E] + [UInt8](repeating: 0x32, count: 60) + [0x2E], limits: limits) }?.code, .outOfRange)
+        XCTAssertEqual(
+            inputError { _ = try load([0x80, 0x02, 0x4E] + [UInt8](repeating: 0x32, count: 60) + [0x2E], limits: limits) }?.code, .outOfRange)
         limits = PickleLimits()
         limits.maxAllocation = 1000
         var big = PickleBytes()
@@ -260,14 +331,18 @@ final class BuiltArchiveTests: XCTestCase {
         let dir = try Paths.temporaryDirectory(self)
         // {'a': L} where L = [L]
         var p = PickleBytes()
-        p.op(0x7D, 0x94); p.str("a"); p.op(0x5D, 0x94, 0x68, 0x02, 0x61, 0x73)
+        p.op(0x7D, 0x94)
+        p.str("a")
+        p.op(0x5D, 0x94, 0x68, 0x02, 0x61, 0x73)
         try makeZip(dir + "/cycle.pt", prefix: "archive", pickle: p.protocol4(), storages: [])
         let cycle = inputError { _ = try TorchCheckpoint(path: dir + "/cycle.pt") }
         XCTAssertEqual(cycle?.code, .invalidStructure)
         XCTAssertTrue(cycle?.message.contains("changes a list after placing it inside another object") ?? false, cycle?.description ?? "")
         // 500 nested tuples.
         var q = PickleBytes()
-        q.op(0x7D); q.str("a"); q.op(0x29)
+        q.op(0x7D)
+        q.str("a")
+        q.op(0x29)
         for _ in 0..<500 { q.op(0x85) }
         q.op(0x73)
         try makeZip(dir + "/deep.pt", prefix: "archive", pickle: q.protocol4(), storages: [])
@@ -280,12 +355,12 @@ final class BuiltArchiveTests: XCTestCase {
     /// is refused, as is a million-deep tuple (refused at depth 201, before anything recurses).
     func testNestingTricksAreRefusedWithoutRecursion() throws {
         var p = PickleBytes()
-        p.op(0x5D, 0x94) // L0, memo 0
+        p.op(0x5D, 0x94)  // L0, memo 0
         for i in 0..<300 {
-            p.op(0x5D, 0x94) // L(i+1), memo i+1
-            p.op(0x68, UInt8(i % 256)) // BINGET L(i) (wraps; any earlier list will do)
-            p.op(0x68, UInt8((i + 1) % 256), 0x61) // BINGET L(i+1), APPEND into L(i)
-            p.op(0x30, 0x30) // POP, POP
+            p.op(0x5D, 0x94)  // L(i+1), memo i+1
+            p.op(0x68, UInt8(i % 256))  // BINGET L(i) (wraps; any earlier list will do)
+            p.op(0x68, UInt8((i + 1) % 256), 0x61)  // BINGET L(i+1), APPEND into L(i)
+            p.op(0x30, 0x30)  // POP, POP
         }
         let e = inputError { _ = try load(p.protocol4()) }
         XCTAssertEqual(e?.code, .invalidStructure)
@@ -301,8 +376,10 @@ final class BuiltArchiveTests: XCTestCase {
     func testExponentialSharingIsRefused() throws {
         let dir = try Paths.temporaryDirectory(self)
         var p = PickleBytes()
-        p.op(0x7D); p.str("a"); p.str("x")
-        for _ in 0..<100 { p.op(0x32, 0x86) } // DUP, TUPLE2
+        p.op(0x7D)
+        p.str("a")
+        p.str("x")
+        for _ in 0..<100 { p.op(0x32, 0x86) }  // DUP, TUPLE2
         p.op(0x73)
         try makeZip(dir + "/dag.pt", prefix: "archive", pickle: p.protocol4(), storages: [])
         let e = inputError { _ = try TorchCheckpoint(path: dir + "/dag.pt") }
@@ -318,13 +395,16 @@ final class BuiltArchiveTests: XCTestCase {
         let src = Paths.torchFixtures + "/t04_noncontiguous_views.pt", out = dir + "/deflated.pt"
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", """
+        p.arguments = [
+            "python3", "-c",
+            """
             import sys, zipfile
             src, dst = sys.argv[1], sys.argv[2]
             with zipfile.ZipFile(src) as a, zipfile.ZipFile(dst, 'w', zipfile.ZIP_DEFLATED) as b:
                 for i in a.infolist():
                     b.writestr(i.filename, a.read(i.filename))
-            """, src, out]
+            """, src, out,
+        ]
         try p.run()
         p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 0)
@@ -366,14 +446,17 @@ final class BuiltArchiveTests: XCTestCase {
         // An independent reader (python3's zipfile) agrees: CRCs good, ZIP64 extra (0x0001) on the records past byte 0.
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", """
+        p.arguments = [
+            "python3", "-c",
+            """
             import sys, zipfile
             z = zipfile.ZipFile(sys.argv[1])
             assert z.testzip() is None
             infos = z.infolist()
             assert all(i.extra[:2] == b'\\x01\\x00' for i in infos[1:]), [i.extra for i in infos]
             print(len(infos))
-            """, dir + "/z64.pt"]
+            """, dir + "/z64.pt",
+        ]
         let pipe = Pipe()
         p.standardOutput = pipe
         try p.run()
@@ -400,7 +483,8 @@ final class BuiltArchiveTests: XCTestCase {
         XCTAssertEqual(e?.code, .truncated)
         XCTAssertTrue(e?.message.contains("truncated or interrupted download") ?? false, e?.description ?? "")
 
-        let pointer = "version https://git-lfs.github.com/spec/v1\noid sha256:53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db\nsize 90868376\n"
+        let pointer =
+            "version https://git-lfs.github.com/spec/v1\noid sha256:53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db\nsize 90868376\n"
         try AtomicFile.write(to: dir + "/pytorch_model.bin") { try $0.write(pointer) }
         let lfs = inputError { _ = try TorchCheckpoint(path: dir + "/pytorch_model.bin") }
         XCTAssertEqual(lfs?.code, .gitLFSPointer)

@@ -112,10 +112,18 @@ final class FixtureTests: XCTestCase {
                 switch t.dtype {
                 case .F32:
                     let v = Double(raw.loadUnaligned(fromByteOffset: 4 * i, as: Float.self))
-                    if case let .string(s) = e { XCTAssertEqual(s, v.isNaN ? "nan" : (v > 0 ? "inf" : "-inf"), what) } else { XCTAssertEqual(v, e.doubleValue, what) }
+                    if case let .string(s) = e {
+                        XCTAssertEqual(s, v.isNaN ? "nan" : (v > 0 ? "inf" : "-inf"), what)
+                    } else {
+                        XCTAssertEqual(v, e.doubleValue, what)
+                    }
                 case .F64:
                     let v = raw.loadUnaligned(fromByteOffset: 8 * i, as: Double.self)
-                    if case let .string(s) = e { XCTAssertEqual(s, v.isNaN ? "nan" : (v > 0 ? "inf" : "-inf"), what) } else { XCTAssertEqual(v, e.doubleValue, what) }
+                    if case let .string(s) = e {
+                        XCTAssertEqual(s, v.isNaN ? "nan" : (v > 0 ? "inf" : "-inf"), what)
+                    } else {
+                        XCTAssertEqual(v, e.doubleValue, what)
+                    }
                 case .I64:
                     XCTAssertEqual(raw.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self), e.int64Value, what)
                 case .BOOL:
@@ -130,10 +138,14 @@ final class FixtureTests: XCTestCase {
     func testDescribeText() throws {
         let t03 = try TorchCheckpoint(path: Paths.torchFixtures + "/t03_tied_weights.pt").describeText()
         XCTAssertTrue(t03.hasPrefix("pytorch-zip "), t03)
-        XCTAssertTrue(t03.contains("encoder.embed_tokens.weight  F32  [10, 4]  storage '0' (archive/data/0) offset 0 strides [4, 1]; "
-                                   + "same tensor as decoder.embed_tokens.weight"), t03)
-        XCTAssertTrue(t03.contains("view_b                       F32  [4, 4]  storage '1' (archive/data/1) offset 8 strides [4, 1]; "
-                                   + "shares storage with view_a"), t03)
+        XCTAssertTrue(
+            t03.contains(
+                "encoder.embed_tokens.weight  F32  [10, 4]  storage '0' (archive/data/0) offset 0 strides [4, 1]; "
+                    + "same tensor as decoder.embed_tokens.weight"), t03)
+        XCTAssertTrue(
+            t03.contains(
+                "view_b                       F32  [4, 4]  storage '1' (archive/data/1) offset 8 strides [4, 1]; "
+                    + "shares storage with view_a"), t03)
         let t06 = try TorchCheckpoint(path: Paths.torchFixtures + "/t06_nested_checkpoint.pt").describeText()
         XCTAssertTrue(t06.contains("\n  epoch = 3\n  lr = 5e-05\n  name = \"x\"\n  flags = [true,null]\n  hist = [1.5,2.5]"), t06)
         let t07 = try TorchCheckpoint(path: Paths.torchFixtures + "/t07_legacy_format.pt").describeText()

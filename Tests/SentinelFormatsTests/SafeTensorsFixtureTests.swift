@@ -5,8 +5,10 @@ import XCTest
 
 /// `../shared/fixtures/safetensors`: files written and judged by the real safetensors 0.8.0.
 final class SafeTensorsFixtureTests: XCTestCase {
-    static let valid = ["s01_all_dtypes", "s01b_exotic_dtypes", "s02_metadata", "s03_scalar_and_empty",
-                        "s04_header_padding", "s04b_header_no_padding"]
+    static let valid = [
+        "s01_all_dtypes", "s01b_exotic_dtypes", "s02_metadata", "s03_scalar_and_empty",
+        "s04_header_padding", "s04b_header_no_padding",
+    ]
     static let invalid: [(String, InputError.Code)] = [
         ("i01_header_len_exceeds_file", .headerOutOfBounds),
         ("i02_header_not_json", .notJSON),

@@ -75,9 +75,11 @@ final class ShardAndCLITests: XCTestCase {
     func testExportRefusesEveryBrokenFixtureWithExit65() throws {
         XCTAssertTrue(FileManager.default.isExecutableFile(atPath: sentinel), "build the sentinel binary first (swift build)")
         let dir = try Paths.temporaryDirectory(self)
-        let causes = ["m01_os_system_reduce.pt": "unsafe", "m02_builtins_eval.pt": "unsafe", "m03_truncated_data_pkl.pt": "truncated",
-                      "m04_short_storage_record.pt": "size_mismatch", "m05_missing_storage_record.pt": "missing",
-                      "m06_random_bytes.pt": "unknown_format"]
+        let causes = [
+            "m01_os_system_reduce.pt": "unsafe", "m02_builtins_eval.pt": "unsafe", "m03_truncated_data_pkl.pt": "truncated",
+            "m04_short_storage_record.pt": "size_mismatch", "m05_missing_storage_record.pt": "missing",
+            "m06_random_bytes.pt": "unknown_format",
+        ]
         for (name, code) in causes {
             let r = try run(["export", Paths.torchFixtures + "/" + name, "--output", dir + "/out.safetensors", "--format", "safetensors", "--json"])
             XCTAssertEqual(r.status, 65, name)
@@ -111,7 +113,8 @@ final class ShardAndCLITests: XCTestCase {
 
         r = try run(["export", st + "/s02_metadata.safetensors", "--output", dir + "/s02.safetensors", "--format", "safetensors"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        let m = try SafeTensorsFile(path: dir + "/s02.safetensors").metadata, m0 = try SafeTensorsFile(path: st + "/s02_metadata.safetensors").metadata
+        let m = try SafeTensorsFile(path: dir + "/s02.safetensors").metadata,
+            m0 = try SafeTensorsFile(path: st + "/s02_metadata.safetensors").metadata
         XCTAssertEqual(m?.map { "\($0.0)=\($0.1)" }, m0?.map { "\($0.0)=\($0.1)" })
     }
 

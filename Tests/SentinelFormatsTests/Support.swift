@@ -20,7 +20,6 @@ enum Paths {
     }
 }
 
-
 /// Asserts that every tensor listed in a torch fixture's `.expected.json` has, in `archive`, the fixture's
 /// sha256 of its contiguous little-endian bytes.
 func assertFixtureDigests(_ archive: TensorArchive, _ fixture: String, file: StaticString = #filePath, line: UInt = #line) throws {

@@ -11,7 +11,7 @@ final class TiedStorageTests: XCTestCase {
         let dir = try Paths.temporaryDirectory(self)
         let path = dir + "/mlm.bin"
         var p = PickleBytes()
-        p.op(0x7D, 0x94, 0x28) // EMPTY_DICT MEMOIZE MARK
+        p.op(0x7D, 0x94, 0x28)  // EMPTY_DICT MEMOIZE MARK
         p.str("bert.embeddings.word_embeddings.weight")
         p.tensorV2(storageClass: "FloatStorage", key: "0", numel: 12, offset: 0, size: [6, 2], stride: [2, 1])
         p.str("cls.predictions.bias")
@@ -22,7 +22,7 @@ final class TiedStorageTests: XCTestCase {
         p.tensorV2(storageClass: "FloatStorage", key: "1", numel: 6, offset: 0, size: [6], stride: [1])
         p.str("first_half")  // another view of storage 0: shares storage, not a tie
         p.tensorV2(storageClass: "FloatStorage", key: "0", numel: 12, offset: 0, size: [3, 2], stride: [2, 1])
-        p.op(0x75) // SETITEMS
+        p.op(0x75)  // SETITEMS
         let embedding = (0..<12).map { Float($0) + 0.5 }, bias = (0..<6).map { -Float($0) }
         func le(_ v: [Float]) -> [UInt8] { v.flatMap { f in withUnsafeBytes(of: f.bitPattern.littleEndian) { Array($0) } } }
         try AtomicFile.write(to: path) { out in
@@ -36,14 +36,22 @@ final class TiedStorageTests: XCTestCase {
         }
         let source = try TorchCheckpoint(path: path)
         XCTAssertEqual(source.sameObjectGroups, [], "five distinct tensor objects")
-        XCTAssertEqual(source.ties, ["cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight",
-                                     "cls.predictions.decoder.bias": "cls.predictions.bias"])
+        XCTAssertEqual(
+            source.ties,
+            [
+                "cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight",
+                "cls.predictions.decoder.bias": "cls.predictions.bias",
+            ])
 
         let out = dir + "/exported.bin"
         try TorchWriter.write(archive: source, to: out)
         let copy = try TorchCheckpoint(path: out)
-        XCTAssertEqual(copy.sameObjectGroups, [["bert.embeddings.word_embeddings.weight", "cls.predictions.decoder.weight"],
-                                               ["cls.predictions.bias", "cls.predictions.decoder.bias"]])
+        XCTAssertEqual(
+            copy.sameObjectGroups,
+            [
+                ["bert.embeddings.word_embeddings.weight", "cls.predictions.decoder.weight"],
+                ["cls.predictions.bias", "cls.predictions.decoder.bias"],
+            ])
         // Each tie is written once: 12 + 6 floats for the tied pairs, 6 for the materialised view.
         XCTAssertEqual(copy.storages.count, 3)
         XCTAssertEqual(copy.storages.reduce(0) { $0 + $1.byteCount }, (12 + 6 + 6) * 4)

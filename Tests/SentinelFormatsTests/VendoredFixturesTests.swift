@@ -24,7 +24,10 @@ final class VendoredFixturesTests: XCTestCase {
             XCTAssertTrue(plain != packed, "\(path): expected exactly one of \(base) and \(base).xz")
             stored.insert(packed ? base + ".xz" : base)
             let unpacked = Fixtures.shared + "/" + path
-            guard FileManager.default.fileExists(atPath: unpacked) else { XCTFail("\(path): not unpacked at \(unpacked)"); continue }
+            guard FileManager.default.fileExists(atPath: unpacked) else {
+                XCTFail("\(path): not unpacked at \(unpacked)")
+                continue
+            }
             XCTAssertEqual(try Fixtures.sha256(file: unpacked), sha, "\(path): unpacked copy differs from SHA256SUMS")
             if plain { XCTAssertEqual(try Fixtures.sha256(file: base), sha, "\(path): stored file differs from SHA256SUMS") }
         }
@@ -47,8 +50,9 @@ final class VendoredFixturesTests: XCTestCase {
         }
         let manifest = try VendoredFixtures.manifest()
         let sums = try VendoredFixtures.sums()
-        let upstreamFiles = (VendoredFixtures.files(under: upstream + "/fixtures").map { "fixtures/" + $0 }
-            + VendoredFixtures.files(under: upstream + "/data").map { "data/" + $0 })
+        let upstreamFiles =
+            (VendoredFixtures.files(under: upstream + "/fixtures").map { "fixtures/" + $0 }
+                + VendoredFixtures.files(under: upstream + "/data").map { "data/" + $0 })
         let selected = upstreamFiles.filter { manifest.entry(for: $0) != nil }
         let listed = Set(sums.map(\.path))
         for path in selected where !listed.contains(path) {
@@ -76,17 +80,22 @@ final class VendoredFixturesTests: XCTestCase {
         let expectedNames = original.tensors.map(\.name).filter { name in keep.contains { VendoredFixtures.matches($0, name) } }
         XCTAssertEqual(vendored.tensors.map(\.name), expectedNames, "\(label): kept tensors")
         for pattern in keep {
-            XCTAssertTrue(expectedNames.contains { VendoredFixtures.matches(pattern, $0) }, "\(label): keep=\(pattern) matches no tensor of \(originalPath)")
+            XCTAssertTrue(
+                expectedNames.contains { VendoredFixtures.matches(pattern, $0) }, "\(label): keep=\(pattern) matches no tensor of \(originalPath)")
         }
         XCTAssertEqual(vendored.metadata?.map(\.0), original.metadata?.map(\.0), "\(label): __metadata__ keys")
         XCTAssertEqual(vendored.metadata?.map(\.1), original.metadata?.map(\.1), "\(label): __metadata__ values")
         for tensor in vendored.tensors {
-            guard let source = original.tensor(named: tensor.name) else { XCTFail("\(label): \(tensor.name) is not in \(originalPath)"); continue }
+            guard let source = original.tensor(named: tensor.name) else {
+                XCTFail("\(label): \(tensor.name) is not in \(originalPath)")
+                continue
+            }
             XCTAssertEqual(tensor.dtype, source.dtype, "\(label): \(tensor.name) dtype")
             XCTAssertEqual(tensor.shape, source.shape, "\(label): \(tensor.name) shape")
             let a = vendored.bytes(of: tensor), b = original.bytes(of: source)
-            XCTAssertTrue(a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0),
-                          "\(label): \(tensor.name) bytes differ from \(originalPath)")
+            XCTAssertTrue(
+                a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0),
+                "\(label): \(tensor.name) bytes differ from \(originalPath)")
         }
     }
 }

@@ -73,9 +73,13 @@ final class WriterTests: XCTestCase {
             XCTAssertEqual(try c.withBytes(of: name) { SHA256.hex($0) }, t["sha256"]?.stringValue, name)
         }
         // The pickle is torch's, minus the complex128 entry: same opcodes and globals for the others.
-        XCTAssertEqual(c.pickleGlobals.sorted(), ["collections.OrderedDict", "torch.ComplexFloatStorage", "torch._utils._rebuild_tensor_v2",
-                                                  "torch._utils._rebuild_tensor_v3", "torch.float8_e4m3fn", "torch.float8_e5m2",
-                                                  "torch.storage.UntypedStorage", "torch.uint16", "torch.uint32", "torch.uint64"])
+        XCTAssertEqual(
+            c.pickleGlobals.sorted(),
+            [
+                "collections.OrderedDict", "torch.ComplexFloatStorage", "torch._utils._rebuild_tensor_v2",
+                "torch._utils._rebuild_tensor_v3", "torch.float8_e4m3fn", "torch.float8_e5m2",
+                "torch.storage.UntypedStorage", "torch.uint16", "torch.uint32", "torch.uint64",
+            ])
     }
 
     /// MiniLM safetensors → pytorch_model.bin gives torch's own file: the t08 digests, and the very
@@ -120,8 +124,9 @@ final class WriterTests: XCTestCase {
         XCTAssertEqual(back.entries, original.entries)
         withExtendedLifetime((original, back)) {
             let a = original.file.bytes, b = back.file.bytes
-            XCTAssertTrue(UnsafeRawBufferPointer(rebasing: a[original.dataStart...]).elementsEqual(UnsafeRawBufferPointer(rebasing: b[back.dataStart...])),
-                          "tensor data differs after the round trip")
+            XCTAssertTrue(
+                UnsafeRawBufferPointer(rebasing: a[original.dataStart...]).elementsEqual(UnsafeRawBufferPointer(rebasing: b[back.dataStart...])),
+                "tensor data differs after the round trip")
             XCTAssertTrue(a.elementsEqual(b), "whole file differs")
         }
     }

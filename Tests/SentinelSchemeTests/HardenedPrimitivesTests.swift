@@ -25,21 +25,27 @@ final class HardenedPrimitivesTests: XCTestCase {
     func testChaCha20KeystreamMatchesRFC8439() {
         let key = Array(UInt8(0)...UInt8(31))
         // §2.3.2: the block function with counter 1.
-        XCTAssertEqual(HardenedManifest.hex(keystream(key: key, nonce: bytes("000000090000004a00000000"), counter: 1, count: 64)),
-                       "10f1e7e4d13b5915500fdd1fa32071c4c7d1f4c733c068030422aa9ac3d46c4e"
-                       + "d2826446079faa0914c2d705d98b02a2b5129cd1de164eb9cbd083e8a2503c4e")
+        XCTAssertEqual(
+            HardenedManifest.hex(keystream(key: key, nonce: bytes("000000090000004a00000000"), counter: 1, count: 64)),
+            "10f1e7e4d13b5915500fdd1fa32071c4c7d1f4c733c068030422aa9ac3d46c4e"
+                + "d2826446079faa0914c2d705d98b02a2b5129cd1de164eb9cbd083e8a2503c4e")
         // §2.4.2: the sunscreen plaintext encrypted from counter 1 (keystream XOR plaintext).
-        let plaintext = Array("Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.".utf8)
+        let plaintext = Array(
+            "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.".utf8)
         let stream = keystream(key: key, nonce: bytes("000000000000004a00000000"), counter: 1, count: plaintext.count)
-        XCTAssertEqual(HardenedManifest.hex(zip(plaintext, stream).map { $0 ^ $1 }),
-                       "6e2e359a2568f98041ba0728dd0d6981e97e7aec1d4360c20a27afccfd9fae0bf91b65c5524733ab8f593dabcd62b357"
-                       + "1639d624e65152ab8f530c359f0861d807ca0dbf500d6a6156a38e088a22b65e52bc514d16ccf806818ce91ab7793736"
-                       + "5af90bbf74a35be6b40b8eedf2785e42874d")
+        XCTAssertEqual(
+            HardenedManifest.hex(zip(plaintext, stream).map { $0 ^ $1 }),
+            "6e2e359a2568f98041ba0728dd0d6981e97e7aec1d4360c20a27afccfd9fae0bf91b65c5524733ab8f593dabcd62b357"
+                + "1639d624e65152ab8f530c359f0861d807ca0dbf500d6a6156a38e088a22b65e52bc514d16ccf806818ce91ab7793736"
+                + "5af90bbf74a35be6b40b8eedf2785e42874d")
         // A.1 test vector #1: zero key, zero nonce, counter 0.
-        XCTAssertEqual(HardenedManifest.hex(keystream(key: [UInt8](repeating: 0, count: 32), nonce: [UInt8](repeating: 0, count: 12),
-                                                      counter: 0, count: 64)),
-                       "76b8e0ada0f13d90405d6ae55386bd28bdd219b8a08ded1aa836efcc8b770dc7"
-                       + "da41597c5157488d7724e03fb8d84a376a43b8f41518a11cc387b669b2ee6586")
+        XCTAssertEqual(
+            HardenedManifest.hex(
+                keystream(
+                    key: [UInt8](repeating: 0, count: 32), nonce: [UInt8](repeating: 0, count: 12),
+                    counter: 0, count: 64)),
+            "76b8e0ada0f13d90405d6ae55386bd28bdd219b8a08ded1aa836efcc8b770dc7"
+                + "da41597c5157488d7724e03fb8d84a376a43b8f41518a11cc387b669b2ee6586")
     }
 
     func testStreamWordsContinueAcrossRefills() {
@@ -57,11 +63,13 @@ final class HardenedPrimitivesTests: XCTestCase {
     // MARK: Argon2id and subkeys
 
     func testArgon2idAndSubkeysMatchIndependentImplementations() throws {
-        let first = try HardenedKeys.masterKey(passkey: "llm123",
-                                               parameters: Argon2idParameters(opsLimit: 2, memLimit: 8 << 20, salt: Array(0..<16)))
+        let first = try HardenedKeys.masterKey(
+            passkey: "llm123",
+            parameters: Argon2idParameters(opsLimit: 2, memLimit: 8 << 20, salt: Array(0..<16)))
         XCTAssertEqual(HardenedManifest.hex(first.rawBytes), "de376cd986844d40170efda82f80c0157aef0b99fc582144872b0a686727d9b6")
-        let second = try HardenedKeys.masterKey(passkey: "Corr3ct-Horse-Ω-battery",
-                                                parameters: Argon2idParameters(opsLimit: 1, memLimit: 64 << 10, salt: [UInt8](repeating: 0xA5, count: 16)))
+        let second = try HardenedKeys.masterKey(
+            passkey: "Corr3ct-Horse-Ω-battery",
+            parameters: Argon2idParameters(opsLimit: 1, memLimit: 64 << 10, salt: [UInt8](repeating: 0xA5, count: 16)))
         XCTAssertEqual(HardenedManifest.hex(second.rawBytes), "cc13c8add87df12cef8396ee7cc855384b47058a930f499261396703cd8fcf7d")
 
         let keys = try HardenedKeys(masterKey: first)
@@ -76,16 +84,19 @@ final class HardenedPrimitivesTests: XCTestCase {
         XCTAssertEqual("\(keys.tokenDigests)", "SecretKey(redacted)")
 
         // A different salt or passkey gives a different master key.
-        let otherSalt = try HardenedKeys.masterKey(passkey: "llm123",
-                                                   parameters: Argon2idParameters(opsLimit: 2, memLimit: 8 << 20, salt: Array(1...16)))
+        let otherSalt = try HardenedKeys.masterKey(
+            passkey: "llm123",
+            parameters: Argon2idParameters(opsLimit: 2, memLimit: 8 << 20, salt: Array(1...16)))
         XCTAssertNotEqual(otherSalt.rawBytes, first.rawBytes)
     }
 
     func testKeyDerivationRefusesBadParameters() {
         let salt = [UInt8](repeating: 1, count: 16)
-        for p in [Argon2idParameters(opsLimit: 0, memLimit: 8 << 20, salt: salt), Argon2idParameters(opsLimit: 65, memLimit: 8 << 20, salt: salt),
-                  Argon2idParameters(opsLimit: 1, memLimit: 4096, salt: salt), Argon2idParameters(opsLimit: 1, memLimit: (8 << 20) + 1, salt: salt),
-                  Argon2idParameters(opsLimit: 1, memLimit: 8 << 20, salt: Array(salt.prefix(15)))] {
+        for p in [
+            Argon2idParameters(opsLimit: 0, memLimit: 8 << 20, salt: salt), Argon2idParameters(opsLimit: 65, memLimit: 8 << 20, salt: salt),
+            Argon2idParameters(opsLimit: 1, memLimit: 4096, salt: salt), Argon2idParameters(opsLimit: 1, memLimit: (8 << 20) + 1, salt: salt),
+            Argon2idParameters(opsLimit: 1, memLimit: 8 << 20, salt: Array(salt.prefix(15))),
+        ] {
             XCTAssertThrowsError(try HardenedKeys.masterKey(passkey: "k", parameters: p)) { error in
                 guard case KeyDerivationError.invalidParameters = error else { return XCTFail("\(error)") }
             }
@@ -98,8 +109,9 @@ final class HardenedPrimitivesTests: XCTestCase {
 
     func testPermutationRowsScalesAndNoiseMatchTheReimplementation() throws {
         let keys = try HardenedKeys(masterKey: SecretKey(raw: bytes("de376cd986844d40170efda82f80c0157aef0b99fc582144872b0a686727d9b6")))
-        XCTAssertEqual(HardenedScheme.mapping(vocabSize: 20, specialIDs: [0, 3, 19], key: keys.permutation),
-                       [0, 18, 8, 3, 6, 4, 2, 14, 10, 16, 9, 5, 7, 12, 1, 13, 15, 17, 11, 19])
+        XCTAssertEqual(
+            HardenedScheme.mapping(vocabSize: 20, specialIDs: [0, 3, 19], key: keys.permutation),
+            [0, 18, 8, 3, 6, 4, 2, 14, 10, 16, 9, 5, 7, 12, 1, 13, 15, 17, 11, 19])
         let rows = HardenedScheme.reinitRows(vocabSize: 20, specialIDs: [0, 3, 19], fraction: 0.5, key: keys.embeddingTransform)
         XCTAssertEqual(rows.indices.filter { rows[$0] }, [5, 6, 9, 11, 14, 15, 16, 18])
         let scales = HardenedScheme.dimensionScales(hidden: 5, spread: 2, key: keys.embeddingTransform)
@@ -114,8 +126,10 @@ final class HardenedPrimitivesTests: XCTestCase {
                 ChaCha20Stream.gaussians(key: k, nonce: ChaCha20Stream.nonce(domain: 1, index: 7), into: $0.baseAddress!, count: 7, scratch: scratch)
             }
         }
-        let expected = [0.20999361023491056, -0.10309890571845967, 0.8116516156921345, 0.36626032318188756,
-                        -0.03437321038828085, 0.1293203746519346, -0.3494832766876002]
+        let expected = [
+            0.20999361023491056, -0.10309890571845967, 0.8116516156921345, 0.36626032318188756,
+            -0.03437321038828085, 0.1293203746519346, -0.3494832766876002,
+        ]
         for (a, b) in zip(noise, expected) { XCTAssertEqual(a, b, accuracy: 1e-14) }
     }
 
@@ -164,7 +178,8 @@ final class HardenedPrimitivesTests: XCTestCase {
         // And the mapping places each non-special id uniformly: positions of id 1 over 5 slots.
         var slot = [Int](repeating: 0, count: 5)
         for t in 0..<5000 {
-            let m = HardenedScheme.mapping(vocabSize: 7, specialIDs: [0, 6], key: SecretKey(raw: [UInt8](repeating: UInt8(t % 251), count: 31) + [UInt8(t / 251)]))
+            let m = HardenedScheme.mapping(
+                vocabSize: 7, specialIDs: [0, 6], key: SecretKey(raw: [UInt8](repeating: UInt8(t % 251), count: 31) + [UInt8(t / 251)]))
             XCTAssertEqual(m[0], 0)
             XCTAssertEqual(m[6], 6)
             slot[m[1] - 1] += 1
@@ -201,8 +216,9 @@ final class HardenedPrimitivesTests: XCTestCase {
 
     func testManifestRoundTripAndRefusals() throws {
         let kdf = Argon2idParameters(opsLimit: 3, memLimit: 256 << 20, salt: Array(0..<16))
-        let manifest = HardenedManifest(kdf: kdf, transform: HardenedTransformOptions(scale: 0.5, noiseStd: 0.1, reinitFraction: 0.25),
-                                        reinitStd: 0.02)
+        let manifest = HardenedManifest(
+            kdf: kdf, transform: HardenedTransformOptions(scale: 0.5, noiseStd: 0.1, reinitFraction: 0.25),
+            reinitStd: 0.02)
         let json = JSONValue.object(manifest.fields(embeddingDType: .F32))
         let text = json.serialized(.pretty)
         XCTAssertTrue(text.contains(#""salt": "000102030405060708090a0b0c0d0e0f""#), text)
@@ -224,10 +240,12 @@ final class HardenedPrimitivesTests: XCTestCase {
         refused(json.setting("kdf", to: kdfJSON.setting("algorithm", to: .string("scrypt"))), key: "kdf.algorithm")
         refused(json.setting("scheme_version", to: .int(2)), key: "scheme_version")
         refused(json.setting("scheme", to: .string("rot13")), key: "scheme")
-        refused(json.setting("embedding_transform", to: json["embedding_transform"]!.setting("noise_std", to: .int(-1))),
-                key: "embedding_transform")
-        refused(json.setting("embedding_transform", to: json["embedding_transform"]!.setting("scale", to: .string("1"))),
-                key: "embedding_transform.scale")
+        refused(
+            json.setting("embedding_transform", to: json["embedding_transform"]!.setting("noise_std", to: .int(-1))),
+            key: "embedding_transform")
+        refused(
+            json.setting("embedding_transform", to: json["embedding_transform"]!.setting("scale", to: .string("1"))),
+            key: "embedding_transform.scale")
         XCTAssertEqual(try AdaptationManifest(json: .object([("scheme", .string("seed"))]), path: "s"), .seed)
     }
 }

@@ -38,9 +38,12 @@ final class MaskedLMConversionTests: XCTestCase {
         func item(_ name: String, _ shape: [Int], _ v: [Float]) -> SafeTensorsWriter.Item {
             SafeTensorsWriter.Item(entry: TensorEntry(name: name, dtype: .F32, shape: shape)) { sink in try v.withUnsafeBytes { try sink($0) } }
         }
-        try TorchWriter.write([item(embedding, [vocabSize, hidden], e), item(bias, [vocabSize], b), item(dense, [hidden, hidden], d),
-                               item(decoder, [vocabSize, hidden], e), item(decoderBias, [vocabSize], b)],
-                              ties: [decoder: embedding, decoderBias: bias], to: dir + "/pytorch_model.bin")
+        try TorchWriter.write(
+            [
+                item(embedding, [vocabSize, hidden], e), item(bias, [vocabSize], b), item(dense, [hidden, hidden], d),
+                item(decoder, [vocabSize, hidden], e), item(decoderBias, [vocabSize], b),
+            ],
+            ties: [decoder: embedding, decoderBias: bias], to: dir + "/pytorch_model.bin")
         return (dir, e, b)
     }
 
@@ -61,8 +64,9 @@ final class MaskedLMConversionTests: XCTestCase {
 
         for format in [WeightsFormat.pytorch, .safetensors] {
             let out = tmp + "/adapted-" + format.rawValue
-            let report = try SeedConverter.convert(model: dir, output: out, passkey: "llm123",
-                                                   options: ConversionOptions(shuffle: true, glideSteps: 2, format: format))
+            let report = try SeedConverter.convert(
+                model: dir, output: out, passkey: "llm123",
+                options: ConversionOptions(shuffle: true, glideSteps: 2, format: format))
             XCTAssertEqual(Set(report.changedTensors), [embedding, decoder, bias, decoderBias], format.rawValue)
             XCTAssertFalse(report.warnings.contains { $0.contains("vocabulary-sized") }, "\(report.warnings)")
             let adapted = try openTensorArchive(path: out + "/" + format.fileName)

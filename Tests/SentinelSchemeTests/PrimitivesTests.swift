@@ -30,8 +30,9 @@ final class PrimitivesTests: XCTestCase {
             var r = PythonRandom(seed: seed)
             r.shuffle(&big)
             let joined = big.map(String.init).joined(separator: ",")
-            XCTAssertEqual(SHA256Stream.hex(UnsafeRawBufferPointer(start: joined, count: joined.utf8.count)),
-                           entry["shuffle_30000"]?["sha256_of_comma_join"]?.stringValue, "seed \(seed) shuffle_30000")
+            XCTAssertEqual(
+                SHA256Stream.hex(UnsafeRawBufferPointer(start: joined, count: joined.utf8.count)),
+                entry["shuffle_30000"]?["sha256_of_comma_join"]?.stringValue, "seed \(seed) shuffle_30000")
         }
         let expected = try XCTUnwrap(fixture["repeated_shuffle_seed475_n1000_x10"]?.arrayValue)
         var list = Array(0..<1000)
@@ -56,8 +57,9 @@ final class PrimitivesTests: XCTestCase {
             XCTAssertEqual(Array(ids.prefix(20)), expected["first20"]?.arrayValue?.compactMap(\.intValue))
             XCTAssertEqual(Array(ids.suffix(20)), expected["last20"]?.arrayValue?.compactMap(\.intValue))
             let joined = ids.map(String.init).joined(separator: ",")
-            XCTAssertEqual(SHA256Stream.hex(UnsafeRawBufferPointer(start: joined, count: joined.utf8.count)),
-                           expected["sha256_of_comma_join"]?.stringValue)
+            XCTAssertEqual(
+                SHA256Stream.hex(UnsafeRawBufferPointer(start: joined, count: joined.utf8.count)),
+                expected["sha256_of_comma_join"]?.stringValue)
             XCTAssertEqual(ids.count / 2 + 5, expected["pivot"]?.intValue)
         }
     }
@@ -79,12 +81,14 @@ final class PrimitivesTests: XCTestCase {
             }
         }
         XCTAssertEqual(checked, 303 * 7)
-        let keysByID = Dictionary(uniqueKeysWithValues: (fixture["keys"]?.arrayValue ?? []).map {
-            ($0["id"]?.stringValue ?? "", hexBytes($0["utf8_hex"]?.stringValue ?? ""))
-        })
+        let keysByID = Dictionary(
+            uniqueKeysWithValues: (fixture["keys"]?.arrayValue ?? []).map {
+                ($0["id"]?.stringValue ?? "", hexBytes($0["utf8_hex"]?.stringValue ?? ""))
+            })
         for other in fixture["other_digest_sizes"]?.arrayValue ?? [] {
-            let hasher = try TokenHasher(key: try XCTUnwrap(keysByID[other["key_id"]?.stringValue ?? ""]),
-                                         digestSize: try XCTUnwrap(other["digest_size"]?.intValue))
+            let hasher = try TokenHasher(
+                key: try XCTUnwrap(keysByID[other["key_id"]?.stringValue ?? ""]),
+                digestSize: try XCTUnwrap(other["digest_size"]?.intValue))
             let token = tokens[try XCTUnwrap(other["token_index"]?.intValue)]
             XCTAssertEqual(token.withUnsafeBytes { hasher.hexDigest($0) }, other["hex"]?.stringValue)
         }

@@ -13,8 +13,9 @@ final class RobertaConverterTests: XCTestCase {
     func convert() throws -> (String, String, ConversionReport) {
         let tmp = try Fixtures.temporaryDirectory("roberta-convert")
         let out = tmp + "/adapted"
-        let report = try SeedConverter.convert(model: Fixtures.fixture("roberta/model"), output: out, passkey: "llm123",
-                                               options: ConversionOptions(shuffle: true, glideSteps: 2, embeddingDType: .F64))
+        let report = try SeedConverter.convert(
+            model: Fixtures.fixture("roberta/model"), output: out, passkey: "llm123",
+            options: ConversionOptions(shuffle: true, glideSteps: 2, embeddingDType: .F64))
         return (tmp, out, report)
     }
 
@@ -29,8 +30,9 @@ final class RobertaConverterTests: XCTestCase {
         let ours = try XCTUnwrap(try JSONValue.read(file: out + "/vocab.json").objectValue)
         let theirs = try XCTUnwrap(try Fixtures.json(Self.golden + "/vocab.json").objectValue)
         XCTAssertEqual(ours.count, 8000)
-        XCTAssertEqual(Dictionary(uniqueKeysWithValues: ours.map { ($0.0, $0.1.intValue!) }),
-                       Dictionary(uniqueKeysWithValues: theirs.map { ($0.0, $0.1.intValue!) }))
+        XCTAssertEqual(
+            Dictionary(uniqueKeysWithValues: ours.map { ($0.0, $0.1.intValue!) }),
+            Dictionary(uniqueKeysWithValues: theirs.map { ($0.0, $0.1.intValue!) }))
 
         // The mapping (mapping.json of the --debug run): digest of original token `old` sits at id mapping[old].
         let original = try XCTUnwrap(try JSONValue.read(file: Fixtures.fixture("roberta/model/vocab.json")).objectValue)
@@ -77,8 +79,9 @@ final class RobertaConverterTests: XCTestCase {
         }
         // No original non-special token is a string value or vocabulary key of the tokenizer files; no file holds a `Ġ`.
         // (config.json is the input's, unchanged; sentinel.json is Sentinel's own record.)
-        let original = Set(try XCTUnwrap(try JSONValue.read(file: Fixtures.fixture("roberta/model/vocab.json")).objectValue)
-            .map(\.0).filter { !specials.contains($0) && $0.unicodeScalars.count >= 2 })
+        let original = Set(
+            try XCTUnwrap(try JSONValue.read(file: Fixtures.fixture("roberta/model/vocab.json")).objectValue)
+                .map(\.0).filter { !specials.contains($0) && $0.unicodeScalars.count >= 2 })
         XCTAssertGreaterThan(original.count, 7000)
         func strings(_ v: JSONValue, into out: inout Set<String>) {
             switch v {
@@ -114,13 +117,15 @@ final class RobertaConverterTests: XCTestCase {
         for name in ["vocab.json", "merges.txt", "tokenizer_config.json", "config.json", "model.safetensors"] {
             try FileManager.default.copyItem(atPath: Fixtures.fixture("roberta/model/" + name), toPath: tmp + "/in/" + name)
         }
-        let report = try SeedConverter.convert(model: tmp + "/in", output: tmp + "/out", passkey: "llm123",
-                                               options: ConversionOptions(shuffle: true, glideSteps: 2, embeddingDType: .F64))
+        let report = try SeedConverter.convert(
+            model: tmp + "/in", output: tmp + "/out", passkey: "llm123",
+            options: ConversionOptions(shuffle: true, glideSteps: 2, embeddingDType: .F64))
         XCTAssertEqual(report.ignoredFiles, [])
         let ours = try XCTUnwrap(try JSONValue.read(file: tmp + "/out/vocab.json").objectValue)
         let theirs = try XCTUnwrap(try Fixtures.json(Self.golden + "/vocab.json").objectValue)
-        XCTAssertEqual(Dictionary(uniqueKeysWithValues: ours.map { ($0.0, $0.1.intValue!) }),
-                       Dictionary(uniqueKeysWithValues: theirs.map { ($0.0, $0.1.intValue!) }))
+        XCTAssertEqual(
+            Dictionary(uniqueKeysWithValues: ours.map { ($0.0, $0.1.intValue!) }),
+            Dictionary(uniqueKeysWithValues: theirs.map { ($0.0, $0.1.intValue!) }))
         let tokenizer = try JSONValue.read(file: tmp + "/out/tokenizer.json")
         XCTAssertEqual(tokenizer["model"]?["type"]?.stringValue, "WordLevel")
         XCTAssertEqual(tokenizer["post_processor"]?["cls"], .array([.string("<s>"), .int(0)]))

@@ -35,8 +35,9 @@ final class SeedConverterGoldenTests: XCTestCase {
         let tmp = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         let out = tmp + "/adapted"
-        let report = try SeedConverter.convert(model: model, output: out, passkey: Self.key,
-                                               options: ConversionOptions(shuffle: true, glideSteps: factor, embeddingDType: dtype))
+        let report = try SeedConverter.convert(
+            model: model, output: out, passkey: Self.key,
+            options: ConversionOptions(shuffle: true, glideSteps: factor, embeddingDType: dtype))
         XCTAssertEqual(report.vocabSize, 30522)
         XCTAssertEqual(report.changedTensors, ["embeddings.word_embeddings.weight"])
 
@@ -54,8 +55,9 @@ final class SeedConverterGoldenTests: XCTestCase {
         let tokenizer = try JSONValue.read(file: out + "/tokenizer.json")
         let vocab = try XCTUnwrap(tokenizer["model"]?["vocab"]?.objectValue)
         let canonical = vocab.sorted { ($0.1.intValue ?? 0) < ($1.1.intValue ?? 0) }.map { "\($0.0)\t\($0.1.intValue ?? -1)" }.joined(separator: "\n")
-        XCTAssertEqual(SHA256Stream.hex(UnsafeRawBufferPointer(start: canonical, count: canonical.utf8.count)),
-                       reference["files"]?["tokenizer_json_vocab_canonical_sha256"]?.stringValue)
+        XCTAssertEqual(
+            SHA256Stream.hex(UnsafeRawBufferPointer(start: canonical, count: canonical.utf8.count)),
+            reference["files"]?["tokenizer_json_vocab_canonical_sha256"]?.stringValue)
         let original = try JSONValue.read(file: model + "/tokenizer.json")
         XCTAssertEqual(tokenizer.setting("model", to: .null), original.setting("model", to: .null))
         XCTAssertEqual(tokenizer["model"]?.setting("vocab", to: .null), original["model"]?.setting("vocab", to: .null))
@@ -74,8 +76,9 @@ final class SeedConverterGoldenTests: XCTestCase {
         if dtype == .F64 {
             XCTAssertEqual(embedding.dtype, .F64)
             // The whole matrix, bit for bit.
-            XCTAssertEqual(SHA256Stream.hex(bytes),
-                           reference["tensor_sha256"]?["adapted"]?["embeddings.word_embeddings.weight"]?["sha256"]?.stringValue)
+            XCTAssertEqual(
+                SHA256Stream.hex(bytes),
+                reference["tensor_sha256"]?["adapted"]?["embeddings.word_embeddings.weight"]?["sha256"]?.stringValue)
         } else {
             XCTAssertEqual(embedding.dtype, .F32)
         }
@@ -105,8 +108,9 @@ final class SeedConverterGoldenTests: XCTestCase {
         XCTAssertEqual(manifest["scheme"]?.stringValue, "seed")
         XCTAssertEqual(manifest["glide_steps"]?.intValue, factor)
         XCTAssertEqual(manifest["shuffle"]?.boolValue, true)
-        XCTAssertEqual(manifest["source"]?["files"]?["model.safetensors"]?["sha256"]?.stringValue,
-                       "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db")
+        XCTAssertEqual(
+            manifest["source"]?["files"]?["model.safetensors"]?["sha256"]?.stringValue,
+            "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db")
         XCTAssertNil(manifest["seed"])
         XCTAssertNil(manifest["key"])
     }

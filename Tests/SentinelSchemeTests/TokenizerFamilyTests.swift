@@ -10,14 +10,17 @@ import XCTest
 /// the digest tokenizer and `AdaptedVocabulary` give the original ids moved by the reference converter's mapping.
 final class TokenizerFamilyTests: XCTestCase {
     /// Checks `tokenizer` on the first `limit` cases of `file` (`ids` with special tokens, or bare with `bare`).
-    func check(_ tokenizer: any SubwordTokenizer, _ file: String, bare: Bool = false, limit: Int = 100,
-               _ line: UInt = #line) throws {
+    func check(
+        _ tokenizer: any SubwordTokenizer, _ file: String, bare: Bool = false, limit: Int = 100,
+        _ line: UInt = #line
+    ) throws {
         let cases = try jsonLines(Fixtures.fixture(file))
         XCTAssertGreaterThan(cases.count, 300, line: line)
         for c in cases.prefix(limit) {
             let text = try XCTUnwrap(c["text"]?.stringValue)
             let ids = try XCTUnwrap(c["ids"]?.arrayValue).compactMap(\.int64Value).map(Int32.init)
-            XCTAssertEqual(tokenizer.encode(text, addSpecialTokens: !bare).inputIDs, ids, "\(file): \(JSONValue.string(text).serialized())", line: line)
+            XCTAssertEqual(
+                tokenizer.encode(text, addSpecialTokens: !bare).inputIDs, ids, "\(file): \(JSONValue.string(text).serialized())", line: line)
         }
     }
 
@@ -65,8 +68,9 @@ final class TokenizerFamilyTests: XCTestCase {
         let tmp = try Fixtures.temporaryDirectory("tokenizer-family-adapted")
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         let model = Fixtures.fixture("roberta/model")
-        _ = try SeedConverter.convert(model: model, output: tmp + "/adapted", passkey: "llm123",
-                                      options: ConversionOptions(shuffle: true, glideSteps: 2, embeddingDType: .F64))
+        _ = try SeedConverter.convert(
+            model: model, output: tmp + "/adapted", passkey: "llm123",
+            options: ConversionOptions(shuffle: true, glideSteps: 2, embeddingDType: .F64))
         let digests = try Tokenizers.load(directory: tmp + "/adapted")
         XCTAssertTrue(digests is WordLevelTokenizer)
         let adapted = try AdaptedVocabulary(path: tmp + "/adapted")

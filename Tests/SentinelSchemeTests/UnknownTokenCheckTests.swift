@@ -80,7 +80,8 @@ final class UnknownTokenCheckTests: XCTestCase {
         XCTAssertTrue(cause(.encryptedText, adaptedVocabulary).contains("another key"))
         XCTAssertTrue(cause(.encryption, adaptedVocabulary).contains("ORIGINAL"))
         // Nothing counted: never a failure.
-        XCTAssertNil(UnknownTokenCheck(input: .plainText, unknownID: 100, vocabulary: plainVocabulary, model: "M", file: "F")
-            .failure(maxFraction: 0))
+        XCTAssertNil(
+            UnknownTokenCheck(input: .plainText, unknownID: 100, vocabulary: plainVocabulary, model: "M", file: "F")
+                .failure(maxFraction: 0))
     }
 }

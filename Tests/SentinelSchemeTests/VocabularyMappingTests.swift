@@ -67,8 +67,12 @@ final class VocabularyMappingTests: XCTestCase {
         let hasher = try TokenHasher(passkey: "llm123")
         let a = hasher.hexDigest("hello"), b = hasher.hexDigest("world")
         let e = adapted.encode("\(a) \(b.uppercased()) ffffffffffffffffffffffffffffffff", pair: "[MASK]")
-        XCTAssertEqual(e.inputIDs, [adapted.clsID, adapted.id(of: a), adapted.id(of: b), adapted.unknownID, adapted.sepID,
-                                    adapted.id(of: "[MASK]"), adapted.sepID])
+        XCTAssertEqual(
+            e.inputIDs,
+            [
+                adapted.clsID, adapted.id(of: a), adapted.id(of: b), adapted.unknownID, adapted.sepID,
+                adapted.id(of: "[MASK]"), adapted.sepID,
+            ])
         XCTAssertEqual(e.tokenTypeIDs, [0, 0, 0, 0, 0, 1, 1])
         XCTAssertNotEqual(adapted.id(of: a), adapted.unknownID)
         XCTAssertEqual(adapted.encode("\(a) \(b) \(a)", maxLength: 4).inputIDs, [adapted.clsID, adapted.id(of: a), adapted.id(of: b), adapted.sepID])

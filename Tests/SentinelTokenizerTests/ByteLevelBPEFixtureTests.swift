@@ -28,7 +28,9 @@ final class ByteLevelBPEFixtureTests: XCTestCase {
             if tokens != expectedTokens || e.inputIDs != expectedIDs {
                 failures += 1
                 if failures <= 20 {
-                    XCTFail("\(label) line \(line + 1) [\(c["category"]?.stringValue ?? "")] \(c["text"]!.serialized()): got \(tokens), expected \(expectedTokens)")
+                    XCTFail(
+                        "\(label) line \(line + 1) [\(c["category"]?.stringValue ?? "")] \(c["text"]!.serialized()): got \(tokens), expected \(expectedTokens)"
+                    )
                 }
             }
         }
@@ -60,7 +62,7 @@ final class ByteLevelBPEFixtureTests: XCTestCase {
             for id in try XCTUnwrap(c["ids"]?.arrayValue).compactMap(\.int64Value).map(Int32.init) {
                 if id == 4 {
                     while let last = expected.last, let t = tokenizer.token(of: last), !t.isEmpty,
-                          t.unicodeScalars.allSatisfy({ ByteLevel.byte(of: $0).map { Unicode.Scalar($0).properties.isWhitespace } ?? false })
+                        t.unicodeScalars.allSatisfy({ ByteLevel.byte(of: $0).map { Unicode.Scalar($0).properties.isWhitespace } ?? false })
                     {
                         expected.removeLast()
                     }

@@ -62,8 +62,10 @@ final class DatasetTests: XCTestCase {
         return path
     }
 
-    func assertInputError(_ body: @autoclosure () throws -> Any, _ code: InputError.Code, file: String,
-                          line: Int, offset: Int?, sourceLine: UInt = #line) {
+    func assertInputError(
+        _ body: @autoclosure () throws -> Any, _ code: InputError.Code, file: String,
+        line: Int, offset: Int?, sourceLine: UInt = #line
+    ) {
         XCTAssertThrowsError(try body(), line: sourceLine) { error in
             guard let e = error as? InputError else { return XCTFail("\(error) is not an InputError", line: sourceLine) }
             XCTAssertEqual(e.code, code, line: sourceLine)
@@ -149,18 +151,21 @@ final class TokenizerJSONTests: XCTestCase {
     func testRefusals() throws {
         let vocab = #"{"[PAD]":0,"[UNK]":1,"[CLS]":2,"[SEP]":3,"a":4}"#
         try assertRefused(#"{"model":{"type":"BPE","vocab":{}}}"#, .unknownFormat, key: "model.type")
-        try assertRefused(#"{"model":{"type":"WordPiece","vocab":\#(vocab),"max_input_chars_per_word":1000000000}}"#,
-                          .outOfRange, key: "model.max_input_chars_per_word")
+        try assertRefused(
+            #"{"model":{"type":"WordPiece","vocab":\#(vocab),"max_input_chars_per_word":1000000000}}"#,
+            .outOfRange, key: "model.max_input_chars_per_word")
         try assertRefused(#"{"model":{"type":"WordPiece","vocab":{"[UNK]":0,"a":0}}}"#, .invalidStructure, key: "model.vocab")
         try assertRefused(#"{"model":{"type":"WordPiece","vocab":{"[UNK]":0,"a":7}}}"#, .invalidStructure, key: "model.vocab")
-        try assertRefused(#"{"normalizer":{"type":"NFKC"},"model":{"type":"WordPiece","vocab":\#(vocab)}}"#,
-                          .unknownFormat, key: "normalizer.type")
+        try assertRefused(
+            #"{"normalizer":{"type":"NFKC"},"model":{"type":"WordPiece","vocab":\#(vocab)}}"#,
+            .unknownFormat, key: "normalizer.type")
         try assertRefused(#"{"model":{"type":"WordPiece","vocab":{"[PAD]":0,"[CLS]":1,"[SEP]":2}}}"#, .missing, key: "[UNK]")
         // A minimal valid file loads and tokenizes; without a normalizer nothing is lowercased.
         let ok = try BertTokenizer.load(directory: try write(#"{"model":{"type":"WordPiece","vocab":\#(vocab)}}"#))
         XCTAssertEqual(ok.tokenize("A a b"), ["[UNK]", "a", "[UNK]"])
-        let lower = try BertTokenizer.load(directory: try write(
-            #"{"normalizer":{"type":"BertNormalizer","lowercase":true},"model":{"type":"WordPiece","vocab":\#(vocab)}}"#))
+        let lower = try BertTokenizer.load(
+            directory: try write(
+                #"{"normalizer":{"type":"BertNormalizer","lowercase":true},"model":{"type":"WordPiece","vocab":\#(vocab)}}"#))
         XCTAssertEqual(lower.tokenize("A a b"), ["a", "a", "[UNK]"])
     }
 }

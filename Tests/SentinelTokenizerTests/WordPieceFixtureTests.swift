@@ -19,7 +19,8 @@ final class WordPieceFixtureTests: XCTestCase {
             let tokens = tokenizer.tokens(pieces.ids)
             if tokens != expectedTokens || pieces.ids != expectedIDs {
                 failures += 1
-                XCTFail("line \(line + 1) [\(c["category"]?.stringValue ?? "")] \(c["text"]!.serialized()): got \(tokens), expected \(expectedTokens)")
+                XCTFail(
+                    "line \(line + 1) [\(c["category"]?.stringValue ?? "")] \(c["text"]!.serialized()): got \(tokens), expected \(expectedTokens)")
             }
         }
         XCTAssertEqual(failures, 0)
@@ -36,8 +37,9 @@ final class WordPieceFixtureTests: XCTestCase {
             let slow = try XCTUnwrap(c["slow_tokens"]?.arrayValue).compactMap(\.stringValue)
             XCTAssertNotEqual(fast, slow)
             XCTAssertEqual(tokenizer.tokenize(text), fast, text)
-            XCTAssertEqual(tokenizer.pieces(of: text).ids,
-                           try XCTUnwrap(c["fast_ids"]?.arrayValue).compactMap(\.int64Value).map(Int32.init))
+            XCTAssertEqual(
+                tokenizer.pieces(of: text).ids,
+                try XCTUnwrap(c["fast_ids"]?.arrayValue).compactMap(\.int64Value).map(Int32.init))
         }
     }
 }

@@ -68,8 +68,9 @@ final class UnigramAdaptationTests: XCTestCase {
         XCTAssertEqual(checked, 488)
         // xlmr/README.md (transformers 4 run): "the film is a charming ride" is [0, 5, 28, 15, 7, 526, 769, 2] in plain ids.
         XCTAssertEqual(original.encode("the film is a charming ride").inputIDs, [0, 5, 28, 15, 7, 526, 769, 2])
-        XCTAssertEqual(adaptedTokenizer.encode(String(repeating: "0", count: 32) + " " + hasher.hexDigest("▁the")).inputIDs,
-                       [0, 3, Int32(a.mapping[5]), 2])
+        XCTAssertEqual(
+            adaptedTokenizer.encode(String(repeating: "0", count: 32) + " " + hasher.hexDigest("▁the")).inputIDs,
+            [0, 3, Int32(a.mapping[5]), 2])
         // No plaintext piece: every vocabulary entry is a digest or a special token.
         let hex = Set("0123456789abcdef")
         for token in adaptedTokenizer.model.pieces where !["<s>", "<pad>", "</s>", "<unk>", "<mask>"].contains(token) {

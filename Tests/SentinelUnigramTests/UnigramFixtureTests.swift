@@ -33,7 +33,9 @@ final class UnigramFixtureTests: XCTestCase {
             if encoding.inputIDs != ids || tokenizer.tokens(encoding.inputIDs) != tokens {
                 failures += 1
                 if failures <= 10 {
-                    XCTFail("\(label) \(JSONValue.string(text).serialized()): got \(tokenizer.tokens(encoding.inputIDs)) \(encoding.inputIDs), want \(tokens) \(ids)")
+                    XCTFail(
+                        "\(label) \(JSONValue.string(text).serialized()): got \(tokenizer.tokens(encoding.inputIDs)) \(encoding.inputIDs), want \(tokens) \(ids)"
+                    )
                 }
             }
         }
@@ -55,8 +57,10 @@ final class UnigramFixtureTests: XCTestCase {
 
     /// Where sentencepiece (slow) and tokenizers (fast) disagree, the fast ids are produced.
     func testSlowFastDifferencesFollowFast() throws {
-        for (file, tokenizer) in [("xlmr/slow_fast_differences.jsonl", try syntheticJSON.get()),
-                                  ("xlmr/real_spm_slow_fast_differences.jsonl", try realSPM.get())] {
+        for (file, tokenizer) in [
+            ("xlmr/slow_fast_differences.jsonl", try syntheticJSON.get()),
+            ("xlmr/real_spm_slow_fast_differences.jsonl", try realSPM.get()),
+        ] {
             let cases = try jsonLines(file)
             XCTAssertEqual(cases.count, 2)
             for c in cases {
@@ -102,7 +106,9 @@ final class UnigramFixtureTests: XCTestCase {
 
     /// One workspace for every string, twice (the second pass comes from its word cache): the same ids.
     func testSharedWorkspaceAndWordCache() throws {
-        for (file, tokenizer) in [("xlmr/tokenizer_cases.jsonl", try syntheticJSON.get()), ("xlmr/real_spm_tokenizer_cases.jsonl", try realSPM.get())] {
+        for (file, tokenizer) in [
+            ("xlmr/tokenizer_cases.jsonl", try syntheticJSON.get()), ("xlmr/real_spm_tokenizer_cases.jsonl", try realSPM.get()),
+        ] {
             let cases = try jsonLines(file)
             let workspace = UnigramWorkspace()
             for _ in 0..<2 {

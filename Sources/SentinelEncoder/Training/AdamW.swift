@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `torch.optim.AdamW` (`foreach=False`, `amsgrad=False`, `maximize=False`), one tensor at a time.
@@ -32,9 +32,11 @@ public struct AdamW: Sendable, Equatable {
 
     /// One AdamW update of `count` elements in place: parameter `p`, gradient `g`, first and second moments
     /// `m`, `v` (zero before the first step), at step `t` ≥ 1 with learning rate `lr` and weight decay `weightDecay`.
-    public func update(parameter p: UnsafeMutablePointer<Float>, gradient g: UnsafePointer<Float>,
-                       expAvg m: UnsafeMutablePointer<Float>, expAvgSq v: UnsafeMutablePointer<Float>,
-                       count: Int, step t: Int, learningRate lr: Double, weightDecay: Double) {
+    public func update(
+        parameter p: UnsafeMutablePointer<Float>, gradient g: UnsafePointer<Float>,
+        expAvg m: UnsafeMutablePointer<Float>, expAvgSq v: UnsafeMutablePointer<Float>,
+        count: Int, step t: Int, learningRate lr: Double, weightDecay: Double
+    ) {
         let decay = Float(1 - lr * weightDecay)
         let w1 = Float(1 - beta1), b2 = Float(beta2), w2 = Float(1 - beta2)
         let bc1 = 1 - pow(beta1, Double(t)), bc2Sqrt = (1 - pow(beta2, Double(t))).squareRoot()

@@ -2,7 +2,7 @@ import SentinelCore
 import COpenBLAS
 import Dispatch
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension BLAS {
@@ -10,12 +10,15 @@ extension BLAS {
     /// transposed): `op(A)` is `[m, k]` (stored `[k, m]` with `transposeA`), `op(B)` is `[k, n]` (stored
     /// `[n, k]` with `transposeB`); `lda`, `ldb`, `ldc` are the stored row strides.
     @inline(__always)
-    static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
-                     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    static func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
         _ = threads
-        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        cblas_sgemm(
+            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 }
 
@@ -30,26 +33,32 @@ func onEveryCore(_ body: (Int, Int) -> Void) {
 /// each split over the cores into equal halves so that no two cores write the same memory.
 enum LinearBackward {
     /// `gradW[out, in] += dyᵀ · x` with `dy` `[rows, out]`, `x` `[rows, in]`: the cores take blocks of output rows.
-    static func weightGradient(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, rows: Int, out: Int, in inF: Int,
-                               into gradW: UnsafeMutablePointer<Float>) {
+    static func weightGradient(
+        _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, rows: Int, out: Int, in inF: Int,
+        into gradW: UnsafeMutablePointer<Float>
+    ) {
         onEveryCore { w, parts in
             let lo = out * w / parts, hi = out * (w + 1) / parts
             guard hi > lo else { return }
-            BLAS.gemm(transposeA: true, transposeB: false, m: hi - lo, n: inF, k: rows, a: dy + lo, lda: out,
-                      b: x, ldb: inF, beta: 1, c: gradW + lo * inF, ldc: inF)
+            BLAS.gemm(
+                transposeA: true, transposeB: false, m: hi - lo, n: inF, k: rows, a: dy + lo, lda: out,
+                b: x, ldb: inF, beta: 1, c: gradW + lo * inF, ldc: inF)
         }
     }
 
     /// `dx[rows, in] (+)= Σ dyᵢ · Wᵢ` over the given (`dy` `[rows, out]`, `W` `[out, in]`) pairs (`accumulate`
     /// adds to `dx` instead of overwriting it): the cores take blocks of rows.
-    static func inputGradient(_ pairs: [(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, out: Int)], rows: Int,
-                              in inF: Int, into dx: UnsafeMutablePointer<Float>, accumulate: Bool) {
+    static func inputGradient(
+        _ pairs: [(dy: UnsafePointer<Float>, weight: UnsafePointer<Float>, out: Int)], rows: Int,
+        in inF: Int, into dx: UnsafeMutablePointer<Float>, accumulate: Bool
+    ) {
         onEveryCore { w, parts in
             let lo = rows * w / parts, hi = rows * (w + 1) / parts
             guard hi > lo else { return }
             for (i, p) in pairs.enumerated() {
-                BLAS.gemm(transposeA: false, transposeB: false, m: hi - lo, n: inF, k: p.out, a: p.dy + lo * p.out,
-                          lda: p.out, b: p.weight, ldb: inF, beta: accumulate || i > 0 ? 1 : 0, c: dx + lo * inF, ldc: inF)
+                BLAS.gemm(
+                    transposeA: false, transposeB: false, m: hi - lo, n: inF, k: p.out, a: p.dy + lo * p.out,
+                    lda: p.out, b: p.weight, ldb: inF, beta: accumulate || i > 0 ? 1 : 0, c: dx + lo * inF, ldc: inF)
             }
         }
     }
@@ -70,9 +79,15 @@ enum TrainingKernels {
             var a0 = load(acc + c), a1 = load(acc + c + 16), a2 = load(acc + c + 32), a3 = load(acc + c + 48)
             for r in 0..<rows {
                 let p = x + r * cols + c
-                a0 += load(p); a1 += load(p + 16); a2 += load(p + 32); a3 += load(p + 48)
+                a0 += load(p)
+                a1 += load(p + 16)
+                a2 += load(p + 32)
+                a3 += load(p + 48)
             }
-            store(a0, acc + c); store(a1, acc + c + 16); store(a2, acc + c + 32); store(a3, acc + c + 48)
+            store(a0, acc + c)
+            store(a1, acc + c + 16)
+            store(a2, acc + c + 32)
+            store(a3, acc + c + 48)
             c += 64
         }
         while c + 16 <= cols {
@@ -93,49 +108,83 @@ enum TrainingKernels {
     @inline(__always)
     static func multiply(_ x: UnsafeMutablePointer<Float>, by m: UnsafePointer<Float>, count: Int) {
         var i = 0
-        while i + 16 <= count { store(load(x + i) * load(m + i), x + i); i += 16 }
-        while i < count { x[i] *= m[i]; i += 1 }
+        while i + 16 <= count {
+            store(load(x + i) * load(m + i), x + i)
+            i += 16
+        }
+        while i < count {
+            x[i] *= m[i]
+            i += 1
+        }
     }
 
     /// `out[i] = x[i] · m[i]`.
     @inline(__always)
     static func multiply(_ x: UnsafePointer<Float>, by m: UnsafePointer<Float>, count: Int, into out: UnsafeMutablePointer<Float>) {
         var i = 0
-        while i + 16 <= count { store(load(x + i) * load(m + i), out + i); i += 16 }
-        while i < count { out[i] = x[i] * m[i]; i += 1 }
+        while i + 16 <= count {
+            store(load(x + i) * load(m + i), out + i)
+            i += 16
+        }
+        while i < count {
+            out[i] = x[i] * m[i]
+            i += 1
+        }
     }
 
     /// LayerNorm forward of one row that keeps what the backward pass needs: `row` (the pre-norm values)
     /// is replaced by `x̂ = (row − mean) · rstd`, `out = x̂ · gamma + beta`; returns `rstd`. The arithmetic is
     /// that of ``Kernels/normalizeRow(_:cols:gamma:beta:eps:out:)`` (same values).
     @inline(__always)
-    static func normalizeRowKeeping(_ row: UnsafeMutablePointer<Float>, cols: Int, gamma: UnsafePointer<Float>,
-                                    beta: UnsafePointer<Float>, eps: Float, out: UnsafeMutablePointer<Float>) -> Float {
+    static func normalizeRowKeeping(
+        _ row: UnsafeMutablePointer<Float>, cols: Int, gamma: UnsafePointer<Float>,
+        beta: UnsafePointer<Float>, eps: Float, out: UnsafeMutablePointer<Float>
+    ) -> Float {
         let (mean, rstd) = Kernels.normalizeRow(row, cols: cols, gamma: gamma, beta: beta, eps: eps, out: out)
         var j = 0
-        while j + 16 <= cols { store((load(row + j) - mean) * rstd, row + j); j += 16 }
-        while j < cols { row[j] = (row[j] - mean) * rstd; j += 1 }
+        while j + 16 <= cols {
+            store((load(row + j) - mean) * rstd, row + j)
+            j += 16
+        }
+        while j < cols {
+            row[j] = (row[j] - mean) * rstd
+            j += 1
+        }
         return rstd
     }
 
     /// Training epilogue of `BertSelfOutput` / `BertOutput`: `s = dropout(x + bias) + residual`, then
     /// LayerNorm. `x` (`[rows, cols]`, the product) is replaced by `x̂`, `out` gets the LayerNorm output,
     /// `rstd[r]` each row's `1/sqrt(var + eps)`; `mask` (`[rows, cols]`, 0 or 1/(1−p)) is the dropout mask.
-    static func addBiasDropoutResidualLayerNorm(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int,
-                                                bias: UnsafePointer<Float>, mask: UnsafePointer<Float>?,
-                                                residual: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
-                                                beta: UnsafePointer<Float>, eps: Float,
-                                                out: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>) {
+    static func addBiasDropoutResidualLayerNorm(
+        _ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int,
+        bias: UnsafePointer<Float>, mask: UnsafePointer<Float>?,
+        residual: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
+        beta: UnsafePointer<Float>, eps: Float,
+        out: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>
+    ) {
         for r in 0..<rows {
             let t = x + r * cols, res = residual + r * cols
             var j = 0
             if let mask {
                 let m = mask + r * cols
-                while j + 16 <= cols { store((load(t + j) + load(bias + j)) * load(m + j) + load(res + j), t + j); j += 16 }
-                while j < cols { t[j] = (t[j] + bias[j]) * m[j] + res[j]; j += 1 }
+                while j + 16 <= cols {
+                    store((load(t + j) + load(bias + j)) * load(m + j) + load(res + j), t + j)
+                    j += 16
+                }
+                while j < cols {
+                    t[j] = (t[j] + bias[j]) * m[j] + res[j]
+                    j += 1
+                }
             } else {
-                while j + 16 <= cols { store(load(t + j) + load(bias + j) + load(res + j), t + j); j += 16 }
-                while j < cols { t[j] = t[j] + bias[j] + res[j]; j += 1 }
+                while j + 16 <= cols {
+                    store(load(t + j) + load(bias + j) + load(res + j), t + j)
+                    j += 16
+                }
+                while j < cols {
+                    t[j] = t[j] + bias[j] + res[j]
+                    j += 1
+                }
             }
             rstd[r] = normalizeRowKeeping(t, cols: cols, gamma: gamma, beta: beta, eps: eps, out: out + r * cols)
         }
@@ -144,10 +193,12 @@ enum TrainingKernels {
     /// LayerNorm backward for rows `rows` of `[·, cols]` (`torch.nn.LayerNorm` over the last dimension):
     /// with `g = dy · gamma`, `dx = rstd · (g − mean(g) − x̂ · mean(g · x̂))`; `gradGamma += Σ dy · x̂`,
     /// `gradBeta += Σ dy` (into the caller's per-core partial sums). `dx` may be `dy`.
-    static func layerNormBackward(dy: UnsafePointer<Float>, normalized: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
-                                  rows: Range<Int>, cols: Int, gamma: UnsafePointer<Float>,
-                                  gradGamma: UnsafeMutablePointer<Float>, gradBeta: UnsafeMutablePointer<Float>,
-                                  dx: UnsafeMutablePointer<Float>) {
+    static func layerNormBackward(
+        dy: UnsafePointer<Float>, normalized: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
+        rows: Range<Int>, cols: Int, gamma: UnsafePointer<Float>,
+        gradGamma: UnsafeMutablePointer<Float>, gradBeta: UnsafeMutablePointer<Float>,
+        dx: UnsafeMutablePointer<Float>
+    ) {
         let inv = 1 / Float(cols)
         for r in rows {
             let d = dy + r * cols, xh = normalized + r * cols, o = dx + r * cols
@@ -179,15 +230,20 @@ enum TrainingKernels {
                 store((load(d + j) * load(gamma + j) - a - load(xh + j) * b) * s, o + j)
                 j += 16
             }
-            while j < cols { o[j] = (d[j] * gamma[j] - a - xh[j] * b) * s; j += 1 }
+            while j < cols {
+                o[j] = (d[j] * gamma[j] - a - xh[j] * b) * s
+                j += 1
+            }
         }
     }
 
     /// Training form of ``Kernels/addBiasActivate(_:rows:cols:bias:activation:preActivation:)``: `x = act(x + bias)` in
     /// place and `derivative = act′(x + bias)` (what the backward pass multiplies by), computed together (one `erf`
     /// or `tanh` per element). The values equal the inference kernel's.
-    static func addBiasActivate(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, bias: UnsafePointer<Float>,
-                                activation: Activation, derivative: UnsafeMutablePointer<Float>) {
+    static func addBiasActivate(
+        _ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, bias: UnsafePointer<Float>,
+        activation: Activation, derivative: UnsafeMutablePointer<Float>
+    ) {
         switch activation {
         case .gelu: addBiasActivate(x, rows, cols, bias, derivative, Activation.geluWithDerivative, Activation.geluWithDerivative)
         case .geluTanh: addBiasActivate(x, rows, cols, bias, derivative, Activation.geluTanhWithDerivative, Activation.geluTanhWithDerivative)
@@ -196,9 +252,11 @@ enum TrainingKernels {
     }
 
     @inline(__always)
-    private static func addBiasActivate(_ x: UnsafeMutablePointer<Float>, _ rows: Int, _ cols: Int, _ bias: UnsafePointer<Float>,
-                                        _ derivative: UnsafeMutablePointer<Float>, _ f: (Vec) -> (Vec, Vec),
-                                        _ scalar: (Float) -> (Float, Float)) {
+    private static func addBiasActivate(
+        _ x: UnsafeMutablePointer<Float>, _ rows: Int, _ cols: Int, _ bias: UnsafePointer<Float>,
+        _ derivative: UnsafeMutablePointer<Float>, _ f: (Vec) -> (Vec, Vec),
+        _ scalar: (Float) -> (Float, Float)
+    ) {
         for r in 0..<rows {
             let row = x + r * cols, d = derivative + r * cols
             var j = 0
@@ -224,12 +282,24 @@ enum TrainingKernels {
             let g = grad + r * cols, pr = p + r * cols
             var acc = Vec(repeating: 0)
             var j = 0
-            while j + 16 <= cols { acc += load(g + j) * load(pr + j); j += 16 }
+            while j + 16 <= cols {
+                acc += load(g + j) * load(pr + j)
+                j += 16
+            }
             var dot = hsum(acc)
-            while j < cols { dot += g[j] * pr[j]; j += 1 }
+            while j < cols {
+                dot += g[j] * pr[j]
+                j += 1
+            }
             j = 0
-            while j + 16 <= cols { store(load(pr + j) * (load(g + j) - dot), g + j); j += 16 }
-            while j < cols { g[j] = pr[j] * (g[j] - dot); j += 1 }
+            while j + 16 <= cols {
+                store(load(pr + j) * (load(g + j) - dot), g + j)
+                j += 16
+            }
+            while j < cols {
+                g[j] = pr[j] * (g[j] - dot)
+                j += 1
+            }
         }
     }
 
@@ -241,9 +311,16 @@ enum TrainingKernels {
             let n = min(1024, count - i)
             var acc = Vec(repeating: 0)
             var j = 0
-            while j + 16 <= n { let v = load(x + i + j); acc += v * v; j += 16 }
+            while j + 16 <= n {
+                let v = load(x + i + j)
+                acc += v * v
+                j += 16
+            }
             var s = Double(hsum(acc))
-            while j < n { s += Double(x[i + j]) * Double(x[i + j]); j += 1 }
+            while j < n {
+                s += Double(x[i + j]) * Double(x[i + j])
+                j += 1
+            }
             total += s
             i += n
         }
@@ -253,16 +330,28 @@ enum TrainingKernels {
     /// `x[i] *= factor` for `count` values.
     static func scale(_ x: UnsafeMutablePointer<Float>, count: Int, by factor: Float) {
         var i = 0
-        while i + 16 <= count { store(load(x + i) * factor, x + i); i += 16 }
-        while i < count { x[i] *= factor; i += 1 }
+        while i + 16 <= count {
+            store(load(x + i) * factor, x + i)
+            i += 16
+        }
+        while i < count {
+            x[i] *= factor
+            i += 1
+        }
     }
 
     /// `dst[i] += src[i]`.
     @inline(__always)
     static func add(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, count: Int) {
         var i = 0
-        while i + 16 <= count { store(load(dst + i) + load(src + i), dst + i); i += 16 }
-        while i < count { dst[i] += src[i]; i += 1 }
+        while i + 16 <= count {
+            store(load(dst + i) + load(src + i), dst + i)
+            i += 16
+        }
+        while i < count {
+            dst[i] += src[i]
+            i += 1
+        }
     }
 }
 

@@ -35,9 +35,10 @@ public struct DropoutRates: Sendable, Equatable {
             return Float(d)
         }
         let hidden = try rate("hidden_dropout_prob", default: 0.1) ?? 0.1
-        self.init(hidden: hidden,
-                  attentionProbabilities: try rate("attention_probs_dropout_prob", default: 0.1) ?? 0.1,
-                  classifier: try rate("classifier_dropout", default: nil))
+        self.init(
+            hidden: hidden,
+            attentionProbabilities: try rate("attention_probs_dropout_prob", default: 0.1) ?? 0.1,
+            classifier: try rate("classifier_dropout", default: nil))
     }
 
     /// Reads the rates from `config.json` at `path`.

@@ -1,6 +1,6 @@
 import SentinelCore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The timing loop of `sentinel bench train`: whole training steps (training-mode forward, backward, clipping,
@@ -41,8 +41,10 @@ public enum TrainingBenchmark {
             z ^= z >> 31
             w.append((Float(z >> 40) / Float(1 << 24) * 2 - 1) * 0.034_641_016)
         }
-        return ClassificationHead(linear: Linear(weight: Parameter(name: "classifier.weight", shape: [labels, hidden], values: w),
-                                                 bias: Parameter(name: "classifier.bias", shape: [labels])))
+        return ClassificationHead(
+            linear: Linear(
+                weight: Parameter(name: "classifier.weight", shape: [labels, hidden], values: w),
+                bias: Parameter(name: "classifier.bias", shape: [labels])))
     }
 
     /// One timed training step and the machine's sgemm throughput measured just before it.
@@ -56,8 +58,10 @@ public enum TrainingBenchmark {
     /// `repeats` training steps (`forwardBackward` + `step`) after `warmup` untimed ones, each paired with a 2048³
     /// sgemm measured just before it (so that a step's fraction of the machine's peak stays meaningful when other
     /// processes load the machine).
-    public static func measure(_ session: TrainingSession, batch: EncoderBatch, labels: [Int32], warmup: Int = 2,
-                               repeats: Int = 5) throws -> [Sample] {
+    public static func measure(
+        _ session: TrainingSession, batch: EncoderBatch, labels: [Int32], warmup: Int = 2,
+        repeats: Int = 5
+    ) throws -> [Sample] {
         for _ in 0..<warmup {
             _ = try session.forwardBackward(batch, labels: labels)
             session.step()

@@ -1,7 +1,7 @@
 import Dispatch
 import SentinelCore
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What a ``TrainingSession`` fine-tunes the encoder for.
@@ -122,13 +122,16 @@ public final class TrainingSession {
     ///   `.sizeMismatch` when the classifier's input width is not the hidden size, `.outOfRange` for a dropout rate
     ///   outside `[0, 1)`, a padding index outside the vocabulary, or fewer than 2 labels (HF's 1-label regression
     ///   is not implemented).
-    public init(model: BertModel, classifier: ClassificationHead, task: TrainingTask, dropout: DropoutRates = .init(),
-                seed: UInt64 = 42, optimizer: AdamW = AdamW(), schedule: LearningRateSchedule = .constant(5e-5),
-                maxGradNorm: Double? = 1.0, paddingIndex: Int? = 0) throws {
+    public init(
+        model: BertModel, classifier: ClassificationHead, task: TrainingTask, dropout: DropoutRates = .init(),
+        seed: UInt64 = 42, optimizer: AdamW = AdamW(), schedule: LearningRateSchedule = .constant(5e-5),
+        maxGradNorm: Double? = 1.0, paddingIndex: Int? = 0
+    ) throws {
         let c = model.config
         guard classifier.linear.inFeatures == c.hiddenSize else {
-            throw InputError(.sizeMismatch, file: "model", key: "classifier.weight",
-                             "classifier input width \(classifier.linear.inFeatures), hidden size \(c.hiddenSize)")
+            throw InputError(
+                .sizeMismatch, file: "model", key: "classifier.weight",
+                "classifier input width \(classifier.linear.inFeatures), hidden size \(c.hiddenSize)")
         }
         if classifier.labelCount < 2 {
             // HF treats one label as regression (MSELoss), which this session does not implement.
@@ -137,8 +140,10 @@ public final class TrainingSession {
         if task == .sequenceClassification && model.pooler == nil {
             throw InputError(.missing, file: model.archive.path, key: "pooler.dense.weight", "sequence classification needs the pooler")
         }
-        for (key, r) in [("hidden_dropout_prob", dropout.hidden), ("attention_probs_dropout_prob", dropout.attentionProbabilities),
-                         ("classifier_dropout", dropout.classifier)] where !(r >= 0 && r < 1) {
+        for (key, r) in [
+            ("hidden_dropout_prob", dropout.hidden), ("attention_probs_dropout_prob", dropout.attentionProbabilities),
+            ("classifier_dropout", dropout.classifier),
+        ] where !(r >= 0 && r < 1) {
             throw InputError(.outOfRange, file: "model", key: key, "dropout rate \(r) is outside [0, 1)")
         }
         if let p = paddingIndex, p < 0 || p >= c.vocabSize {
@@ -156,11 +161,15 @@ public final class TrainingSession {
         // Names from the structure (the archive may prefix them with `bert.` or call them anything).
         var named: [(String, Parameter)] = []
         let e = model.embeddings
-        named += [("embeddings.word_embeddings.weight", e.word), ("embeddings.position_embeddings.weight", e.position),
-                  ("embeddings.token_type_embeddings.weight", e.tokenType),
-                  ("embeddings.LayerNorm.weight", e.norm.weight), ("embeddings.LayerNorm.bias", e.norm.bias)]
-        let suffixes = ["attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
-                        "attention.output.LayerNorm", "intermediate.dense", "output.dense", "output.LayerNorm"]
+        named += [
+            ("embeddings.word_embeddings.weight", e.word), ("embeddings.position_embeddings.weight", e.position),
+            ("embeddings.token_type_embeddings.weight", e.tokenType),
+            ("embeddings.LayerNorm.weight", e.norm.weight), ("embeddings.LayerNorm.bias", e.norm.bias),
+        ]
+        let suffixes = [
+            "attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
+            "attention.output.LayerNorm", "intermediate.dense", "output.dense", "output.LayerNorm",
+        ]
         for (i, layer) in model.layers.enumerated() {
             let ps = layer.parameters
             for (j, p) in ps.enumerated() {
@@ -227,8 +236,9 @@ public final class TrainingSession {
         let b = batch.batchSize, l = batch.sequenceLength, t = b * l, labelCount = classifier.labelCount
         let rows = task == .tokenClassification ? t : b
         guard labels.count == rows else {
-            throw InputError(.invalidStructure, file: "input", key: "labels",
-                             "\(labels.count) labels; expected \(task == .tokenClassification ? "[\(b), \(l)]" : "[\(b)]")")
+            throw InputError(
+                .invalidStructure, file: "input", key: "labels",
+                "\(labels.count) labels; expected \(task == .tokenClassification ? "[\(b), \(l)]" : "[\(b)]")")
         }
         var counted = 0
         for (i, y) in labels.enumerated() where y != -100 {
@@ -242,8 +252,9 @@ public final class TrainingSession {
             throw InputError(.invalidStructure, file: "input", key: "labels", "every label is -100: the loss is undefined")
         }
         let last = forward(batch)
-        let (loss, logitsTensor) = lossAndLogitGradient(rows: rows, labels: labels, counted: counted, scale: lossScale,
-                                                        shape: task == .tokenClassification ? [b, l, labelCount] : [b, labelCount])
+        let (loss, logitsTensor) = lossAndLogitGradient(
+            rows: rows, labels: labels, counted: counted, scale: lossScale,
+            shape: task == .tokenClassification ? [b, l, labelCount] : [b, labelCount])
         backward(batch, last: last)
         return TrainingOutput(loss: loss, logits: logitsTensor, labelCount: counted)
     }
@@ -278,8 +289,14 @@ public final class TrainingSession {
                         let row = xe + r * h
                         let w = wordV + Int(ids[r]) * h, p = pos + (r % l) * h, tt = type + Int(types[r]) * h
                         var j = 0
-                        while j + 16 <= h { store(load(w + j) + load(p + j) + load(tt + j), row + j); j += 16 }
-                        while j < h { row[j] = w[j] + p[j] + tt[j]; j += 1 }
+                        while j + 16 <= h {
+                            store(load(w + j) + load(p + j) + load(tt + j), row + j)
+                            j += 16
+                        }
+                        while j < h {
+                            row[j] = w[j] + p[j] + tt[j]
+                            j += 1
+                        }
                         rs[r] = TrainingKernels.normalizeRowKeeping(row, cols: h, gamma: gamma, beta: beta, eps: eps, out: out + r * h)
                     }
                 }
@@ -349,9 +366,10 @@ public final class TrainingSession {
         tape.hasAttentionMask = m1 != nil
         let an = layer.attentionNorm, aob = layer.attentionOutput.bias.values
         BertModel.products([(layer.attentionOutput, s1)], ctx, rows: t) { lo, n in
-            TrainingKernels.addBiasDropoutResidualLayerNorm(s1 + lo * h, rows: n, cols: h, bias: aob, mask: m1.map { UnsafePointer($0 + lo * h) },
-                                                            residual: x + lo * h, gamma: an.weight.values, beta: an.bias.values,
-                                                            eps: an.eps, out: h1 + lo * h, rstd: r1 + lo)
+            TrainingKernels.addBiasDropoutResidualLayerNorm(
+                s1 + lo * h, rows: n, cols: h, bias: aob, mask: m1.map { UnsafePointer($0 + lo * h) },
+                residual: x + lo * h, gamma: an.weight.values, beta: an.bias.values,
+                eps: an.eps, out: h1 + lo * h, rstd: r1 + lo)
         }
         // Feed-forward: dense, activation, dense, dropout, residual, LayerNorm.
         let z = tape.activationDerivative.reserve(t * f), g = tape.activation.reserve(t * f)
@@ -364,9 +382,10 @@ public final class TrainingSession {
         tape.hasOutputMask = m2 != nil
         let on = layer.outputNorm, ob = layer.output.bias.values
         BertModel.products([(layer.output, s2)], g, rows: t) { lo, n in
-            TrainingKernels.addBiasDropoutResidualLayerNorm(s2 + lo * h, rows: n, cols: h, bias: ob, mask: m2.map { UnsafePointer($0 + lo * h) },
-                                                            residual: h1 + lo * h, gamma: on.weight.values, beta: on.bias.values,
-                                                            eps: on.eps, out: out + lo * h, rstd: r2 + lo)
+            TrainingKernels.addBiasDropoutResidualLayerNorm(
+                s2 + lo * h, rows: n, cols: h, bias: ob, mask: m2.map { UnsafePointer($0 + lo * h) },
+                residual: h1 + lo * h, gamma: on.weight.values, beta: on.bias.values,
+                eps: on.eps, out: out + lo * h, rstd: r2 + lo)
         }
     }
 
@@ -377,9 +396,11 @@ public final class TrainingSession {
 
     /// `P = softmax(Q·Kᵀ/√d + mask)` per (sequence, head) into `probabilities` `[batch, heads, L, L]`, then
     /// `context = dropout(P)·V`; the pairs are split over the cores.
-    private func attentionForward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-                                  probabilities: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<Float>?,
-                                  context: UnsafeMutablePointer<Float>, batch b: Int, length l: Int) {
+    private func attentionForward(
+        q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+        probabilities: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<Float>?,
+        context: UnsafeMutablePointer<Float>, batch b: Int, length l: Int
+    ) {
         let c = model.config, h = c.hiddenSize, heads = c.headCount, d = c.headSize, pairs = b * heads
         // Base-2 scores, as the inference path: log₂e joins the 1/√d scale.
         let alpha = 1.442_695_04 / Float(d).squareRoot()
@@ -390,16 +411,18 @@ public final class TrainingSession {
             for pair in (pairs * w / workers)..<(pairs * (w + 1) / workers) {
                 let s = probabilities + pair * l * l
                 let seq = pair / heads, offset = seq * l * h + (pair % heads) * d
-                BLAS.sgemm(m: l, n: l, k: d, alpha: alpha, a: q + offset, lda: h, b: k + offset, ldb: h,
-                           transposeB: true, c: s, ldc: l)
+                BLAS.sgemm(
+                    m: l, n: l, k: d, alpha: alpha, a: q + offset, lda: h, b: k + offset, ldb: h,
+                    transposeB: true, c: s, ldc: l)
                 Kernels.maskedSoftmax(s, rows: l, cols: l, keyMask: km + seq * l, keyBias: kb + seq * l)
                 var weights = UnsafePointer(s)
                 if let mask {
                     TrainingKernels.multiply(s, by: mask + pair * l * l, count: l * l, into: tmp[w])
                     weights = UnsafePointer(tmp[w])
                 }
-                BLAS.sgemm(m: l, n: d, k: l, a: weights, lda: l, b: v + offset, ldb: h, transposeB: false,
-                           c: context + offset, ldc: h)
+                BLAS.sgemm(
+                    m: l, n: d, k: l, a: weights, lda: l, b: v + offset, ldb: h, transposeB: false,
+                    c: context + offset, ldc: h)
             }
         }
         if workers <= 1 { run(0) } else { Parallel.forEach(workers, run) }
@@ -414,7 +437,10 @@ public final class TrainingSession {
         for r in 0..<rows {
             let x = lg + r * n, g = dl + r * n
             let y = Int(labels[r])
-            guard y != -100 else { g.update(repeating: 0, count: n); continue }
+            guard y != -100 else {
+                g.update(repeating: 0, count: n)
+                continue
+            }
             var m = x[0]
             for j in 1..<n { m = max(m, x[j]) }
             var sum = 0.0
@@ -463,17 +489,20 @@ public final class TrainingSession {
 
     /// LayerNorm backward over all `rows`, split over the cores with per-core partial sums for the weight and
     /// bias gradients.
-    private func layerNormBackward(dy: UnsafePointer<Float>, normalized: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
-                                   rows: Int, norm: LayerNorm, dx: UnsafeMutablePointer<Float>) {
+    private func layerNormBackward(
+        dy: UnsafePointer<Float>, normalized: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
+        rows: Int, norm: LayerNorm, dx: UnsafeMutablePointer<Float>
+    ) {
         let h = norm.weight.count
         let parts = rows * h >= Parallel.minimumWork ? BLAS.threads : 1
         let partial = partials.reserve(parts * 2 * h)
         partial.update(repeating: 0, count: parts * 2 * h)
         let run = { (w: Int) in
             let lo = rows * w / parts, hi = rows * (w + 1) / parts
-            TrainingKernels.layerNormBackward(dy: dy, normalized: normalized, rstd: rstd, rows: lo..<hi, cols: h,
-                                              gamma: norm.weight.values, gradGamma: partial + w * 2 * h,
-                                              gradBeta: partial + w * 2 * h + h, dx: dx)
+            TrainingKernels.layerNormBackward(
+                dy: dy, normalized: normalized, rstd: rstd, rows: lo..<hi, cols: h,
+                gamma: norm.weight.values, gradGamma: partial + w * 2 * h,
+                gradBeta: partial + w * 2 * h + h, dx: dx)
         }
         if parts <= 1 { run(0) } else { Parallel.forEach(parts, run) }
         let gg = grad(norm.weight), gb = grad(norm.bias)
@@ -495,8 +524,10 @@ public final class TrainingSession {
     }
 
     /// One layer's backward pass: `dOut` (`[T, hidden]`, ∂loss/∂layer output) is replaced by ∂loss/∂layer input.
-    private func backward(_ layer: BertLayer, input x: UnsafePointer<Float>, tape: LayerTape, dOut: UnsafeMutablePointer<Float>,
-                          batch b: Int, length l: Int) {
+    private func backward(
+        _ layer: BertLayer, input x: UnsafePointer<Float>, tape: LayerTape, dOut: UnsafeMutablePointer<Float>,
+        batch b: Int, length l: Int
+    ) {
         let c = model.config, t = b * l, h = c.hiddenSize, f = c.intermediateSize
         // Output LayerNorm: ∂s2 (s2 = dropout(o) + h1).
         let ds2 = dTemp.reserve(t * h)
@@ -534,15 +565,20 @@ public final class TrainingSession {
             LinearBackward.weightGradient(d, x, rows: t, out: h, in: h, into: grad(lin.weight))
             LinearBackward.biasGradient(d, rows: t, cols: h, into: grad(lin.bias))
         }
-        LinearBackward.inputGradient([(UnsafePointer(dq), layer.query.weight.values, h), (UnsafePointer(dk), layer.key.weight.values, h),
-                                      (UnsafePointer(dv), layer.value.weight.values, h)],
-                                     rows: t, in: h, into: dOut, accumulate: true)
+        LinearBackward.inputGradient(
+            [
+                (UnsafePointer(dq), layer.query.weight.values, h), (UnsafePointer(dk), layer.key.weight.values, h),
+                (UnsafePointer(dv), layer.value.weight.values, h),
+            ],
+            rows: t, in: h, into: dOut, accumulate: true)
     }
 
     /// ∂Q, ∂K, ∂V `[T, hidden]` from ∂context, per (sequence, head) pair, the pairs split over the cores:
     /// `∂V = dropout(P)ᵀ·∂C`, `∂P = dropout′(∂C·Vᵀ)`, `∂S = P·(∂P − rowsum(∂P·P))`, `∂Q = ∂S·K/√d`, `∂K = ∂Sᵀ·Q/√d`.
-    private func attentionBackward(tape: LayerTape, dContext dc: UnsafePointer<Float>, dq: UnsafeMutablePointer<Float>,
-                                   dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>, batch b: Int, length l: Int) {
+    private func attentionBackward(
+        tape: LayerTape, dContext dc: UnsafePointer<Float>, dq: UnsafeMutablePointer<Float>,
+        dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>, batch b: Int, length l: Int
+    ) {
         let c = model.config, h = c.hiddenSize, heads = c.headCount, d = c.headSize, pairs = b * heads
         let scale = 1 / Float(d).squareRoot()
         let workers = min(BLAS.threads, pairs)
@@ -560,16 +596,20 @@ public final class TrainingSession {
                     TrainingKernels.multiply(p, by: mask + pair * l * l, count: l * l, into: dropped)
                     weights = UnsafePointer(dropped)
                 }
-                BLAS.gemm(transposeA: true, transposeB: false, m: l, n: d, k: l, a: weights, lda: l, b: dc + offset, ldb: h,
-                          beta: 0, c: dv + offset, ldc: h)
-                BLAS.gemm(transposeA: false, transposeB: true, m: l, n: l, k: d, a: dc + offset, lda: h, b: v + offset, ldb: h,
-                          beta: 0, c: ds, ldc: l)
+                BLAS.gemm(
+                    transposeA: true, transposeB: false, m: l, n: d, k: l, a: weights, lda: l, b: dc + offset, ldb: h,
+                    beta: 0, c: dv + offset, ldc: h)
+                BLAS.gemm(
+                    transposeA: false, transposeB: true, m: l, n: l, k: d, a: dc + offset, lda: h, b: v + offset, ldb: h,
+                    beta: 0, c: ds, ldc: l)
                 if let mask { TrainingKernels.multiply(ds, by: mask + pair * l * l, count: l * l) }
                 TrainingKernels.softmaxBackward(ds, probabilities: p, rows: l, cols: l)
-                BLAS.gemm(transposeA: false, transposeB: false, m: l, n: d, k: l, alpha: scale, a: ds, lda: l, b: k + offset, ldb: h,
-                          beta: 0, c: dq + offset, ldc: h)
-                BLAS.gemm(transposeA: true, transposeB: false, m: l, n: d, k: l, alpha: scale, a: ds, lda: l, b: q + offset, ldb: h,
-                          beta: 0, c: dk + offset, ldc: h)
+                BLAS.gemm(
+                    transposeA: false, transposeB: false, m: l, n: d, k: l, alpha: scale, a: ds, lda: l, b: k + offset, ldb: h,
+                    beta: 0, c: dq + offset, ldc: h)
+                BLAS.gemm(
+                    transposeA: true, transposeB: false, m: l, n: d, k: l, alpha: scale, a: ds, lda: l, b: q + offset, ldb: h,
+                    beta: 0, c: dk + offset, ldc: h)
             }
         }
         if workers <= 1 { run(0) } else { Parallel.forEach(workers, run) }
@@ -587,7 +627,10 @@ public final class TrainingSession {
         let pad = paddingIndex ?? -1
         for r in 0..<t {
             let id = Int(batch.inputIDs[r]), src = UnsafePointer(ds + r * h)
-            if !rowUsed[id] { rowUsed[id] = true; usedRows.append(Int32(id)) }
+            if !rowUsed[id] {
+                rowUsed[id] = true
+                usedRows.append(Int32(id))
+            }
             if id != pad { TrainingKernels.add(src, into: gw + id * h, count: h) }
             TrainingKernels.add(src, into: gp + (r % l) * h, count: h)
             TrainingKernels.add(src, into: gt + Int(batch.tokenTypeIDs[r]) * h, count: h)
@@ -639,15 +682,19 @@ public final class TrainingSession {
         for p in parameters {
             p.ensureMoments()
             var lo = 0
-            while lo < p.count { blocks.append((p, lo, min(size, p.count - lo))); lo += size }
+            while lo < p.count {
+                blocks.append((p, lo, min(size, p.count - lo)))
+                lo += size
+            }
         }
         let opt = optimizer
         let workers = min(BLAS.threads, blocks.count)
         let run = { (w: Int) in
             for i in stride(from: w, to: blocks.count, by: workers) {
                 let (p, lo, n) = blocks[i]
-                opt.update(parameter: p.parameter.mutableValues() + lo, gradient: p.gradient + lo, expAvg: p.expAvg! + lo,
-                           expAvgSq: p.expAvgSq! + lo, count: n, step: t, learningRate: lr, weightDecay: p.weightDecay)
+                opt.update(
+                    parameter: p.parameter.mutableValues() + lo, gradient: p.gradient + lo, expAvg: p.expAvg! + lo,
+                    expAvgSq: p.expAvgSq! + lo, count: n, step: t, learningRate: lr, weightDecay: p.weightDecay)
             }
         }
         if workers <= 1 { run(0) } else { Parallel.forEach(workers, run) }

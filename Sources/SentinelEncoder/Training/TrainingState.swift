@@ -21,8 +21,9 @@ extension TrainingSession {
                 throw InputError(.missing, file: archive.path, key: name, "optimizer state tensor missing")
             }
             guard e.dtype == dtype, e.shape == shape else {
-                throw InputError(.sizeMismatch, file: archive.path, key: name,
-                                 "\(e.dtype) \(e.shape), expected \(dtype) \(shape)")
+                throw InputError(
+                    .sizeMismatch, file: archive.path, key: name,
+                    "\(e.dtype) \(e.shape), expected \(dtype) \(shape)")
             }
             return e
         }
@@ -80,8 +81,10 @@ final class OptimizerStateArchive: TensorArchive {
                 moments[prefix + p.name] = (p, second)
             }
         }
-        for (name, dtype, bits) in [("step", DType.I64, UInt64(session.optimizerStep)), ("dropout.seed", .U64, session.generator.seed),
-                                    ("dropout.draws", .U64, session.generator.draws)] {
+        for (name, dtype, bits) in [
+            ("step", DType.I64, UInt64(session.optimizerStep)), ("dropout.seed", .U64, session.generator.seed),
+            ("dropout.draws", .U64, session.generator.draws),
+        ] {
             entries.append(TensorEntry(name: name, dtype: dtype, shape: []))
             scalars[name] = withUnsafeBytes(of: bits.littleEndian) { Array($0) }
         }

@@ -27,14 +27,17 @@ extension PickleValue {
 func floatJSON(_ d: Double) -> JSONValue {
     if d.isNaN { return .string("nan") }
     if d.isInfinite { return .string(d > 0 ? "inf" : "-inf") }
-    return .double(d, text: d.description) // shortest round-trip spelling, as Python's repr
+    return .double(d, text: d.description)  // shortest round-trip spelling, as Python's repr
 }
 
 func hex(_ b: [UInt8]) -> String {
     let digits = Array("0123456789abcdef")
     var s = ""
     s.reserveCapacity(b.count * 2)
-    for x in b { s.append(digits[Int(x >> 4)]); s.append(digits[Int(x & 15)]) }
+    for x in b {
+        s.append(digits[Int(x >> 4)])
+        s.append(digits[Int(x & 15)])
+    }
     return s
 }
 
@@ -63,20 +66,29 @@ extension TorchCheckpoint {
             return .object([("type", .string("tensor")), ("key", .string(path.isEmpty ? "tensor" : path.joined(separator: "/")))])
         case let .dict(d):
             var members: [(String, JSONValue)] = [("type", .string(d.isOrdered ? "OrderedDict" : "dict"))]
-            members.append(("items", .array(d.items.map { k, e in
-                let c = Flattener.component(k)
-                return .array([.string(c), node(e, path: path + [c], names: names)])
-            })))
+            members.append(
+                (
+                    "items",
+                    .array(
+                        d.items.map { k, e in
+                            let c = Flattener.component(k)
+                            return .array([.string(c), node(e, path: path + [c], names: names)])
+                        })
+                ))
             if !d.attributes.isEmpty {
                 members.append(("attrs", .object(d.attributes.map { ($0.name, $0.value.plainJSON(tensorNames: names)) })))
             }
             return .object(members)
         case let .tuple(t):
-            return .object([("type", .string("tuple")),
-                            ("items", .array(t.enumerated().map { node($1, path: path + [String($0)], names: names) }))])
+            return .object([
+                ("type", .string("tuple")),
+                ("items", .array(t.enumerated().map { node($1, path: path + [String($0)], names: names) })),
+            ])
         case let .list(l):
-            return .object([("type", .string("list")),
-                            ("items", .array(l.items.enumerated().map { node($1, path: path + [String($0)], names: names) }))])
+            return .object([
+                ("type", .string("list")),
+                ("items", .array(l.items.enumerated().map { node($1, path: path + [String($0)], names: names) })),
+            ])
         case .none: return .object([("type", .string("None")), ("value", .null)])
         case let .bool(b): return .object([("type", .string("bool")), ("value", .bool(b))])
         case .int, .bigInt: return .object([("type", .string("int")), ("value", v.plainJSON())])
@@ -106,16 +118,29 @@ extension TorchCheckpoint {
         var container: [(String, JSONValue)] = []
         if let zipReader {
             container.append(("prefix", recordPrefix.map { .string($0) } ?? .null))
-            container.append(("records", .array(zipReader.entries.map { e in
-                .object([("name", .string(e.name)), ("size", .int(Int64(e.size))), ("compress_type", .int(Int64(e.method))),
-                         ("data_offset", e.dataOffset.map { .int(Int64($0)) } ?? .null)])
-            })))
+            container.append(
+                (
+                    "records",
+                    .array(
+                        zipReader.entries.map { e in
+                            .object([
+                                ("name", .string(e.name)), ("size", .int(Int64(e.size))), ("compress_type", .int(Int64(e.method))),
+                                ("data_offset", e.dataOffset.map { .int(Int64($0)) } ?? .null),
+                            ])
+                        })
+                ))
             for (name, text) in records { container.append((name, .string(text))) }
         } else {
             container.append(("byteorder", .string(isBigEndian ? "big" : "little")))
         }
-        container.append(("pickle", .object([("protocol", pickleProtocol.map { .int(Int64($0)) } ?? .null),
-                                              ("globals", .array(pickleGlobals.sorted().map { .string($0) }))])))
+        container.append(
+            (
+                "pickle",
+                .object([
+                    ("protocol", pickleProtocol.map { .int(Int64($0)) } ?? .null),
+                    ("globals", .array(pickleGlobals.sorted().map { .string($0) })),
+                ])
+            ))
         let names = tensorNames
         var tensors: [JSONValue] = []
         for item in items {
@@ -130,18 +155,21 @@ extension TorchCheckpoint {
             if let dataOffset { storage.append(("data_offset", .int(Int64(dataOffset)))) }
             let same = items.filter { $0.tensor === t && $0.name != item.name }.map { JSONValue.string($0.name) }
             let shares = items.filter { $0.tensor.storage.key == t.storage.key && $0.name != item.name }.map { JSONValue.string($0.name) }
-            tensors.append(.object([
-                ("name", .string(item.name)), ("path", .array(item.path.map { .string($0) })),
-                ("dtype", .string(t.dtype.rawValue)), ("shape", .array(t.shape.map { .int(Int64($0)) })),
-                ("strides", .array(t.strides.map { .int(Int64($0)) })), ("storage_offset", .int(Int64(t.storageOffset))),
-                ("contiguous", .bool(t.isContiguous)), ("requires_grad", .bool(t.requiresGrad)),
-                ("is_parameter", .bool(t.isParameter)), ("rebuild_function", .string(t.rebuildFunction)),
-                ("storage", .object(storage)), ("same_object_as", .array(same)), ("shares_storage_with", .array(shares)),
-            ]))
+            tensors.append(
+                .object([
+                    ("name", .string(item.name)), ("path", .array(item.path.map { .string($0) })),
+                    ("dtype", .string(t.dtype.rawValue)), ("shape", .array(t.shape.map { .int(Int64($0)) })),
+                    ("strides", .array(t.strides.map { .int(Int64($0)) })), ("storage_offset", .int(Int64(t.storageOffset))),
+                    ("contiguous", .bool(t.isContiguous)), ("requires_grad", .bool(t.requiresGrad)),
+                    ("is_parameter", .bool(t.isParameter)), ("rebuild_function", .string(t.rebuildFunction)),
+                    ("storage", .object(storage)), ("same_object_as", .array(same)), ("shares_storage_with", .array(shares)),
+                ]))
         }
         let values = values.map { v in
-            JSONValue.object([("path", .array(v.path.map { .string($0) })), ("type", .string(v.value.typeName)),
-                              ("value", v.value.plainJSON(tensorNames: names))])
+            JSONValue.object([
+                ("path", .array(v.path.map { .string($0) })), ("type", .string(v.value.typeName)),
+                ("value", v.value.plainJSON(tensorNames: names)),
+            ])
         }
         return .object([
             ("format", .string(formatName)), ("path", .string(path)), ("container", .object(container)),
@@ -182,7 +210,9 @@ extension TorchCheckpoint {
         if !values.isEmpty {
             lines.append("non-tensor entries:")
             let names = tensorNames
-            for v in values { lines.append("  " + v.path.joined(separator: "/") + " = " + v.value.plainJSON(tensorNames: names).serialized(.compact)) }
+            for v in values {
+                lines.append("  " + v.path.joined(separator: "/") + " = " + v.value.plainJSON(tensorNames: names).serialized(.compact))
+            }
         }
         return lines.joined(separator: "\n")
     }

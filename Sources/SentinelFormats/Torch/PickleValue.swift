@@ -99,7 +99,10 @@ public final class PickleDict {
         case let .bytes(b): return .bytes(b)
         case let .tuple(t):
             var keys: [HashKey] = []
-            for e in t { guard let k = hashKey(e) else { return nil }; keys.append(k) }
+            for e in t {
+                guard let k = hashKey(e) else { return nil }
+                keys.append(k)
+            }
             return .tuple(keys)
         case let .tensor(t): return .object(ObjectIdentifier(t))
         case .global, .storage: return .string("\u{0}" + v.typeName)

@@ -57,8 +57,9 @@ public struct RestrictedUnpickler {
     }
 
     private func fail(_ code: InputError.Code, _ pos: Int, _ message: String) -> InputError {
-        InputError(code, file: file, offset: fileOffset.map { $0 + pos }, key: record,
-                   message + " (pickle byte \(pos))")
+        InputError(
+            code, file: file, offset: fileOffset.map { $0 + pos }, key: record,
+            message + " (pickle byte \(pos))")
     }
 
     // MARK: Loading
@@ -83,7 +84,11 @@ public struct RestrictedUnpickler {
                 throw fail(.truncated, at, "the pickle ends early: the opcode at byte \(at) needs \(k) more bytes, \(n - pos) are left")
             }
         }
-        func u8() throws -> Int { try need(1, pos); defer { pos += 1 }; return Int(bytes[pos]) }
+        func u8() throws -> Int {
+            try need(1, pos)
+            defer { pos += 1 }
+            return Int(bytes[pos])
+        }
         func le<T: FixedWidthInteger>(_: T.Type) throws -> T {
             try need(MemoryLayout<T>.size, pos)
             defer { pos += MemoryLayout<T>.size }
@@ -137,13 +142,15 @@ public struct RestrictedUnpickler {
             default: sealed = false
             }
             if sealed {
-                throw fail(.invalidStructure, at, "the pickle changes a \(v.typeName) after placing it inside another object "
-                           + "(how reference cycles and nesting tricks are built); refused")
+                throw fail(
+                    .invalidStructure, at,
+                    "the pickle changes a \(v.typeName) after placing it inside another object "
+                        + "(how reference cycles and nesting tricks are built); refused")
             }
         }
         /// Checks before putting `items` (greatest height `h`) into the list or dict `target`.
         func prepareInsert(_ items: [PickleValue], _ h: Int, into target: PickleValue, _ at: Int) throws {
-            items.forEach(seal) // first, so that putting a container into itself is refused as well
+            items.forEach(seal)  // first, so that putting a container into itself is refused as well
             try mutable(target, at)
             try account(items.count, at)
             if !items.isEmpty { try checkHeight(h + 1, at) }
@@ -212,8 +219,10 @@ public struct RestrictedUnpickler {
         func global(_ module: String, _ name: String, _ at: Int) throws -> PickleValue {
             let q = module + "." + name
             guard let g = PickleGlobal.lookup(module: module, name: name) else {
-                throw fail(.unsafe, at, "pickle global \(q) (module '\(module)', name '\(name)') is not in the allow-list of "
-                           + "weights-only globals; the file was refused and nothing in it was run")
+                throw fail(
+                    .unsafe, at,
+                    "pickle global \(q) (module '\(module)', name '\(name)') is not in the allow-list of "
+                        + "weights-only globals; the file was refused and nothing in it was run")
             }
             if !globalsSeen.contains(q) { globalsSeen.append(q) }
             return .global(g)
@@ -232,14 +241,14 @@ public struct RestrictedUnpickler {
             pos += 1
             switch op {
             // Framing and protocol.
-            case 0x80: // PROTO
+            case 0x80:  // PROTO
                 let v = try u8()
                 guard v <= 5 else { throw fail(.invalidStructure, at, "unsupported pickle protocol \(v)") }
                 protocolVersion = v
-            case 0x95: // FRAME
+            case 0x95:  // FRAME
                 let len = try le(UInt64.self)
                 guard len <= UInt64(n - pos) else { throw fail(.truncated, at, "a FRAME of \(len) bytes reaches past the end of the pickle") }
-            case 0x2E: // STOP
+            case 0x2E:  // STOP
                 let v = try pop(at)
                 guard marks.isEmpty, stack.isEmpty else {
                     throw fail(.invalidStructure, at, "STOP with \(stack.count) values left on the stack")
@@ -247,107 +256,117 @@ public struct RestrictedUnpickler {
                 return (v, pos)
 
             // Stack manipulation.
-            case 0x28: // MARK
+            case 0x28:  // MARK
                 guard marks.count < limits.maxMarkDepth else {
                     throw fail(.outOfRange, at, "more than \(limits.maxMarkDepth) open MARKs")
                 }
                 marks.append(stack.count)
-            case 0x30: _ = try pop(at) // POP
-            case 0x31: _ = try popMark(at) // POP_MARK
-            case 0x32: // DUP
+            case 0x30: _ = try pop(at)  // POP
+            case 0x31: _ = try popMark(at)  // POP_MARK
+            case 0x32:  // DUP
                 let v = try top(at)
                 try push(v, at, height: height(v, heights[heights.count - 1]))
 
             // Constants.
-            case 0x4E: try push(.none, at) // NONE
-            case 0x88: try push(.bool(true), at) // NEWTRUE
-            case 0x89: try push(.bool(false), at) // NEWFALSE
+            case 0x4E: try push(.none, at)  // NONE
+            case 0x88: try push(.bool(true), at)  // NEWTRUE
+            case 0x89: try push(.bool(false), at)  // NEWFALSE
 
             // Integers.
-            case 0x4B: try push(.int(Int64(try u8())), at) // BININT1
-            case 0x4D: try push(.int(Int64(try le(UInt16.self))), at) // BININT2
-            case 0x4A: try push(.int(Int64(try le(Int32.self))), at) // BININT
-            case 0x8A, 0x8B: // LONG1, LONG4
+            case 0x4B: try push(.int(Int64(try u8())), at)  // BININT1
+            case 0x4D: try push(.int(Int64(try le(UInt16.self))), at)  // BININT2
+            case 0x4A: try push(.int(Int64(try le(Int32.self))), at)  // BININT
+            case 0x8A, 0x8B:  // LONG1, LONG4
                 let len = op == 0x8A ? try u8() : Int(try le(Int32.self))
                 guard len >= 0 else { throw fail(.invalidStructure, at, "negative LONG4 length") }
                 let raw = try take(len, at)
                 try push(Self.long(raw), at)
-            case 0x49: // INT (text)
+            case 0x49:  // INT (text)
                 let s = try line(at)
-                if s == "00" { try push(.bool(false), at) } else if s == "01" { try push(.bool(true), at) } else {
+                if s == "00" {
+                    try push(.bool(false), at)
+                } else if s == "01" {
+                    try push(.bool(true), at)
+                } else {
                     guard let i = Int64(s) else { throw fail(.invalidStructure, at, "INT argument '\(s.prefix(40))' is not an integer") }
                     try push(.int(i), at)
                 }
-            case 0x4C: // LONG (text)
+            case 0x4C:  // LONG (text)
                 var s = try line(at)
                 if s.hasSuffix("L") { s.removeLast() }
                 guard let i = Int64(s) else { throw fail(.invalidStructure, at, "LONG argument '\(s.prefix(40))' is not a 64-bit integer") }
                 try push(.int(i), at)
 
             // Floats.
-            case 0x47: // BINFLOAT (big-endian)
+            case 0x47:  // BINFLOAT (big-endian)
                 try need(8, at)
                 let bits = UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: pos, as: UInt64.self))
                 pos += 8
                 try push(.float(Double(bitPattern: bits)), at)
-            case 0x46: // FLOAT (text)
+            case 0x46:  // FLOAT (text)
                 let s = try line(at)
                 guard let d = Double(s) else { throw fail(.invalidStructure, at, "FLOAT argument '\(s.prefix(40))' is not a number") }
                 try push(.float(d), at)
 
             // Strings and bytes.
-            case 0x58: try push(.string(try text(take(Int(try le(UInt32.self)), at), at)), at) // BINUNICODE
-            case 0x8C: try push(.string(try text(take(try u8(), at), at)), at) // SHORT_BINUNICODE
-            case 0x8D: // BINUNICODE8
+            case 0x58: try push(.string(try text(take(Int(try le(UInt32.self)), at), at)), at)  // BINUNICODE
+            case 0x8C: try push(.string(try text(take(try u8(), at), at)), at)  // SHORT_BINUNICODE
+            case 0x8D:  // BINUNICODE8
                 let len = try le(UInt64.self)
                 guard len <= UInt64(n - pos) else { throw fail(.truncated, at, "a str of \(len) bytes reaches past the end of the pickle") }
                 try push(.string(try text(take(Int(len), at), at)), at)
-            case 0x56: // UNICODE (raw-unicode-escape text)
+            case 0x56:  // UNICODE (raw-unicode-escape text)
                 guard let v = Self.rawUnicodeEscape(try line(at)) else { throw fail(.invalidStructure, at, "bad UNICODE escape") }
                 try push(.string(v), at)
-            case 0x54, 0x55: // BINSTRING, SHORT_BINSTRING (Python 2 str: decoded as UTF-8, else Latin-1)
+            case 0x54, 0x55:  // BINSTRING, SHORT_BINSTRING (Python 2 str: decoded as UTF-8, else Latin-1)
                 let len = op == 0x54 ? Int(try le(Int32.self)) : try u8()
                 guard len >= 0 else { throw fail(.invalidStructure, at, "negative BINSTRING length") }
                 let raw = try take(len, at)
                 try push(.string(String(validating: raw, as: UTF8.self) ?? String(raw.map { Character(Unicode.Scalar($0)) })), at)
-            case 0x53: // STRING (quoted text)
+            case 0x53:  // STRING (quoted text)
                 let s = try line(at)
                 guard let v = Self.quoted(s) else { throw fail(.invalidStructure, at, "STRING argument is not a quoted string") }
                 try push(.string(v), at)
-            case 0x42: try push(.bytes(Array(try take(Int(try le(UInt32.self)), at))), at) // BINBYTES
-            case 0x43: try push(.bytes(Array(try take(try u8(), at))), at) // SHORT_BINBYTES
-            case 0x8E, 0x96: // BINBYTES8, BYTEARRAY8
+            case 0x42: try push(.bytes(Array(try take(Int(try le(UInt32.self)), at))), at)  // BINBYTES
+            case 0x43: try push(.bytes(Array(try take(try u8(), at))), at)  // SHORT_BINBYTES
+            case 0x8E, 0x96:  // BINBYTES8, BYTEARRAY8
                 let len = try le(UInt64.self)
                 guard len <= UInt64(n - pos) else { throw fail(.truncated, at, "bytes of \(len) reach past the end of the pickle") }
                 try push(.bytes(Array(try take(Int(len), at))), at)
 
             // Containers.
-            case 0x29: try push(.tuple([]), at) // EMPTY_TUPLE
-            case 0x74, 0x91: // TUPLE, FROZENSET (kept as a tuple of members)
+            case 0x29: try push(.tuple([]), at)  // EMPTY_TUPLE
+            case 0x74, 0x91:  // TUPLE, FROZENSET (kept as a tuple of members)
                 let (items, h) = try popMark(at)
                 try account(items.count, at)
                 items.forEach(seal)
                 try push(.tuple(items), at, height: h + 1)
-            case 0x85, 0x86, 0x87: // TUPLE1, TUPLE2, TUPLE3
+            case 0x85, 0x86, 0x87:  // TUPLE1, TUPLE2, TUPLE3
                 let k = Int(op) - 0x84
-                guard stack.count - (marks.last ?? 0) >= k else { throw fail(.invalidStructure, at, "TUPLE\(k) with fewer than \(k) values on the stack") }
+                guard stack.count - (marks.last ?? 0) >= k else {
+                    throw fail(.invalidStructure, at, "TUPLE\(k) with fewer than \(k) values on the stack")
+                }
                 var items: [PickleValue] = []
                 var h = 0
-                for _ in 0..<k { let (v, vh) = try popH(at); items.append(v); h = max(h, vh) }
+                for _ in 0..<k {
+                    let (v, vh) = try popH(at)
+                    items.append(v)
+                    h = max(h, vh)
+                }
                 items.reverse()
                 try account(k, at)
                 items.forEach(seal)
                 try push(.tuple(items), at, height: h + 1)
-            case 0x5D, 0x8F: try push(.list(PickleList()), at) // EMPTY_LIST, EMPTY_SET (a set is kept as a list of members)
-            case 0x6C: // LIST
+            case 0x5D, 0x8F: try push(.list(PickleList()), at)  // EMPTY_LIST, EMPTY_SET (a set is kept as a list of members)
+            case 0x6C:  // LIST
                 let (items, h) = try popMark(at)
                 try account(items.count, at)
                 items.forEach(seal)
                 let l = PickleList(items)
                 l.height = h + 1
                 try push(.list(l), at)
-            case 0x7D: try push(.dict(PickleDict(ordered: false)), at) // EMPTY_DICT
-            case 0x64: // DICT
+            case 0x7D: try push(.dict(PickleDict(ordered: false)), at)  // EMPTY_DICT
+            case 0x64:  // DICT
                 let (items, h) = try popMark(at)
                 guard items.count % 2 == 0 else { throw fail(.invalidStructure, at, "DICT with an odd number of values") }
                 try account(items.count, at)
@@ -356,28 +375,28 @@ public struct RestrictedUnpickler {
                 try setPairs(d, items, at)
                 d.height = h + 1
                 try push(.dict(d), at)
-            case 0x61: // APPEND
+            case 0x61:  // APPEND
                 let (v, h) = try popH(at)
                 let target = try top(at)
                 guard case let .list(l) = target else { throw fail(.invalidStructure, at, "APPEND to a \(target.typeName)") }
                 try prepareInsert([v], h, into: target, at)
                 l.items.append(v)
                 l.height = max(l.height, h + 1)
-            case 0x65, 0x90: // APPENDS, ADDITEMS
+            case 0x65, 0x90:  // APPENDS, ADDITEMS
                 let (items, h) = try popMark(at)
                 let target = try top(at)
                 guard case let .list(l) = target else { throw fail(.invalidStructure, at, "APPENDS to a \(target.typeName)") }
                 try prepareInsert(items, h, into: target, at)
                 l.items.append(contentsOf: items)
                 l.height = max(l.height, items.isEmpty ? 0 : h + 1)
-            case 0x73: // SETITEM
+            case 0x73:  // SETITEM
                 let (v, vh) = try popH(at), (k, kh) = try popH(at)
                 let target = try top(at)
                 guard case let .dict(d) = target else { throw fail(.invalidStructure, at, "SETITEM on a \(target.typeName)") }
                 try prepareInsert([k, v], max(vh, kh), into: target, at)
                 try setPairs(d, [k, v], at)
                 d.height = max(d.height, max(vh, kh) + 1)
-            case 0x75: // SETITEMS
+            case 0x75:  // SETITEMS
                 let (items, h) = try popMark(at)
                 guard items.count % 2 == 0 else { throw fail(.invalidStructure, at, "SETITEMS with an odd number of values") }
                 let target = try top(at)
@@ -387,41 +406,41 @@ public struct RestrictedUnpickler {
                 d.height = max(d.height, items.isEmpty ? 0 : h + 1)
 
             // Memo.
-            case 0x71: try memoPut(try u8(), at) // BINPUT
-            case 0x72: try memoPut(Int(try le(UInt32.self)), at) // LONG_BINPUT
-            case 0x70: // PUT (text)
+            case 0x71: try memoPut(try u8(), at)  // BINPUT
+            case 0x72: try memoPut(Int(try le(UInt32.self)), at)  // LONG_BINPUT
+            case 0x70:  // PUT (text)
                 let s = try line(at)
                 guard let i = Int(s) else { throw fail(.invalidStructure, at, "PUT argument is not an integer") }
                 try memoPut(i, at)
-            case 0x94: try memoPut(memo.count, at) // MEMOIZE
-            case 0x68: try memoGet(try u8(), at) // BINGET
-            case 0x6A: try memoGet(Int(try le(UInt32.self)), at) // LONG_BINGET
-            case 0x67: // GET (text)
+            case 0x94: try memoPut(memo.count, at)  // MEMOIZE
+            case 0x68: try memoGet(try u8(), at)  // BINGET
+            case 0x6A: try memoGet(Int(try le(UInt32.self)), at)  // LONG_BINGET
+            case 0x67:  // GET (text)
                 let s = try line(at)
                 guard let i = Int(s) else { throw fail(.invalidStructure, at, "GET argument is not an integer") }
                 try memoGet(i, at)
 
             // Globals and application.
-            case 0x63: // GLOBAL
+            case 0x63:  // GLOBAL
                 let module = try line(at), name = try line(at)
                 try push(try global(module, name, at), at)
-            case 0x93: // STACK_GLOBAL
+            case 0x93:  // STACK_GLOBAL
                 let nameV = try pop(at), moduleV = try pop(at)
                 guard case let .string(module) = moduleV, case let .string(name) = nameV else {
                     throw fail(.invalidStructure, at, "STACK_GLOBAL needs two str values")
                 }
                 try push(try global(module, name, at), at)
-            case 0x52: // REDUCE
+            case 0x52:  // REDUCE
                 let (args, h) = try popH(at), callee = try pop(at)
                 guard case let .tuple(a) = args else { throw fail(.invalidStructure, at, "REDUCE arguments are a \(args.typeName), not a tuple") }
                 let result = try apply(callee, a, at)
                 if case let .dict(d) = result { d.height = h }
                 try push(result, at, height: h)
-            case 0x81: // NEWOBJ
+            case 0x81:  // NEWOBJ
                 let args = try pop(at), cls = try pop(at)
                 guard case let .tuple(a) = args else { throw fail(.invalidStructure, at, "NEWOBJ arguments are not a tuple") }
                 try push(try newObject(cls, a, at), at)
-            case 0x62: // BUILD
+            case 0x62:  // BUILD
                 let (state, h) = try popH(at)
                 let target = try top(at)
                 seal(state)
@@ -429,22 +448,24 @@ public struct RestrictedUnpickler {
                 try checkHeight(h + 1, at)
                 try build(target, state, at)
                 if case let .dict(d) = target { d.height = max(d.height, h + 1) }
-            case 0x51: // BINPERSID
+            case 0x51:  // BINPERSID
                 let pid = try pop(at)
                 try push(try persistentLoad(pid, at), at)
-            case 0x50: // PERSID (text): torch never writes these
+            case 0x50:  // PERSID (text): torch never writes these
                 throw fail(.invalidStructure, at, "text persistent ids (PERSID) are not torch storages")
-            case 0x69, 0x6F: // INST, OBJ
+            case 0x69, 0x6F:  // INST, OBJ
                 throw fail(.unsafe, at, "pickle opcode \(op == 0x69 ? "INST" : "OBJ") instantiates an arbitrary class; refused")
-            case 0x82, 0x83, 0x84: // EXT1, EXT2, EXT4
+            case 0x82, 0x83, 0x84:  // EXT1, EXT2, EXT4
                 throw fail(.unsafe, at, "pickle extension-registry opcodes (EXT1/2/4) are refused")
-            case 0x92: // NEWOBJ_EX
+            case 0x92:  // NEWOBJ_EX
                 throw fail(.unsafe, at, "pickle opcode NEWOBJ_EX is refused")
-            case 0x97, 0x98: // NEXT_BUFFER, READONLY_BUFFER
+            case 0x97, 0x98:  // NEXT_BUFFER, READONLY_BUFFER
                 throw fail(.unsafe, at, "out-of-band pickle buffers are refused")
             default:
-                throw fail(.invalidStructure, at, "unknown pickle opcode 0x\(String(op, radix: 16)) ('\(Character(Unicode.Scalar(op)))'); "
-                           + "not a pickle, or a damaged one")
+                throw fail(
+                    .invalidStructure, at,
+                    "unknown pickle opcode 0x\(String(op, radix: 16)) ('\(Character(Unicode.Scalar(op)))'); "
+                        + "not a pickle, or a damaged one")
             }
         }
     }
@@ -529,7 +550,7 @@ public struct RestrictedUnpickler {
             // `OrderedDict.__reduce__` state: the instance __dict__ (a state_dict's `_metadata`).
             var attrs: [(String, PickleValue)] = []
             var s = state
-            if case let .tuple(t) = state, t.count == 2 { s = t[0] } // (dict_state, slot_state)
+            if case let .tuple(t) = state, t.count == 2 { s = t[0] }  // (dict_state, slot_state)
             switch s {
             case .none: break
             case let .dict(sd):
@@ -566,7 +587,8 @@ public struct RestrictedUnpickler {
         guard let numel = t[4].intValue, numel >= 0 else {
             throw fail(.invalidStructure, at, "storage '\(key)': persistent id numel is not a non-negative integer")
         }
-        if t.count == 6, case .none = t[5] {} else if t.count == 6 {
+        if t.count == 6, case .none = t[5] {
+        } else if t.count == 6 {
             throw fail(.unknownFormat, at, "storage '\(key)': legacy storage views (view_metadata) are not supported")
         }
         let elem = TorchDType.byStorageClass[cls]!
@@ -605,8 +627,9 @@ public struct RestrictedUnpickler {
             guard case let .global(.dtype(d)) = a[6] else { throw bad("dtype argument is a \(a[6].typeName)") }
             dtype = d
         }
-        return TorchTensor(storage: storage, dtype: dtype, storageOffset: offset, shape: shape, strides: strides,
-                           requiresGrad: requiresGrad, rebuildFunction: name)
+        return TorchTensor(
+            storage: storage, dtype: dtype, storageOffset: offset, shape: shape, strides: strides,
+            requiresGrad: requiresGrad, rebuildFunction: name)
     }
 
     // MARK: Text helpers
@@ -632,7 +655,8 @@ public struct RestrictedUnpickler {
             if u[i] == "\\", i + 1 < u.count, u[i + 1] == "u" || u[i + 1] == "U" {
                 let k = u[i + 1] == "u" ? 4 : 8
                 guard i + 2 + k <= u.count, let v = UInt32(String(String.UnicodeScalarView(u[(i + 2)..<(i + 2 + k)])), radix: 16),
-                      let scalar = Unicode.Scalar(v) else { return nil }
+                    let scalar = Unicode.Scalar(v)
+                else { return nil }
                 out.append(scalar)
                 i += 2 + k
             } else {

@@ -72,9 +72,11 @@ public final class ShardedArchive: TensorArchive, @unchecked Sendable {
             }
             for e in shard.entries {
                 guard shardOf[e.name] == i else {
-                    throw InputError(.invalidStructure, file: dir + name, key: e.name,
-                                     shardOf[e.name] == nil ? "tensor '\(e.name)' is in this shard but not in the index's weight_map"
-                                                            : "tensor '\(e.name)' is in this shard but the index maps it to \(names[shardOf[e.name]!])")
+                    throw InputError(
+                        .invalidStructure, file: dir + name, key: e.name,
+                        shardOf[e.name] == nil
+                            ? "tensor '\(e.name)' is in this shard but not in the index's weight_map"
+                            : "tensor '\(e.name)' is in this shard but the index maps it to \(names[shardOf[e.name]!])")
                 }
                 entries.append(e)
             }

@@ -16,8 +16,10 @@ public enum WeightsFormat: String, CaseIterable, Sendable {
     /// Writes one file of this format atomically. `ties` are kept by the pytorch format (one object);
     /// safetensors stores every name with its own copy of the bytes. `metadata` is the safetensors
     /// `__metadata__` (ignored by the pytorch format).
-    public func write(_ items: [SafeTensorsWriter.Item], ties: [String: String] = [:],
-                      metadata: [(String, String)]? = [("format", "pt")], to path: String) throws {
+    public func write(
+        _ items: [SafeTensorsWriter.Item], ties: [String: String] = [:],
+        metadata: [(String, String)]? = [("format", "pt")], to path: String
+    ) throws {
         switch self {
         case .safetensors: try SafeTensorsWriter.write(items, metadata: metadata, to: path)
         case .pytorch: try TorchWriter.write(items, ties: ties, to: path)
@@ -37,8 +39,10 @@ public enum ShardedWriter {
     /// - Returns: the file names written, shards first, then the index (if any).
     /// - Throws: ``InputError``/``OutputError`` from the writers.
     @discardableResult
-    public static func write(_ items: [SafeTensorsWriter.Item], ties: [String: String] = [:], format: WeightsFormat,
-                             metadata: [(String, String)]? = [("format", "pt")], maxShardBytes: Int, directory: String) throws -> [String] {
+    public static func write(
+        _ items: [SafeTensorsWriter.Item], ties: [String: String] = [:], format: WeightsFormat,
+        metadata: [(String, String)]? = [("format", "pt")], maxShardBytes: Int, directory: String
+    ) throws -> [String] {
         var shards: [[Int]] = []
         var shardOf: [String: Int] = [:]
         var current = 0
@@ -91,7 +95,9 @@ public enum ShardedWriter {
 /// Other names containing `gamma` or `beta` are left alone.
 /// - Returns: the new names in order and the renames made (`old → new`), for the conversion report.
 /// - Throws: ``InputError`` `.duplicateTensor` when a renamed key collides with an existing one.
-public func renameLegacyLayerNormKeys(_ names: [String], file: String = "<weights>") throws -> (names: [String], renamed: [(from: String, to: String)]) {
+public func renameLegacyLayerNormKeys(_ names: [String], file: String = "<weights>") throws -> (
+    names: [String], renamed: [(from: String, to: String)]
+) {
     var out: [String] = []
     var renamed: [(String, String)] = []
     for n in names {

@@ -31,7 +31,7 @@ public enum TensorFormat: String, Sendable {
         var i = 0
         while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 }
         if i < b.count, b[i] == UInt8(ascii: "{") { return .shardedIndex }
-        if b.count >= 9 && b[8] == UInt8(ascii: "{") { return .safetensors } // header length past the end: the reader says so
+        if b.count >= 9 && b[8] == UInt8(ascii: "{") { return .safetensors }  // header length past the end: the reader says so
         // A file named *.safetensors that fits nothing else: the safetensors reader gives the precise error.
         if path.hasSuffix(".safetensors") { return .safetensors }
         throw unknown(b, path: path)
@@ -44,9 +44,10 @@ public enum TensorFormat: String, Sendable {
         }
         let lfs = "version https://git-lfs.github.com/spec/"
         if b.count >= lfs.utf8.count && b.prefix(lfs.utf8.count).elementsEqual(lfs.utf8) {
-            throw InputError(.gitLFSPointer, file: path, offset: 0,
-                             "this is a Git LFS pointer file (\(b.count) bytes), not the weights: run `git lfs pull` "
-                             + "(or download the file itself) and try again")
+            throw InputError(
+                .gitLFSPointer, file: path, offset: 0,
+                "this is a Git LFS pointer file (\(b.count) bytes), not the weights: run `git lfs pull` "
+                    + "(or download the file itself) and try again")
         }
     }
 
@@ -61,12 +62,15 @@ public enum TensorFormat: String, Sendable {
 
     private static func unknown(_ b: UnsafeRawBufferPointer, path: String) -> InputError {
         let head = b.prefix(16).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined(separator: " ")
-        let looksHTML = b.prefix(64).contains(UInt8(ascii: "<")) && (String(decoding: b.prefix(256), as: UTF8.self).lowercased().contains("<html")
-            || String(decoding: b.prefix(256), as: UTF8.self).lowercased().contains("<!doctype"))
-        return InputError(.unknownFormat, file: path, offset: 0,
-                          (looksHTML ? "this is an HTML page, not weights (a failed download?); " : "")
-                          + "not a weights file Sentinel reads: neither a torch zip checkpoint (PK\\x03\\x04), a legacy torch "
-                          + "checkpoint (a pickle, \\x80), a safetensors file nor a *.index.json; first bytes: \(head)")
+        let looksHTML =
+            b.prefix(64).contains(UInt8(ascii: "<"))
+            && (String(decoding: b.prefix(256), as: UTF8.self).lowercased().contains("<html")
+                || String(decoding: b.prefix(256), as: UTF8.self).lowercased().contains("<!doctype"))
+        return InputError(
+            .unknownFormat, file: path, offset: 0,
+            (looksHTML ? "this is an HTML page, not weights (a failed download?); " : "")
+                + "not a weights file Sentinel reads: neither a torch zip checkpoint (PK\\x03\\x04), a legacy torch "
+                + "checkpoint (a pickle, \\x80), a safetensors file nor a *.index.json; first bytes: \(head)")
     }
 }
 
@@ -85,8 +89,9 @@ public func openTensorArchive(path: String) throws -> TensorArchive {
         let c = try TorchCheckpoint(file: file)
         if let bad = c.unrepresentable.first {
             let t = c.item(named: bad)!.tensor
-            throw InputError(.unknownDType, file: path, key: bad,
-                             "tensor '\(bad)' has torch dtype \(t.dtype.rawValue), which safetensors and Sentinel's tensor tools cannot hold")
+            throw InputError(
+                .unknownDType, file: path, key: bad,
+                "tensor '\(bad)' has torch dtype \(t.dtype.rawValue), which safetensors and Sentinel's tensor tools cannot hold")
         }
         return c
     case .shardedIndex:

@@ -116,8 +116,9 @@ public final class TorchCheckpoint: TensorArchive, @unchecked Sendable {
             let prefix = String(first.name[..<slash])
             recordPrefix = prefix
             guard let pkl = zip.entry(named: prefix + "/data.pkl") else {
-                throw InputError(.missing, file: path, key: prefix + "/data.pkl",
-                                 "record \(prefix)/data.pkl is missing: a zip archive, but not a torch checkpoint")
+                throw InputError(
+                    .missing, file: path, key: prefix + "/data.pkl",
+                    "record \(prefix)/data.pkl is missing: a zip archive, but not a torch checkpoint")
             }
             for name in ["version", ".format_version", ".storage_alignment", "byteorder", ".data/version", ".data/serialization_id"] {
                 guard let e = zip.entry(named: prefix + "/" + name) else { continue }
@@ -129,29 +130,33 @@ public final class TorchCheckpoint: TensorArchive, @unchecked Sendable {
             }
             let order = records.first { $0.0 == "byteorder" }?.1 ?? "little"
             guard order == "little" || order == "big" else {
-                throw InputError(.invalidStructure, file: path, key: prefix + "/byteorder", "byteorder record is '\(order.prefix(20))', expected little or big")
+                throw InputError(
+                    .invalidStructure, file: path, key: prefix + "/byteorder", "byteorder record is '\(order.prefix(20))', expected little or big")
             }
             isBigEndian = order == "big"
             unpickler = RestrictedUnpickler(file: path, record: pkl.name, fileOffset: pkl.dataOffset, limits: limits.pickle)
             root = try zip.withBytes(of: pkl) { raw in
                 let (v, end) = try unpickler.load(raw)
                 guard end == raw.count else {
-                    throw InputError(.invalidStructure, file: path, offset: pkl.dataOffset.map { $0 + end }, key: pkl.name,
-                                     "\(raw.count - end) bytes after the pickle's STOP")
+                    throw InputError(
+                        .invalidStructure, file: path, offset: pkl.dataOffset.map { $0 + end }, key: pkl.name,
+                        "\(raw.count - end) bytes after the pickle's STOP")
                 }
                 return v
             }
             for s in unpickler.storages {
                 let name = prefix + "/data/" + s.key
                 guard let e = zip.entry(named: name) else {
-                    throw InputError(.missing, file: path, key: name,
-                                     "storage record \(name) is missing (the pickle refers to storage '\(s.key)')")
+                    throw InputError(
+                        .missing, file: path, key: name,
+                        "storage record \(name) is missing (the pickle refers to storage '\(s.key)')")
                 }
                 guard e.size == s.byteCount else {
-                    throw InputError(.sizeMismatch, file: path, offset: e.dataOffset, key: name,
-                                     "storage record \(name) holds \(e.size) bytes but storage '\(s.key)' needs \(s.byteCount) "
-                                     + "(\(s.numelInPersistentID) × \(s.elementType.byteWidth)-byte \(s.storageClass) elements)"
-                                     + (e.size < s.byteCount ? ": short storage record (file damaged or truncated)" : ""))
+                    throw InputError(
+                        .sizeMismatch, file: path, offset: e.dataOffset, key: name,
+                        "storage record \(name) holds \(e.size) bytes but storage '\(s.key)' needs \(s.byteCount) "
+                            + "(\(s.numelInPersistentID) × \(s.elementType.byteWidth)-byte \(s.storageClass) elements)"
+                            + (e.size < s.byteCount ? ": short storage record (file damaged or truncated)" : ""))
                 }
                 locations[s.key] = .zip(e)
             }
@@ -173,20 +178,23 @@ public final class TorchCheckpoint: TensorArchive, @unchecked Sendable {
             let byKey = Dictionary(unpickler.storages.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
             for k in keyList {
                 guard case let .string(key) = k, let s = byKey[key] else {
-                    throw InputError(.invalidStructure, file: path, offset: end, "legacy checkpoint: storage key list names a storage the pickle does not use")
+                    throw InputError(
+                        .invalidStructure, file: path, offset: end, "legacy checkpoint: storage key list names a storage the pickle does not use")
                 }
                 guard bytes.count - end >= 8 else {
                     throw InputError(.truncated, file: path, offset: end, key: key, "the file ends before storage '\(key)' (truncated download?)")
                 }
                 let numel = Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: end, as: Int64.self))
                 guard numel == Int64(s.numelInPersistentID) else {
-                    throw InputError(.sizeMismatch, file: path, offset: end, key: key,
-                                     "storage '\(key)' has \(numel) elements in the file but \(s.numelInPersistentID) in its persistent id")
+                    throw InputError(
+                        .sizeMismatch, file: path, offset: end, key: key,
+                        "storage '\(key)' has \(numel) elements in the file but \(s.numelInPersistentID) in its persistent id")
                 }
                 end += 8
                 guard bytes.count - end >= s.byteCount else {
-                    throw InputError(.truncated, file: path, offset: end, key: key,
-                                     "storage '\(key)' needs \(s.byteCount) bytes, the file has \(bytes.count - end) left (truncated download?)")
+                    throw InputError(
+                        .truncated, file: path, offset: end, key: key,
+                        "storage '\(key)' needs \(s.byteCount) bytes, the file has \(bytes.count - end) left (truncated download?)")
                 }
                 locations[key] = .file(offset: end, count: s.byteCount)
                 end += s.byteCount
@@ -229,14 +237,17 @@ public final class TorchCheckpoint: TensorArchive, @unchecked Sendable {
     {
         var head = RestrictedUnpickler(file: path, fileOffset: 0, limits: limits)
         let (magic, a) = try head.load(bytes)
-        let expected: [UInt8] = [0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19] // 0x1950a86a20f9469cfc6c
+        let expected: [UInt8] = [0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]  // 0x1950a86a20f9469cfc6c
         guard case let .bigInt(m) = magic, m == expected else {
-            throw InputError(.unknownFormat, file: path, offset: 0,
-                             "a pickle, but not a torch checkpoint: it does not start with torch's magic number 0x1950a86a20f9469cfc6c")
+            throw InputError(
+                .unknownFormat, file: path, offset: 0,
+                "a pickle, but not a torch checkpoint: it does not start with torch's magic number 0x1950a86a20f9469cfc6c")
         }
         let (proto, b) = try head.load(bytes, from: a)
         guard case .int(1001) = proto else {
-            throw InputError(.unknownFormat, file: path, offset: a, "legacy torch checkpoint with protocol version \(proto.intValue.map(String.init) ?? "?"), expected 1001")
+            throw InputError(
+                .unknownFormat, file: path, offset: a,
+                "legacy torch checkpoint with protocol version \(proto.intValue.map(String.init) ?? "?"), expected 1001")
         }
         let (sysInfo, c) = try head.load(bytes, from: b)
         var little = true
@@ -272,8 +283,9 @@ public final class TorchCheckpoint: TensorArchive, @unchecked Sendable {
         }
         let available = t.storage.byteCount / w
         guard last < available else {
-            throw fail("the view (offset \(t.storageOffset), size \(t.shape), stride \(t.strides)) reaches element \(last) of a storage "
-                       + "that holds \(available) \(t.dtype.rawValue) elements")
+            throw fail(
+                "the view (offset \(t.storageOffset), size \(t.shape), stride \(t.strides)) reaches element \(last) of a storage "
+                    + "that holds \(available) \(t.dtype.rawValue) elements")
         }
         if contiguousBytes > t.storage.byteCount && contiguousBytes > limits.maxExpandedTensorBytes {
             throw fail("the view expands \(t.storage.byteCount) stored bytes to \(contiguousBytes) (limit \(limits.maxExpandedTensorBytes))")
@@ -323,8 +335,9 @@ public final class TorchCheckpoint: TensorArchive, @unchecked Sendable {
             }
             let out = UnsafeMutableRawBufferPointer.allocate(byteCount: n, alignment: 64)
             defer { out.deallocate() }
-            StridedCopy.gather(from: raw.baseAddress!, to: out.baseAddress!, shape: t.shape, strides: t.strides,
-                               offset: t.storageOffset, width: w)
+            StridedCopy.gather(
+                from: raw.baseAddress!, to: out.baseAddress!, shape: t.shape, strides: t.strides,
+                offset: t.storageOffset, width: w)
             if isBigEndian { StridedCopy.swapBytes(out, unit: t.dtype.swapWidth) }
             return try body(UnsafeRawBufferPointer(out))
         }
@@ -415,7 +428,10 @@ struct Flattener {
         case let .tuple(t): for e in t { try count(e, budget: &budget, depth: depth + 1) }
         case let .list(l): for e in l.items { try count(e, budget: &budget, depth: depth + 1) }
         case let .dict(d):
-            for (k, e) in d.items { try count(k, budget: &budget, depth: depth + 1); try count(e, budget: &budget, depth: depth + 1) }
+            for (k, e) in d.items {
+                try count(k, budget: &budget, depth: depth + 1)
+                try count(e, budget: &budget, depth: depth + 1)
+            }
             for (_, e) in d.attributes { try count(e, budget: &budget, depth: depth + 1) }
         default: break
         }
@@ -437,9 +453,21 @@ struct Flattener {
         var result = false
         switch v {
         case .tensor: result = true
-        case let .tuple(t): for e in t where try containsTensor(e, depth: depth + 1) { result = true; break }
-        case let .list(l): for e in l.items where try containsTensor(e, depth: depth + 1) { result = true; break }
-        case let .dict(d): for (_, e) in d.items where try containsTensor(e, depth: depth + 1) { result = true; break }
+        case let .tuple(t):
+            for e in t where try containsTensor(e, depth: depth + 1) {
+                result = true
+                break
+            }
+        case let .list(l):
+            for e in l.items where try containsTensor(e, depth: depth + 1) {
+                result = true
+                break
+            }
+        case let .dict(d):
+            for (_, e) in d.items where try containsTensor(e, depth: depth + 1) {
+                result = true
+                break
+            }
         default: break
         }
         if let id { hasTensorCache[id] = result }
@@ -465,7 +493,7 @@ struct Flattener {
         case let .tuple(t):
             for (i, e) in t.enumerated() { try walk(e, path: path + [String(i)], record: record, depth: depth + 1) }
         case let .list(l):
-            _ = try containsTensor(v, depth: depth) // cycle check before walking
+            _ = try containsTensor(v, depth: depth)  // cycle check before walking
             for (i, e) in l.items.enumerated() { try walk(e, path: path + [String(i)], record: record, depth: depth + 1) }
         default: break
         }
@@ -496,11 +524,36 @@ enum StridedCopy {
                 var s = src + base * w
                 let step = innerStride * w
                 switch w {
-                case 1: for _ in 0..<inner { out.storeBytes(of: s.load(as: UInt8.self), as: UInt8.self); out += 1; s += step }
-                case 2: for _ in 0..<inner { out.storeBytes(of: s.loadUnaligned(as: UInt16.self), as: UInt16.self); out += 2; s += step }
-                case 4: for _ in 0..<inner { out.storeBytes(of: s.loadUnaligned(as: UInt32.self), as: UInt32.self); out += 4; s += step }
-                case 8: for _ in 0..<inner { out.storeBytes(of: s.loadUnaligned(as: UInt64.self), as: UInt64.self); out += 8; s += step }
-                default: for _ in 0..<inner { out.copyMemory(from: s, byteCount: w); out += w; s += step }
+                case 1:
+                    for _ in 0..<inner {
+                        out.storeBytes(of: s.load(as: UInt8.self), as: UInt8.self)
+                        out += 1
+                        s += step
+                    }
+                case 2:
+                    for _ in 0..<inner {
+                        out.storeBytes(of: s.loadUnaligned(as: UInt16.self), as: UInt16.self)
+                        out += 2
+                        s += step
+                    }
+                case 4:
+                    for _ in 0..<inner {
+                        out.storeBytes(of: s.loadUnaligned(as: UInt32.self), as: UInt32.self)
+                        out += 4
+                        s += step
+                    }
+                case 8:
+                    for _ in 0..<inner {
+                        out.storeBytes(of: s.loadUnaligned(as: UInt64.self), as: UInt64.self)
+                        out += 8
+                        s += step
+                    }
+                default:
+                    for _ in 0..<inner {
+                        out.copyMemory(from: s, byteCount: w)
+                        out += w
+                        s += step
+                    }
                 }
             }
             var d = rank - 2
@@ -526,7 +579,13 @@ enum StridedCopy {
             case 8: (p + i).storeBytes(of: (p + i).loadUnaligned(as: UInt64.self).byteSwapped, as: UInt64.self)
             default:
                 var a = i, b = i + unit - 1
-                while a < b { let t = p.load(fromByteOffset: a, as: UInt8.self); p.storeBytes(of: p.load(fromByteOffset: b, as: UInt8.self), toByteOffset: a, as: UInt8.self); p.storeBytes(of: t, toByteOffset: b, as: UInt8.self); a += 1; b -= 1 }
+                while a < b {
+                    let t = p.load(fromByteOffset: a, as: UInt8.self)
+                    p.storeBytes(of: p.load(fromByteOffset: b, as: UInt8.self), toByteOffset: a, as: UInt8.self)
+                    p.storeBytes(of: t, toByteOffset: b, as: UInt8.self)
+                    a += 1
+                    b -= 1
+                }
             }
             i += unit
         }

@@ -119,8 +119,10 @@ public final class TorchTensor: @unchecked Sendable {
     /// `_rebuild_tensor_v2`, `_rebuild_tensor_v3` or `_rebuild_tensor`.
     public let rebuildFunction: String
 
-    init(storage: TorchStorage, dtype: TorchDType, storageOffset: Int, shape: [Int], strides: [Int],
-         requiresGrad: Bool, rebuildFunction: String) {
+    init(
+        storage: TorchStorage, dtype: TorchDType, storageOffset: Int, shape: [Int], strides: [Int],
+        requiresGrad: Bool, rebuildFunction: String
+    ) {
         self.storage = storage
         self.dtype = dtype
         self.storageOffset = storageOffset

@@ -14,7 +14,10 @@ struct TorchZipWriter {
 
     init(out: FileWriter) { self.out = out }
 
-    private static func put16(_ b: inout [UInt8], _ v: Int) { b.append(UInt8(v & 0xFF)); b.append(UInt8((v >> 8) & 0xFF)) }
+    private static func put16(_ b: inout [UInt8], _ v: Int) {
+        b.append(UInt8(v & 0xFF))
+        b.append(UInt8((v >> 8) & 0xFF))
+    }
     private static func put32(_ b: inout [UInt8], _ v: UInt32) { for i in 0..<4 { b.append(UInt8((v >> (8 * UInt32(i))) & 0xFF)) } }
     private static func put64(_ b: inout [UInt8], _ v: UInt64) { for i in 0..<8 { b.append(UInt8((v >> (8 * UInt64(i))) & 0xFF)) } }
 
@@ -25,22 +28,28 @@ struct TorchZipWriter {
         let zip64 = size >= 0xFFFF_FFFF || forceZip64
         var h: [UInt8] = []
         Self.put32(&h, 0x0403_4B50)
-        Self.put16(&h, zip64 ? 45 : 0) // version needed
-        Self.put16(&h, 0x0808) // data descriptor follows; UTF-8 names
-        Self.put16(&h, 0) // stored
-        Self.put16(&h, 0); Self.put16(&h, 0) // time, date
-        Self.put32(&h, 0); Self.put32(&h, zip64 ? 0xFFFF_FFFF : 0); Self.put32(&h, zip64 ? 0xFFFF_FFFF : 0)
+        Self.put16(&h, zip64 ? 45 : 0)  // version needed
+        Self.put16(&h, 0x0808)  // data descriptor follows; UTF-8 names
+        Self.put16(&h, 0)  // stored
+        Self.put16(&h, 0)
+        Self.put16(&h, 0)  // time, date
+        Self.put32(&h, 0)
+        Self.put32(&h, zip64 ? 0xFFFF_FFFF : 0)
+        Self.put32(&h, zip64 ? 0xFFFF_FFFF : 0)
         Self.put16(&h, nameBytes.count)
         let zip64Extra = zip64 ? 20 : 0
         let pad = (Self.alignment - (offset + 30 + nameBytes.count + zip64Extra + 4) % Self.alignment) % Self.alignment
         Self.put16(&h, zip64Extra + 4 + pad)
         h += nameBytes
         if zip64 {
-            Self.put16(&h, 0x0001); Self.put16(&h, 16); Self.put64(&h, 0); Self.put64(&h, 0)
+            Self.put16(&h, 0x0001)
+            Self.put16(&h, 16)
+            Self.put64(&h, 0)
+            Self.put64(&h, 0)
         }
-        h += [0x46, 0x42] // "FB"
+        h += [0x46, 0x42]  // "FB"
         Self.put16(&h, pad)
-        h += [UInt8](repeating: 0x5A, count: pad) // "Z"
+        h += [UInt8](repeating: 0x5A, count: pad)  // "Z"
         try h.withUnsafeBytes { try out.write($0) }
         var crc = CRC32()
         var written = 0
@@ -55,7 +64,13 @@ struct TorchZipWriter {
         var d: [UInt8] = []
         Self.put32(&d, 0x0807_4B50)
         Self.put32(&d, crc.value)
-        if zip64 { Self.put64(&d, UInt64(size)); Self.put64(&d, UInt64(size)) } else { Self.put32(&d, UInt32(size)); Self.put32(&d, UInt32(size)) }
+        if zip64 {
+            Self.put64(&d, UInt64(size))
+            Self.put64(&d, UInt64(size))
+        } else {
+            Self.put32(&d, UInt32(size))
+            Self.put32(&d, UInt32(size))
+        }
         try d.withUnsafeBytes { try out.write($0) }
         central.append((nameBytes, crc.value, size, offset, zip64))
     }
@@ -75,17 +90,28 @@ struct TorchZipWriter {
             if bigSize || bigOffset {
                 Self.put16(&extra, 0x0001)
                 Self.put16(&extra, (bigSize ? 16 : 0) + (bigOffset ? 8 : 0))
-                if bigSize { Self.put64(&extra, UInt64(e.size)); Self.put64(&extra, UInt64(e.size)) }
+                if bigSize {
+                    Self.put64(&extra, UInt64(e.size))
+                    Self.put64(&extra, UInt64(e.size))
+                }
                 if bigOffset { Self.put64(&extra, UInt64(e.offset)) }
             }
             Self.put32(&c, 0x0201_4B50)
-            Self.put16(&c, extra.isEmpty ? 0 : 45); Self.put16(&c, extra.isEmpty ? 0 : 45)
-            Self.put16(&c, 0x0808); Self.put16(&c, 0)
-            Self.put16(&c, 0); Self.put16(&c, 0)
+            Self.put16(&c, extra.isEmpty ? 0 : 45)
+            Self.put16(&c, extra.isEmpty ? 0 : 45)
+            Self.put16(&c, 0x0808)
+            Self.put16(&c, 0)
+            Self.put16(&c, 0)
+            Self.put16(&c, 0)
             Self.put32(&c, e.crc)
-            Self.put32(&c, bigSize ? 0xFFFF_FFFF : UInt32(e.size)); Self.put32(&c, bigSize ? 0xFFFF_FFFF : UInt32(e.size))
-            Self.put16(&c, e.name.count); Self.put16(&c, extra.count); Self.put16(&c, 0)
-            Self.put16(&c, 0); Self.put16(&c, 0); Self.put32(&c, 0)
+            Self.put32(&c, bigSize ? 0xFFFF_FFFF : UInt32(e.size))
+            Self.put32(&c, bigSize ? 0xFFFF_FFFF : UInt32(e.size))
+            Self.put16(&c, e.name.count)
+            Self.put16(&c, extra.count)
+            Self.put16(&c, 0)
+            Self.put16(&c, 0)
+            Self.put16(&c, 0)
+            Self.put32(&c, 0)
             Self.put32(&c, bigOffset ? 0xFFFF_FFFF : UInt32(e.offset))
             c += e.name
             c += extra
@@ -94,16 +120,25 @@ struct TorchZipWriter {
         let z64 = cdStart + cdSize
         Self.put32(&c, 0x0606_4B50)
         Self.put64(&c, 44)
-        Self.put16(&c, 0x031E); Self.put16(&c, 45)
-        Self.put32(&c, 0); Self.put32(&c, 0)
-        Self.put64(&c, UInt64(central.count)); Self.put64(&c, UInt64(central.count))
-        Self.put64(&c, UInt64(cdSize)); Self.put64(&c, UInt64(cdStart))
+        Self.put16(&c, 0x031E)
+        Self.put16(&c, 45)
+        Self.put32(&c, 0)
+        Self.put32(&c, 0)
+        Self.put64(&c, UInt64(central.count))
+        Self.put64(&c, UInt64(central.count))
+        Self.put64(&c, UInt64(cdSize))
+        Self.put64(&c, UInt64(cdStart))
         Self.put32(&c, 0x0706_4B50)
-        Self.put32(&c, 0); Self.put64(&c, UInt64(z64)); Self.put32(&c, 1)
+        Self.put32(&c, 0)
+        Self.put64(&c, UInt64(z64))
+        Self.put32(&c, 1)
         Self.put32(&c, 0x0605_4B50)
-        Self.put16(&c, 0); Self.put16(&c, 0)
-        Self.put16(&c, min(central.count, 0xFFFF)); Self.put16(&c, min(central.count, 0xFFFF))
-        Self.put32(&c, UInt32(min(cdSize, 0xFFFF_FFFF))); Self.put32(&c, UInt32(min(cdStart, 0xFFFF_FFFF)))
+        Self.put16(&c, 0)
+        Self.put16(&c, 0)
+        Self.put16(&c, min(central.count, 0xFFFF))
+        Self.put16(&c, min(central.count, 0xFFFF))
+        Self.put32(&c, UInt32(min(cdSize, 0xFFFF_FFFF)))
+        Self.put32(&c, UInt32(min(cdStart, 0xFFFF_FFFF)))
         Self.put16(&c, 0)
         try c.withUnsafeBytes { try out.write($0) }
     }
@@ -119,18 +154,31 @@ struct PickleWriter {
     mutating func put() -> Int {
         let i = nextMemo
         nextMemo += 1
-        if i < 256 { bytes += [0x71, UInt8(i)] } else { bytes.append(0x72); append32(UInt32(i)) }
+        if i < 256 {
+            bytes += [0x71, UInt8(i)]
+        } else {
+            bytes.append(0x72)
+            append32(UInt32(i))
+        }
         return i
     }
 
     mutating func get(_ i: Int) {
-        if i < 256 { bytes += [0x68, UInt8(i)] } else { bytes.append(0x6A); append32(UInt32(i)) }
+        if i < 256 {
+            bytes += [0x68, UInt8(i)]
+        } else {
+            bytes.append(0x6A)
+            append32(UInt32(i))
+        }
     }
 
     private mutating func append32(_ v: UInt32) { for k in 0..<4 { bytes.append(UInt8((v >> (8 * UInt32(k))) & 0xFF)) } }
 
     mutating func string(_ s: String) {
-        if let i = memo["s" + s] { get(i); return }
+        if let i = memo["s" + s] {
+            get(i)
+            return
+        }
         let u = Array(s.utf8)
         bytes.append(0x58)
         append32(UInt32(u.count))
@@ -140,7 +188,10 @@ struct PickleWriter {
 
     mutating func global(_ module: String, _ name: String) {
         let k = "g" + module + "\n" + name
-        if let i = memo[k] { get(i); return }
+        if let i = memo[k] {
+            get(i)
+            return
+        }
         bytes.append(0x63)
         bytes += Array((module + "\n" + name + "\n").utf8)
         memo[k] = put()
@@ -169,7 +220,9 @@ struct PickleWriter {
     /// A tuple of ints, memoised when non-empty.
     mutating func intTuple(_ values: [Int]) {
         switch values.count {
-        case 0: bytes.append(0x29); return
+        case 0:
+            bytes.append(0x29)
+            return
         case 1, 2, 3:
             for v in values { int(v) }
             bytes.append(UInt8(0x84 + values.count))
@@ -198,8 +251,10 @@ public enum TorchWriter {
     /// tensor as (tied weights: written once, pickled as the same object).
     /// - Throws: ``InputError`` `.unknownDType` for a dtype torch cannot store (F4, F6_*), `.duplicateTensor`,
     ///   `.invalidStructure` for a tie between tensors of different dtype or shape; ``OutputError`` for I/O.
-    public static func write(_ items: [SafeTensorsWriter.Item], ties: [String: String] = [:], to path: String,
-                             recordPrefix: String? = nil) throws {
+    public static func write(
+        _ items: [SafeTensorsWriter.Item], ties: [String: String] = [:], to path: String,
+        recordPrefix: String? = nil
+    ) throws {
         // Like torch.save to a stream, standard output and devices get the record prefix `archive`.
         let prefix = recordPrefix ?? (OutputFile.isStream(path) ? "archive" : defaultPrefix(for: path))
         try OutputFile.write(to: path) { out in try stream(items, ties: ties, recordPrefix: prefix, to: out) }
@@ -221,7 +276,7 @@ public enum TorchWriter {
     /// The `data.pkl` bytes for `items` (storage keys `0…N-1` in item order, tied items sharing one).
     static func pickle(_ items: [SafeTensorsWriter.Item], ties: [String: String], file: String) throws -> (pickle: [UInt8], storageOf: [Int]) {
         var p = PickleWriter()
-        p.op(0x7D) // EMPTY_DICT
+        p.op(0x7D)  // EMPTY_DICT
         _ = p.put()
         var storageOf: [Int] = []
         var tensorMemo: [String: Int] = [:]
@@ -259,31 +314,34 @@ public enum TorchWriter {
                 storageOf.append(key)
                 let v3 = t.storageClass == nil
                 p.global("torch._utils", v3 ? "_rebuild_tensor_v3" : "_rebuild_tensor_v2")
-                p.op(0x28) // MARK (args)
-                p.op(0x28) // MARK (persistent id)
+                p.op(0x28)  // MARK (args)
+                p.op(0x28)  // MARK (persistent id)
                 p.string("storage")
                 if v3 { p.global("torch.storage", "UntypedStorage") } else { p.global("torch", t.storageClass!) }
                 p.string(String(key))
                 p.string("cpu")
                 p.int(v3 ? e.byteCount : e.elementCount)
-                p.op(0x74) // TUPLE
+                p.op(0x74)  // TUPLE
                 _ = p.put()
-                p.op(0x51) // BINPERSID
+                p.op(0x51)  // BINPERSID
                 p.int(0)
                 p.intTuple(e.shape)
                 var strides = [Int](repeating: 1, count: e.shape.count)
                 var acc = 1
-                for d in stride(from: e.shape.count - 1, through: 0, by: -1) { strides[d] = acc; acc *= e.shape[d] }
+                for d in stride(from: e.shape.count - 1, through: 0, by: -1) {
+                    strides[d] = acc
+                    acc *= e.shape[d]
+                }
                 p.intTuple(strides)
-                p.op(0x89) // NEWFALSE
+                p.op(0x89)  // NEWFALSE
                 p.global("collections", "OrderedDict")
-                p.op(0x29) // EMPTY_TUPLE
-                p.op(0x52) // REDUCE
+                p.op(0x29)  // EMPTY_TUPLE
+                p.op(0x52)  // REDUCE
                 _ = p.put()
                 if v3 { p.global("torch", t.torchAttribute) }
-                p.op(0x74) // TUPLE
+                p.op(0x74)  // TUPLE
                 _ = p.put()
-                p.op(0x52) // REDUCE
+                p.op(0x52)  // REDUCE
                 tensorMemo[e.name] = p.put()
             }
             // CPython's _batch_setitems: batches of 1000, SETITEMS for more than one item, SETITEM for one.
@@ -294,7 +352,7 @@ public enum TorchWriter {
                 if i < items.count - 1 { openBatch() }
             }
         }
-        p.op(0x2E) // STOP
+        p.op(0x2E)  // STOP
         return (p.bytes, storageOf)
     }
 

@@ -49,10 +49,11 @@ final class ZipReader {
             let code = zip_error_code_zip(&err)
             let startsLikeZip = file.bytes.count >= 4 && file.bytes.loadUnaligned(as: UInt32.self) == 0x0403_4B50
             if startsLikeZip && (code == ZIP_ER_NOZIP || code == ZIP_ER_INCONS || code == ZIP_ER_EOF) {
-                throw InputError(.truncated, file: file.path, offset: file.bytes.count,
-                                 "the file starts like a zip archive (a torch checkpoint) but its central directory is missing or "
-                                 + "damaged (\(String(cString: zip_error_strerror(&err)))): most likely a truncated or interrupted "
-                                 + "download; fetch the file again")
+                throw InputError(
+                    .truncated, file: file.path, offset: file.bytes.count,
+                    "the file starts like a zip archive (a torch checkpoint) but its central directory is missing or "
+                        + "damaged (\(String(cString: zip_error_strerror(&err)))): most likely a truncated or interrupted "
+                        + "download; fetch the file again")
             }
             if code == ZIP_ER_NOZIP {
                 throw InputError(.unknownFormat, file: file.path, offset: 0, "not a zip archive")
@@ -76,8 +77,9 @@ final class ZipReader {
             guard st.size <= UInt64(Int.max), st.comp_size <= UInt64(Int.max) else {
                 throw InputError(.outOfRange, file: file.path, key: name, "zip entry size \(st.size) is out of range")
             }
-            var e = Entry(name: name, index: i, size: Int(st.size), compressedSize: Int(st.comp_size),
-                          method: Int(st.comp_method), crc32: st.crc, dataOffset: nil)
+            var e = Entry(
+                name: name, index: i, size: Int(st.size), compressedSize: Int(st.comp_size),
+                method: Int(st.comp_method), crc32: st.crc, dataOffset: nil)
             if e.method == 0, e.size == e.compressedSize, let local, Int(i) < local.count {
                 e.dataOffset = Self.checkedDataOffset(file.bytes, localHeader: local[Int(i)], name: name, size: e.size)
             }
@@ -122,9 +124,15 @@ final class ZipReader {
 
     // MARK: Central directory walk (only to locate stored data; libzip has validated the archive)
 
-    private static func u16(_ b: UnsafeRawBufferPointer, _ o: Int) -> Int { Int(UInt16(littleEndian: b.loadUnaligned(fromByteOffset: o, as: UInt16.self))) }
-    private static func u32(_ b: UnsafeRawBufferPointer, _ o: Int) -> Int { Int(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: o, as: UInt32.self))) }
-    private static func u64(_ b: UnsafeRawBufferPointer, _ o: Int) -> UInt64 { UInt64(littleEndian: b.loadUnaligned(fromByteOffset: o, as: UInt64.self)) }
+    private static func u16(_ b: UnsafeRawBufferPointer, _ o: Int) -> Int {
+        Int(UInt16(littleEndian: b.loadUnaligned(fromByteOffset: o, as: UInt16.self)))
+    }
+    private static func u32(_ b: UnsafeRawBufferPointer, _ o: Int) -> Int {
+        Int(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: o, as: UInt32.self)))
+    }
+    private static func u64(_ b: UnsafeRawBufferPointer, _ o: Int) -> UInt64 {
+        UInt64(littleEndian: b.loadUnaligned(fromByteOffset: o, as: UInt64.self))
+    }
 
     /// Local header offsets of the central directory entries, in order, or `nil` when the directory
     /// cannot be walked (then every entry is read through libzip).
@@ -135,7 +143,10 @@ final class ZipReader {
         var i = n - 22
         let lowest = max(0, n - 22 - 65_535)
         while i >= lowest {
-            if u32(b, i) == 0x0605_4B50 { eocd = i; break }
+            if u32(b, i) == 0x0605_4B50 {
+                eocd = i
+                break
+            }
             i -= 1
         }
         guard eocd >= 0 else { return nil }

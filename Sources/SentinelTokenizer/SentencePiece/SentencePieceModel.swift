@@ -59,7 +59,8 @@ public struct SentencePieceModel: Sendable {
     public init(contentsOf path: String) throws {
         let file = try MappedFile(path: path)
         guard file.bytes.count <= Self.maxFileBytes else {
-            throw InputError(.outOfRange, file: path, "\(file.bytes.count) bytes is over the \(Self.maxFileBytes)-byte limit for a SentencePiece model")
+            throw InputError(
+                .outOfRange, file: path, "\(file.bytes.count) bytes is over the \(Self.maxFileBytes)-byte limit for a SentencePiece model")
         }
         let data = withExtendedLifetime(file) { Data(file.bytes) }
         try self.init(serialized: data, file: path)
