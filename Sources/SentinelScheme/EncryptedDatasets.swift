@@ -94,7 +94,9 @@ extension InputEncoder {
                         encoding: encode(x.text[...], pair: x.pair?[...], maxLength: maxLength), words: [],
                         label: x.label, wordLabels: nil, line: x.line))
             }
-        case (.jsonl, _) where tokens:
+        // Token records (`tokens`, what `encrypt --format conll` writes) are read as such by every command, also
+        // by the sequence commands (`embed`), which then take each record's tokens as one row.
+        case (.jsonl, _) where tokens || JSONLinesDataset.holdsTokenRecords(file):
             for r in try JSONLinesDataset.readNER(file) {
                 let e: Encoding
                 switch self {

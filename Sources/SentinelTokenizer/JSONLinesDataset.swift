@@ -57,6 +57,19 @@ public enum JSONLinesDataset {
         file.bytes.first { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D } == 0x7B
     }
 
+    /// Whether the first record of `file` is a token-classification record (it has `tokens`), as `sentinel encrypt
+    /// --format conll` writes them; false for classification records or when the first line is not JSON.
+    public static func holdsTokenRecords(_ file: TextFile) -> Bool {
+        var found = false
+        var done = false
+        file.forEachLine { line in
+            guard !done, !line.isBlank else { return }
+            done = true
+            found = (try? JSONValue.parse(line.bytes))?["tokens"] != nil
+        }
+        return found
+    }
+
     /// Parses every non-blank line as a JSON object.
     /// - Throws: ``InputError`` `.notJSON` naming the line and the byte offset of the error in the file.
     static func objects(_ file: TextFile) throws -> [(line: Int, offset: Int, value: JSONValue)] {

@@ -186,6 +186,18 @@ final class PredictTests: XCTestCase {
         let words = a.map { $0["word_labels"]?.arrayValue?.count ?? 0 }.reduce(0, +)
         XCTAssertGreaterThan(words, 2000)
         XCTAssertEqual(a.map { $0["word_labels"] }, b.map { $0["word_labels"] })
+        // embed reads the same encrypted file (one row per record) and gives the rows of the plain CoNLL run.
+        let embedPlain = try Fixtures.sentinel(["embed", dir, "--format", "conll", "--input", input, "--json"])
+        let embedSecret = try Fixtures.sentinel(["embed", tmp + "/adapted", "--encrypted", "--input", tmp + "/dev.jsonl", "--json"])
+        XCTAssertEqual(embedPlain.status, 0, embedPlain.stderr)
+        XCTAssertEqual(embedSecret.status, 0, embedSecret.stderr)
+        let rowsPlain = try XCTUnwrap(try JSONValue.parse(embedPlain.stdout)["row_summaries"]?.arrayValue)
+        let rowsSecret = try XCTUnwrap(try JSONValue.parse(embedSecret.stdout)["row_summaries"]?.arrayValue)
+        XCTAssertEqual(rowsPlain.count, 200)
+        XCTAssertEqual(rowsPlain.map { $0["tokens"] }, rowsSecret.map { $0["tokens"] })
+        for (x, y) in zip(rowsPlain, rowsSecret) {
+            XCTAssertEqual(try XCTUnwrap(x["mean_norm"]?.doubleValue), try XCTUnwrap(y["mean_norm"]?.doubleValue), accuracy: 1e-4)
+        }
         // Plain predictions name the CoNLL words; encrypted ones the first digest of each word.
         XCTAssertEqual(a[0]["words"]?.arrayValue?.first?.stringValue, blocks[0].split(separator: " ").first.map(String.init))
         XCTAssertEqual(b[0]["words"]?.arrayValue?.first?.stringValue?.count, 32)
