@@ -4,7 +4,7 @@
 # torch (2.13.0+cpu: no CUDA libraries), transformers, safetensors, datasets, accelerate,
 # seqeval and scikit-learn (the metric references of Formats/metrics).
 # Usage: Samples/interop/setup.sh [VENV_DIR]   Prints the venv's python on stdout.
-# Idempotent: when the venv holds every pinned package it only checks the imports (about a second).
+# Idempotent: when the venv holds every pinned package at its version it does nothing else (well under a second).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 venv=${1:-${SENTINEL_INTEROP_VENV:-$here/../.cache/interop-venv}}
@@ -16,7 +16,11 @@ torch_req='torch==2.13.0+cpu'
 reqs=(transformers==5.24.0 tokenizers==0.23.3 safetensors==0.8.0 datasets==5.2.0 accelerate==1.16.0 seqeval==1.2.2 scikit-learn==1.9.1 numpy==2.4.6)
 stamp="$venv/.sentinel-interop-$(printf '%s\n' "$torch_req" "${reqs[@]}" | sha256sum | cut -c1-16)"
 
-if [ -x "$py" ] && [ -f "$stamp" ] && "$py" -c 'import torch, transformers, safetensors, datasets, seqeval, sklearn' 2>/dev/null; then
+# Quick path: the stamp of these pins is there and every pinned distribution is installed at its version.
+pins=$(printf '%s\n' "$torch_req" "${reqs[@]}")
+if [ -x "$py" ] && [ -f "$stamp" ] && PINS="$pins" "$py" -c '
+import importlib.metadata as m, os, sys
+sys.exit(any(m.version(n) != v for n, v in (l.split("==") for l in os.environ["PINS"].split())))' 2>/dev/null; then
   echo "$py"; exit 0
 fi
 if [ ! -x "$py" ]; then

@@ -66,7 +66,9 @@ public struct EntityScores: Equatable, Sendable {
     public var tokenAccuracy: Double
 
     /// The entity types of ``perType`` in the order of seqeval's report (sorted by their code points).
-    public var types: [String] { perType.keys.sorted { Array($0.unicodeScalars.map(\.value)).lexicographicallyPrecedes($1.unicodeScalars.map(\.value)) } }
+    public var types: [String] {
+        perType.keys.sorted { Array($0.unicodeScalars.map(\.value)).lexicographicallyPrecedes($1.unicodeScalars.map(\.value)) }
+    }
 
     public init(overall: PrecisionRecallF1, perType: [String: PrecisionRecallF1], tokenAccuracy: Double) {
         self.overall = overall
@@ -211,7 +213,8 @@ public struct ClassificationScores: Equatable, Sendable {
         var truePositives = [Int](repeating: 0, count: labelCount)
         var goldCounts = truePositives, predictedCounts = truePositives
         for (g, p) in zip(gold, predicted) {
-            precondition((0..<labelCount).contains(g) && (0..<labelCount).contains(p), "ClassificationScores: label \(g) or \(p) not in 0..<\(labelCount)")
+            precondition(
+                (0..<labelCount).contains(g) && (0..<labelCount).contains(p), "ClassificationScores: label \(g) or \(p) not in 0..<\(labelCount)")
             goldCounts[g] += 1
             predictedCounts[p] += 1
             if g == p { truePositives[g] += 1 }
