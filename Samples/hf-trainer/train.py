@@ -107,7 +107,9 @@ def main():
             enc["labels"] = [int(l) for l in batch["label"]]
             return enc
 
-        model = AutoModelForSequenceClassification.from_pretrained(args.model, num_labels=len(labels))
+        # Explicit names: with the default LABEL_0/LABEL_1 of two labels, transformers 5 writes no id2label at all.
+        model = AutoModelForSequenceClassification.from_pretrained(
+            args.model, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
         collator = DataCollatorWithPadding(tokenizer)
 
         def compute_metrics(p):
