@@ -49,7 +49,11 @@ final class HostileInputCLITests: XCTestCase {
         for format in ["safetensors", "pytorch"] {
             // dash's ulimit -f counts 512-byte blocks: 4 KB, under the 10 KB the export writes.
             let r = try Fixtures.run(
-                "/bin/sh", ["-c", "ulimit -f 8; exec \"$0\" export \"$1\" --output \"$2\" --format \"$3\"", Fixtures.sentinelBinary, input, tmp + "/out", format])
+                "/bin/sh",
+                [
+                    "-c", "ulimit -f 8; exec \"$0\" export \"$1\" --output \"$2\" --format \"$3\"", Fixtures.sentinelBinary, input, tmp + "/out",
+                    format,
+                ])
             XCTAssertEqual(r.status, 74, "\(format): \(r.stderr)")
             XCTAssertTrue(r.stderr.contains("File too large"), r.stderr)
             XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp), [], format)

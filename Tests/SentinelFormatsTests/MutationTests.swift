@@ -23,7 +23,9 @@ final class MutationTests: XCTestCase {
         for (dir, key) in [(sv, "expected"), (tv, "expected")] {
             let cases = try JSONValue.read(file: dir + "/expected.json")["cases"]?.arrayValue ?? []
             // (tv12 is valid but for its CRC, which `exercise` checks.)
-            files += cases.filter { $0[key]?.stringValue == "valid" && $0["crc"] == nil }.compactMap { $0["file"]?.stringValue }.map { dir + "/" + $0 }
+            files += cases.filter { $0[key]?.stringValue == "valid" && $0["crc"] == nil }.compactMap { $0["file"]?.stringValue }.map {
+                dir + "/" + $0
+            }
         }
         return files
     }
@@ -130,7 +132,9 @@ final class MutationTests: XCTestCase {
         let files = try Self.validFiles()
         XCTAssertGreaterThan(files.count, 20)
         for path in files { try mutate(path, dense: true, outcome: &outcome) }
-        print("mutations of \(files.count) files: \(outcome.valid) valid parses, \(outcome.refused) typed errors \(outcome.codes.sorted { $0.key < $1.key }); slowest \(outcome.slowest)")
+        print(
+            "mutations of \(files.count) files: \(outcome.valid) valid parses, \(outcome.refused) typed errors \(outcome.codes.sorted { $0.key < $1.key }); slowest \(outcome.slowest)"
+        )
         XCTAssertGreaterThan(outcome.refused, 10_000)
         XCTAssertGreaterThan(outcome.valid, 100)
     }
@@ -139,7 +143,9 @@ final class MutationTests: XCTestCase {
     func testMiniLMSampleTruncatedAndFlipped() throws {
         var outcome = Outcome()
         try mutate(try Paths.miniLM() + "/model.safetensors", dense: false, outcome: &outcome)
-        print("mutations of MiniLM: \(outcome.valid) valid parses, \(outcome.refused) typed errors \(outcome.codes.sorted { $0.key < $1.key }); slowest \(outcome.slowest)")
+        print(
+            "mutations of MiniLM: \(outcome.valid) valid parses, \(outcome.refused) typed errors \(outcome.codes.sorted { $0.key < $1.key }); slowest \(outcome.slowest)"
+        )
         XCTAssertGreaterThan(outcome.refused, 1_000)
     }
 }

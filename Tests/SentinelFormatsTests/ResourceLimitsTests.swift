@@ -71,3 +71,45 @@ final class ResourceLimitsTests: XCTestCase {
         XCTAssertEqual(Set(InputError.Code.all).count, InputError.Code.all.count)
     }
 }
+
+/// The sharded index and torch text-record limits of `Formats/limits.md`.
+final class IndexAndRecordLimitsTests: XCTestCase {
+    /// 100,001 shards are refused from the index alone (no shard is opened), quickly: the shard names are a hash
+    /// lookup (a linear search made this quadratic); an index over 64 MiB is refused before it is parsed.
+    func testShardedIndexLimits() throws {
+        let dir = try Paths.temporaryDirectory(self)
+        var map: [(String, JSONValue)] = []
+        for i in 0...ShardedArchive.maxShards { map.append(("t\(i)", .string("s\(i).safetensors"))) }
+        try JSONValue.object([("weight_map", .object(map))]).serialized(.compact)
+            .write(toFile: dir + "/model.safetensors.index.json", atomically: true, encoding: .utf8)
+        var opened = 0
+        let e = inputError {
+            _ = try ShardedArchive(indexPath: dir + "/model.safetensors.index.json") { _ in
+                opened += 1
+                throw InputError(.missing, file: "x", "not reached")
+            }
+        }
+        XCTAssertEqual(e?.code, .outOfRange)
+        XCTAssertTrue(e?.message.contains("more than 100000 shards") ?? false, "\(e!)")
+        XCTAssertEqual(opened, 0)
+
+        let big = dir + "/big.index.json"
+        XCTAssertTrue(FileManager.default.createFile(atPath: big, contents: Data("{}".utf8)))
+        XCTAssertEqual(truncate(big, off_t(ShardedArchive.maxIndexBytes + 1)), 0)
+        XCTAssertEqual(inputError { _ = try ShardedArchive(indexPath: big) { _ in fatalError() } }?.code, .headerTooLarge)
+    }
+
+    /// A `version` record of 5,000 bytes where torch writes a short text is refused before it is read.
+    func testTextRecordCap() throws {
+        let dir = try Paths.temporaryDirectory(self)
+        try AtomicFile.write(to: dir + "/long.pt") { out in
+            var z = TorchZipWriter(out: out)
+            try z.add("archive/data.pkl", bytes: [0x80, 0x02, 0x7D, 0x2E])
+            try z.add("archive/version", bytes: [UInt8](repeating: 0x33, count: 5000))
+            try z.finish()
+        }
+        let e = inputError { _ = try TorchCheckpoint(path: dir + "/long.pt") }
+        XCTAssertEqual(e?.code, .outOfRange)
+        XCTAssertEqual(e?.key, "archive/version")
+    }
+}
