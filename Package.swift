@@ -7,8 +7,9 @@ import PackageDescription
 /// `unsafeFlags` in a package that others depend on by URL and version, so without the variable no
 /// unsafe flag is used and the library products can be depended on as usual.
 let encoderTargetCPU = Context.environment["SENTINEL_TARGET_CPU"].flatMap { $0.isEmpty ? nil : $0 }
-/// `SENTINEL_OPTIMIZE_DEBUG=1` compiles the numeric targets (encoder, scheme) with `-O` in debug builds too,
-/// so that the test suite's end-to-end runs of the encoder take seconds, not minutes (also a local setting).
+/// `SENTINEL_OPTIMIZE_DEBUG=1` compiles the numeric targets (encoder, scheme) and the format readers with `-O` in
+/// debug builds too, so that the test suite's end-to-end runs of the encoder take seconds, not minutes, and the
+/// mutation tests' ~100,000 parses a few seconds (also a local setting; `-O` keeps overflow traps).
 let optimizeDebug = Context.environment["SENTINEL_OPTIMIZE_DEBUG"] == "1"
 let numericSettings: [SwiftSetting] = optimizeDebug ? [.unsafeFlags(["-O"], .when(configuration: .debug))] : []
 let encoderSettings: [SwiftSetting] = (encoderTargetCPU.map {
@@ -60,7 +61,7 @@ let package = Package(
         .target(name: "SentinelCore", dependencies: ["CJSONC", "COpenSSL", "CSentinelLinux"]),
         // Checkpoint formats: safetensors, PyTorch (restricted pickle machine, zip and legacy containers),
         // sharded checkpoints, HF model directories; their writers.
-        .target(name: "SentinelFormats", dependencies: ["SentinelCore", "CZip"]),
+        .target(name: "SentinelFormats", dependencies: ["SentinelCore", "CZip"], swiftSettings: numericSettings),
         // Tokenizers (BERT WordPiece; one protocol for every vocabulary family), special tokens, datasets.
         .target(
             name: "SentinelTokenizer",

@@ -48,6 +48,8 @@ extension AdaptedModelVerifier {
         progress("comparing tensors")
         let originalWeights = try openTensorArchive(path: originalDir.weightsPath)
         let adaptedWeights = try openTensorArchive(path: adaptedDir.weightsPath)
+        try checkRecordChecksums(originalWeights)
+        try checkRecordChecksums(adaptedWeights)
         let embeddingName = try SeedConverter.wordEmbeddingsName(in: originalWeights.entries.map(\.name), file: originalWeights.path)
         checks.append(try tensorsCheck(original: originalWeights, adapted: adaptedWeights, embeddingName: embeddingName, mapping: expected))
 

@@ -107,6 +107,8 @@ public enum AdaptedModelVerifier {
         progress("comparing tensors")
         let originalWeights = try openTensorArchive(path: originalDir.weightsPath)
         let adaptedWeights = try openTensorArchive(path: adaptedDir.weightsPath)
+        try checkRecordChecksums(originalWeights)
+        try checkRecordChecksums(adaptedWeights)
         // `embeddings.word_embeddings.weight`, or `bert.embeddings.word_embeddings.weight` of a task model.
         let embeddingName = try SeedConverter.wordEmbeddingsName(in: originalWeights.entries.map(\.name), file: originalWeights.path)
         checks.append(try tensorsCheck(original: originalWeights, adapted: adaptedWeights, embeddingName: embeddingName, mapping: expected))

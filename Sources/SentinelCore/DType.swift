@@ -59,17 +59,39 @@ public enum DType: String, CaseIterable, Sendable, Hashable, Codable {
     }
 }
 
-/// Number of bytes a tensor of `shape` and `dtype` occupies, or `nil` on overflow, a negative
-/// dimension, or a sub-byte tensor whose bit count is not a whole number of bytes.
-public func byteCount(dtype: DType, shape: [Int]) -> Int? {
+/// Number of elements of a tensor of `shape` (1 for `[]`), or `nil` for a negative dimension or a product
+/// that overflows `Int`. A shape with a zero dimension has 0 elements whatever its other dimensions
+/// (torch saves `torch.empty((0, 2**32, 2**32))`); every size product in Sentinel goes through here.
+public func elementCount(shape: [Int]) -> Int? {
+    guard !shape.contains(where: { $0 < 0 }) else { return nil }
+    if shape.contains(0) { return 0 }
     var elements = 1
     for d in shape {
-        guard d >= 0 else { return nil }
         let (m, o) = elements.multipliedReportingOverflow(by: d)
         if o { return nil }
         elements = m
     }
+    return elements
+}
+
+/// Number of bytes a tensor of `shape` and `dtype` occupies, or `nil` on overflow, a negative
+/// dimension, or a sub-byte tensor whose bit count is not a whole number of bytes.
+public func byteCount(dtype: DType, shape: [Int]) -> Int? {
+    guard let elements = elementCount(shape: shape) else { return nil }
     let (bits, o) = elements.multipliedReportingOverflow(by: dtype.bitWidth)
     if o || bits % 8 != 0 { return nil }
     return bits / 8
+}
+
+/// Whether the safetensors reference (`safetensors` 0.8, Rust) refuses `shape` as overflowing: it folds the
+/// product left to right from 1 with checked multiplication, so `[2**32, 2**32, 0]` overflows there while
+/// `[0, 2**32, 2**32]` does not.
+public func shapeOverflowsLeftToRight(_ shape: [Int]) -> Bool {
+    var elements = 1
+    for d in shape {
+        let (m, o) = elements.multipliedReportingOverflow(by: d)
+        if o { return true }
+        elements = m
+    }
+    return false
 }

@@ -48,6 +48,20 @@ public struct InputError: Error, CustomStringConvertible, Equatable, Sendable {
         public static let unsafe = Code(rawValue: "unsafe")
         /// The file ends before the structure it declares.
         public static let truncated = Code(rawValue: "truncated")
+        /// A tensor name a writer cannot store: empty, or `__metadata__` (the safetensors header's own key).
+        public static let reservedName = Code(rawValue: "reserved_name")
+        /// A zip feature Sentinel does not read: encryption (flag bits 0 and 6), patched data (bit 5),
+        /// a multi-disk archive, a compression method other than stored or deflate.
+        public static let unsupported = Code(rawValue: "unsupported")
+        /// Stored bytes whose CRC-32 differs from the one the archive records (checked by `verify` and `inspect --stats`).
+        public static let checksumMismatch = Code(rawValue: "checksum_mismatch")
+
+        /// Every code, in the order `Formats/errors.md` lists them (a test keeps the two equal).
+        public static let all: [Code] = [
+            fileTooSmall, headerTooLarge, headerOutOfBounds, headerNotUTF8, notJSON, invalidStructure, unknownDType,
+            invalidOffsets, sizeMismatch, dataOutOfBounds, duplicateTensor, missing, outOfRange, unknownFormat, gitLFSPointer,
+            notText, unsafe, truncated, reservedName, unsupported, checksumMismatch,
+        ]
     }
 
     public var code: Code

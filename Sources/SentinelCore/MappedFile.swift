@@ -40,6 +40,24 @@ public final class MappedFile: @unchecked Sendable {
         bytes = UnsafeRawBufferPointer(start: p, count: size)
     }
 
+    /// A private anonymous mapping holding a copy of `bytes`, named `path` in errors: readers see it exactly as
+    /// a mapped file of that content (used to run the readers on many mutated copies of a file in memory).
+    /// - Throws: ``OutputError`` when the mapping cannot be made.
+    public init(copying bytes: UnsafeRawBufferPointer, path: String) throws {
+        self.path = path
+        guard bytes.count > 0 else {
+            base = nil
+            self.bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        let p = mmap(nil, bytes.count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let p, p != MAP_FAILED else { throw OutputError(path: path, operation: "mmap", errno: errno) }
+        p.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        _ = mprotect(p, bytes.count, PROT_READ)
+        base = p
+        self.bytes = UnsafeRawBufferPointer(start: p, count: bytes.count)
+    }
+
     /// Tells the kernel the whole file will be read in order (read-ahead).
     public func adviseSequential() {
         if let base { _ = madvise(base, bytes.count, MADV_SEQUENTIAL) }

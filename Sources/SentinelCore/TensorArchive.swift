@@ -13,8 +13,9 @@ public struct TensorEntry: Sendable, Equatable {
         self.shape = shape
     }
 
-    /// Number of elements (1 for a scalar).
-    public var elementCount: Int { shape.reduce(1, *) }
+    /// Number of elements (1 for a scalar; 0 when a dimension is 0, or for a shape whose product overflows,
+    /// which no reader lets through).
+    public var elementCount: Int { SentinelCore.elementCount(shape: shape) ?? 0 }
     /// Size of the contiguous row-major data in bytes.
     public var byteCount: Int { Sentinel.byteCount(dtype: dtype, shape: shape) ?? 0 }
 }
@@ -64,6 +65,8 @@ extension TensorArchive {
 public enum Sentinel {
     /// See the global ``byteCount(dtype:shape:)``.
     public static func byteCount(dtype: DType, shape: [Int]) -> Int? { SentinelCore.byteCount(dtype: dtype, shape: shape) }
+    /// See the global ``elementCount(shape:)``.
+    public static func elementCount(shape: [Int]) -> Int? { SentinelCore.elementCount(shape: shape) }
 }
 
 /// A ``TensorArchive`` whose tensor bytes stay at one address, unchanged, for as long as the archive

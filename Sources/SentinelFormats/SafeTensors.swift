@@ -9,6 +9,10 @@ import SentinelCore
 public final class SafeTensorsFile: TensorArchive, @unchecked Sendable {
     /// Largest accepted header, in bytes (the reference crate's `MAX_HEADER_SIZE`).
     public static let maxHeaderLength = 100_000_000
+    /// Most entries (tensors and `__metadata__`) accepted in one header: reading costs about 1 KB of memory and
+    /// 2 µs per entry, and the largest real single files hold a few thousand tensors. A 68 MB header of 1 M
+    /// empty tensors is refused before it is parsed.
+    public static let maxTensors = 200_000
 
     /// One tensor as the header describes it.
     public struct Tensor: Sendable, Equatable {
@@ -80,7 +84,9 @@ public final class SafeTensorsFile: TensorArchive, @unchecked Sendable {
 
     // MARK: Validation
 
-    static func parse(_ bytes: UnsafeRawBufferPointer, path: String) throws -> (Int, [(String, String)]?, [Tensor]) {
+    static func parse(_ bytes: UnsafeRawBufferPointer, path: String, maxTensors: Int = maxTensors) throws -> (
+        Int, [(String, String)]?, [Tensor]
+    ) {
         func fail(_ code: InputError.Code, _ offset: Int?, _ key: String?, _ msg: String) -> InputError {
             InputError(code, file: path, offset: offset, key: key, msg)
         }
@@ -98,6 +104,23 @@ public final class SafeTensorsFile: TensorArchive, @unchecked Sendable {
         let header = UnsafeRawBufferPointer(rebasing: bytes[8..<(8 + n)])
         if let bad = firstInvalidUTF8(header) {
             throw fail(.headerNotUTF8, 8 + bad, nil, "header is not valid UTF-8")
+        }
+        let scan = scanHeader(header)
+        if let at = scan.controlByte {
+            let byte = header[at]
+            if !scan.controlInString && header[at...].allSatisfy({ $0 == 0 }) {
+                throw fail(
+                    .notJSON, 8 + at, nil,
+                    "the header is padded with NUL bytes from byte \(8 + at) on: only JSON whitespace (spaces) may pad a safetensors header")
+            }
+            throw fail(
+                .notJSON, 8 + at, nil,
+                scan.controlInString
+                    ? "header is not valid JSON: raw control character 0x\(String(byte, radix: 16)) inside a string (JSON requires it escaped as \\u00XX)"
+                    : "header is not valid JSON: control character 0x\(String(byte, radix: 16)) where only JSON whitespace may be")
+        }
+        if scan.topLevelEntries > maxTensors {
+            throw fail(.outOfRange, 8, nil, "the header has \(scan.topLevelEntries) entries; the limit is \(maxTensors) tensors per file")
         }
         let json: JSONValue
         do { json = try JSONValue.parse(header) } catch let e as JSONValue.ParseError {
@@ -142,9 +165,21 @@ public final class SafeTensorsFile: TensorArchive, @unchecked Sendable {
             guard let dtype = DType(rawValue: dtypeName) else {
                 throw fail(.unknownDType, at, name, "unknown dtype '\(dtypeName)'")
             }
-            let shape = shapeJSON.map { $0.intValue ?? -1 }
-            guard !shape.contains(where: { $0 < 0 }) else {
-                throw fail(.invalidStructure, at, name, "shape must hold non-negative integers")
+            var shape: [Int] = []
+            shape.reserveCapacity(shapeJSON.count)
+            for d in shapeJSON {
+                switch d {
+                case let .int(v) where v >= 0: shape.append(Int(v))
+                case .uint:
+                    throw fail(.sizeMismatch, at, name, "dimension \(d.serialized()) of the shape overflows a 64-bit size")
+                default:
+                    throw fail(.invalidStructure, at, name, "shape must hold non-negative integers (found \(d.serialized(.compact)))")
+                }
+            }
+            if shapeOverflowsLeftToRight(shape) {
+                throw fail(
+                    .sizeMismatch, at, name,
+                    "the element count of shape \(shape) overflows a 64-bit size (multiplied left to right, as the reference does)")
             }
             guard offsetsJSON.count == 2, let begin = offsetsJSON[0].intValue, let end = offsetsJSON[1].intValue,
                 begin >= 0, end >= begin
@@ -181,6 +216,36 @@ public final class SafeTensorsFile: TensorArchive, @unchecked Sendable {
             throw fail(.dataOutOfBounds, 8 + n + next, nil, "\(dataLength - next) bytes after the last tensor are not covered by any tensor")
         }
         return (n, metadata, tensors)
+    }
+
+    /// What one pass over the header finds before it is parsed: the first control byte (below 0x20) that JSON
+    /// does not allow there, whether it is inside a string, and the number of top-level members.
+    static func scanHeader(_ bytes: UnsafeRawBufferPointer) -> (controlByte: Int?, controlInString: Bool, topLevelEntries: Int) {
+        var depth = 0, entries = 0, i = 0
+        var inString = false
+        while i < bytes.count {
+            let c = bytes[i]
+            if inString {
+                if c < 0x20 { return (i, true, entries) }
+                if c == UInt8(ascii: "\\") {
+                    i += 2
+                    continue
+                }
+                if c == UInt8(ascii: "\"") { inString = false }
+            } else {
+                switch c {
+                case UInt8(ascii: "\""): inString = true
+                case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+                case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
+                case UInt8(ascii: ":") where depth == 1: entries += 1
+                case 0x20, 0x09, 0x0A, 0x0D: break
+                case 0..<0x20: return (i, false, entries)
+                default: break
+                }
+            }
+            i += 1
+        }
+        return (nil, false, entries)
     }
 
     /// Index of the first byte that starts an invalid UTF-8 sequence, or `nil`.
@@ -238,6 +303,29 @@ public final class SafeTensorsFile: TensorArchive, @unchecked Sendable {
 /// header padded with spaces to a multiple of 8; data packed with no gaps. Atomic (temporary file,
 /// then rename).
 public enum SafeTensorsWriter {
+    /// Names no writer stores: the empty name and `__metadata__` (a safetensors file's metadata key; a torch
+    /// file holding such a tensor could not be converted to safetensors and read back).
+    public static let reservedNames: Set<String> = ["", "__metadata__"]
+
+    /// Refuses a reserved tensor name (``reservedNames``) or a name given twice. Every writer calls it before it
+    /// creates any file (`ShardedWriter` for all shards before the first one).
+    /// - Throws: ``InputError`` `.reservedName` or `.duplicateTensor`, with the name as the key.
+    public static func checkNames(_ entries: some Sequence<TensorEntry>, file: String) throws {
+        var seen = Set<String>()
+        for e in entries {
+            if reservedNames.contains(e.name) {
+                throw InputError(
+                    .reservedName, file: file, key: e.name,
+                    e.name.isEmpty
+                        ? "a tensor has an empty name, which a weights file cannot hold"
+                        : "a tensor is named '__metadata__', the key safetensors reserves for the file's metadata: rename it")
+            }
+            guard seen.insert(e.name).inserted else {
+                throw InputError(.duplicateTensor, file: file, key: e.name, "two tensors with the same name")
+            }
+        }
+    }
+
     /// One tensor to write: its description and a function that streams its bytes to the file.
     public struct Item {
         public var entry: TensorEntry
@@ -268,11 +356,8 @@ public enum SafeTensorsWriter {
     }
 
     /// The header bytes (padded) and the items in data order.
-    public static func layout(_ items: [Item], metadata: [(String, String)]?) throws -> ([UInt8], [Item]) {
-        var seen = Set<String>()
-        for item in items where !seen.insert(item.entry.name).inserted {
-            throw InputError(.duplicateTensor, file: "<writer>", key: item.entry.name, "two tensors with the same name")
-        }
+    public static func layout(_ items: [Item], metadata: [(String, String)]?, file: String = "<writer>") throws -> ([UInt8], [Item]) {
+        try checkNames(items.lazy.map(\.entry), file: file)
         let ordered = items.sorted {
             ($0.entry.dtype.layoutRank, $1.entry.name) > ($1.entry.dtype.layoutRank, $0.entry.name)
         }
@@ -302,6 +387,7 @@ public enum SafeTensorsWriter {
     /// Writes `items` to `path` atomically (`-` and `/dev/null` are written in place: ``OutputFile``).
     /// - Throws: ``OutputError`` for I/O failures; ``InputError`` if an item produces the wrong byte count.
     public static func write(_ items: [Item], metadata: [(String, String)]? = [("format", "pt")], to path: String) throws {
+        try checkNames(items.lazy.map(\.entry), file: path)
         try OutputFile.write(to: path) { out in try stream(items, metadata: metadata, to: out) }
     }
 
@@ -312,7 +398,7 @@ public enum SafeTensorsWriter {
 
     /// Streams the file into an open writer (used by ``write(_:metadata:to:)`` and by directory outputs).
     public static func stream(_ items: [Item], metadata: [(String, String)]?, to out: FileWriter) throws {
-        let (header, ordered) = try layout(items, metadata: metadata)
+        let (header, ordered) = try layout(items, metadata: metadata, file: out.path)
         try header.withUnsafeBytes { try out.write($0) }
         for item in ordered {
             if let source = item.source {

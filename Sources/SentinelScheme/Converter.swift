@@ -144,7 +144,7 @@ public enum SeedConverter {
             if byteLevel { return try adaptedByteLevelTokenizer(dir, vocab: vocab, adaptedTokens: adaptedTokens, specialTokens: specialTokens) }
             guard dir.has("tokenizer.json") else { return nil }
             let original = try JSONValue.read(file: dir.file("tokenizer.json"))
-            try checkTokenizerVocab(original, matches: vocab, path: dir.file("tokenizer.json"))
+            try vocab.checkAgrees(withTokenizerJSON: original, path: dir.file("tokenizer.json"))
             let adaptedVocab = JSONValue.object(adaptedTokens.enumerated().map { ($0.element, .int(Int64($0.offset))) })
             let model = (original["model"] ?? .object([])).setting("vocab", to: adaptedVocab)
             return original.setting("model", to: model).serialized(.pretty)
@@ -157,6 +157,8 @@ public enum SeedConverter {
         let archive: TensorArchive = renamed.isEmpty ? opened : RenamedArchive(opened, renames: renamed)
         let ties = (opened as? TorchCheckpoint)?.ties ?? [:]
         let entries = archive.entries
+        // A name no writer can store is refused now, before the output directory exists.
+        try SafeTensorsWriter.checkNames(entries, file: archive.path)
         let embedding = archive.entry(named: try wordEmbeddingsName(in: entries.map(\.name), file: archive.path))!
         guard embedding.shape.count == 2, embedding.shape[0] == vocab.count,
             EmbeddingTransform.supportedDTypes.contains(embedding.dtype)
@@ -285,7 +287,7 @@ public enum SeedConverter {
         specialTokens: [String]
     ) throws -> String {
         let original = dir.has("tokenizer.json") ? try JSONValue.read(file: dir.file("tokenizer.json")) : nil
-        if let original { try checkTokenizerVocab(original, matches: vocab, path: dir.file("tokenizer.json")) }
+        if let original { try vocab.checkAgrees(withTokenizerJSON: original, path: dir.file("tokenizer.json")) }
         let map = try SpecialTokensMap.read(directory: dir.path)
         let specials = specialTokens.compactMap { t in vocab.id(of: t).map { (t, Int($0)) } }
         return SourceVocabulary.adaptedTokenizerJSON(
@@ -294,21 +296,6 @@ public enum SeedConverter {
             sep: map["sep_token"] ?? "</s>")
     }
 
-    /// `tokenizer.json`'s `model.vocab`, when present, must agree with `vocab.txt` (or vocab.json).
-    /// - Precondition: `vocab` passed ``WordPieceVocabulary/checkForAdaptation(path:)`` (no token twice).
-    static func checkTokenizerVocab(_ tokenizer: JSONValue, matches vocab: WordPieceVocabulary, path: String) throws {
-        guard let map = tokenizer["model"]?["vocab"]?.objectValue else { return }
-        guard map.count == vocab.count else {
-            throw InputError(
-                .invalidStructure, file: path, key: "model.vocab",
-                "has \(map.count) tokens but vocab.txt has \(vocab.count) distinct tokens")
-        }
-        for (token, id) in map where vocab.id(of: token).map(Int.init) != id.intValue {
-            throw InputError(
-                .invalidStructure, file: path, key: "model.vocab",
-                "token id \(id.intValue.map(String.init) ?? "?") disagrees with vocab.txt (\(vocab.id(of: token).map(String.init) ?? "absent"))")
-        }
-    }
 }
 
 /// A computation started on a background thread; ``wait()`` returns its result or rethrows its error.

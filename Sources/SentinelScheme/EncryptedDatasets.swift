@@ -161,6 +161,64 @@ extension Encryptor {
         public var tokens = 0
         /// Tokens that are `[UNK]` (the tokenizer's unknown id).
         public var unknownTokens = 0
+        public init() {}
+    }
+
+    /// The tokenizer's workspace for ``appendEncrypted(line:to:stats:state:)``, reused from line to line.
+    public struct TextLineEncryption {
+        var pieces = Pieces()
+        var scratch: AnyObject?
+        public init() {}
+    }
+
+    /// Appends one line of `--format text` encrypted, and its newline: the space-separated digests of its
+    /// wordpieces; TAB-separated fields (the two texts of a pair) are encrypted one by one and stay
+    /// TAB-separated. Counts the record, its tokens and its `[UNK]`s. The one rule for text, in memory and streamed.
+    public func appendEncrypted(line: UnsafeRawBufferPointer, to out: inout [UInt8], stats: inout Statistics, state: inout TextLineEncryption) {
+        let unk = tokenizer.unknownID
+        for (i, field) in line.split(separator: 0x09, omittingEmptySubsequences: false).enumerated() {
+            if i > 0 { out.append(0x09) }
+            state.pieces.removeAll()
+            tokenizer.append(UnsafeRawBufferPointer(rebasing: field), word: nil, to: &state.pieces, scratch: &state.scratch)
+            for (k, id) in state.pieces.ids.enumerated() {
+                if k > 0 { out.append(0x20) }
+                appendEncryptedToken(id: id, to: &out)
+                if id == unk { stats.unknownTokens += 1 }
+            }
+            stats.tokens += state.pieces.count
+        }
+        out.append(0x0A)
+        stats.records += 1
+    }
+
+    /// Tokens read before anything is written by ``encryptText(_:to:check:)``: the `[UNK]` check runs on them first.
+    public static let heldBackTokens = 1 << 20
+
+    /// Encrypts `--format text` input as it is read, in bounded memory (the line reader's buffer and about 1 MiB of
+    /// output, or the first ``heldBackTokens`` tokens' output): nothing is written until `check` accepts the
+    /// counts of the first ``heldBackTokens`` tokens (or of the whole input, if shorter); `check` runs again on the
+    /// final counts before the last bytes are written (an atomic output is then discarded if it throws).
+    /// - Throws: what `lines`, `out` and `check` throw.
+    public func encryptText(_ lines: LineReader, to out: FileWriter, check: (Statistics) throws -> Void) throws -> Statistics {
+        var stats = Statistics()
+        var state = TextLineEncryption()
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(2 << 20)
+        var holding = true
+        while let line = try lines.next() {
+            appendEncrypted(line: line.bytes, to: &buffer, stats: &stats, state: &state)
+            if holding && stats.tokens >= Self.heldBackTokens {
+                try check(stats)
+                holding = false
+            }
+            if !holding && buffer.count >= 1 << 20 {
+                try buffer.withUnsafeBytes { try out.write($0) }
+                buffer.removeAll(keepingCapacity: true)
+            }
+        }
+        try check(stats)
+        try buffer.withUnsafeBytes { try out.write($0) }
+        return stats
     }
 
     /// Encrypts a whole input file in `format`: the bytes to write and the counts.
@@ -175,24 +233,9 @@ extension Encryptor {
         }
         switch format {
         case .text:
-            var pieces = Pieces()
-            // The tokenizer's own workspace (any family: SubwordTokenizer.append(_:word:to:scratch:)).
-            var scratch: AnyObject?
-            file.forEachLine { line in
-                // TAB-separated fields (the two texts of a pair) are encrypted one by one and stay TAB-separated.
-                for (i, field) in line.bytes.split(separator: 0x09, omittingEmptySubsequences: false).enumerated() {
-                    if i > 0 { out.append(0x09) }
-                    pieces.removeAll()
-                    tokenizer.append(UnsafeRawBufferPointer(rebasing: field), word: nil, to: &pieces, scratch: &scratch)
-                    for (k, id) in pieces.ids.enumerated() {
-                        if k > 0 { out.append(0x20) }
-                        appendEncryptedToken(id: id, to: &out)
-                        if id == unk { stats.unknownTokens += 1 }
-                    }
-                    stats.tokens += pieces.count
-                }
-                out.append(0x0A)
-                stats.records += 1
+            var line = TextLineEncryption()
+            file.forEachLine { l in
+                appendEncrypted(line: l.bytes, to: &out, stats: &stats, state: &line)
             }
         case .conll:
             for sentence in try NERCorpus.read(file) {

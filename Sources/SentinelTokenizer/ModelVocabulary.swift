@@ -33,3 +33,25 @@ extension WordPieceVocabulary {
         return (try fromTokenizerJSON(vocab, file: tokenizerJSON, prefix: prefix), tokenizerJSON)
     }
 }
+
+extension WordPieceVocabulary {
+    /// The one rule for a directory with both `vocab.txt` (`self`) and a WordPiece `tokenizer.json`: its `model.vocab`,
+    /// when present, must give every token of vocab.txt that token's line number as its id, and hold no other token.
+    /// `convert` (before adapting) and ``BertTokenizer/load(directory:)`` (every command that tokenizes: `encrypt`,
+    /// `embed`, `predict`, `vocab`) apply it, so a directory one command refuses, every command refuses.
+    /// - Throws: ``InputError`` `.invalidStructure` with key `model.vocab`, naming the count or the first token that differs.
+    public func checkAgrees(withTokenizerJSON tokenizer: JSONValue, path: String) throws {
+        guard let map = tokenizer["model"]?["vocab"]?.objectValue else { return }
+        guard map.count == count else {
+            throw InputError(
+                .invalidStructure, file: path, key: "model.vocab",
+                "has \(map.count) tokens but vocab.txt has \(count) distinct tokens")
+        }
+        for (token, id) in map where self.id(of: token).map(Int.init) != id.intValue {
+            throw InputError(
+                .invalidStructure, file: path, key: "model.vocab",
+                "token \(quoted(token)) has id \(id.intValue.map(String.init) ?? "?") but line \(self.id(of: token).map { String($0 + 1) } ?? "none") of vocab.txt "
+                    + "(id \(self.id(of: token).map(String.init) ?? "absent")): tokenizer.json and vocab.txt disagree")
+        }
+    }
+}

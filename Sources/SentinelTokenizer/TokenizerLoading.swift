@@ -29,10 +29,15 @@ extension BertTokenizer {
         }
 
         let jsonPath = dir + "/tokenizer.json"
-        if isRegularFile(jsonPath) {
-            return try load(tokenizerJSON: jsonPath, specialTokens: special)
-        }
         let vocabPath = dir + "/vocab.txt"
+        if isRegularFile(jsonPath) {
+            let json = try JSONValue.read(file: jsonPath)
+            // Both files: they must agree (the rule `convert` applies, WordPieceVocabulary.checkAgrees).
+            if isRegularFile(vocabPath), json["model"]?["type"]?.stringValue == "WordPiece" {
+                try WordPieceVocabulary.read(vocabTxt: vocabPath).checkAgrees(withTokenizerJSON: json, path: jsonPath)
+            }
+            return try load(tokenizerJSON: json, path: jsonPath, specialTokens: special)
+        }
         guard isRegularFile(vocabPath) else {
             throw InputError(.missing, file: dir, "neither tokenizer.json nor vocab.txt is in the directory")
         }
@@ -43,7 +48,11 @@ extension BertTokenizer {
     /// Loads a `tokenizer.json` whose model is `WordPiece`, normalizer `BertNormalizer` (or null) and
     /// pre-tokenizer `BertPreTokenizer`.
     public static func load(tokenizerJSON path: String, specialTokens: SpecialTokens = SpecialTokens()) throws -> BertTokenizer {
-        let json = try JSONValue.read(file: path)
+        try load(tokenizerJSON: JSONValue.read(file: path), path: path, specialTokens: specialTokens)
+    }
+
+    /// ``load(tokenizerJSON:specialTokens:)`` of JSON already parsed from `path`.
+    static func load(tokenizerJSON json: JSONValue, path: String, specialTokens: SpecialTokens) throws -> BertTokenizer {
         guard let model = json["model"], model["type"]?.stringValue == "WordPiece" else {
             throw InputError(
                 .unknownFormat, file: path, key: "model.type",

@@ -104,14 +104,29 @@ struct Encrypt: ParsableCommand {
                 throw ValidationError(e.description)
             }
             progress.step("tokenizer loaded, vocabulary hashed (\(encryptor.tokenizer.vocabularySize) entries)")
-            // An empty text input is zero texts (empty output); CoNLL and TSV readers refuse an empty file
-            // (no sentence / no header), which is most likely the wrong file.
-            let file = try TextFile.read(input, allowEmpty: format == .text)
-            let (out, stats) = try encryptor.encrypt(file, format: format.datasetFormat)
+            let stats: Encryptor.Statistics
+            if format == .text {
+                // Streamed line by line in bounded memory; an empty input is zero texts (empty output).
+                let lines = try LineReader(path: input)
+                var counts = Encryptor.Statistics()
+                try OutputFile.write(to: output) { out in
+                    counts = try encryptor.encryptText(lines, to: out) { s in
+                        try unknownTokens.enforce(
+                            UnknownTokenCheck(
+                                encryptor: encryptor, model: modelDirectory, file: lines.path, unknown: s.unknownTokens, tokens: s.tokens))
+                    }
+                }
+                stats = counts
+            } else {
+                // CoNLL and TSV readers refuse an empty file (no sentence / no header), most likely the wrong file.
+                let file = try TextFile.read(input, allowEmpty: false)
+                let (out, s) = try encryptor.encrypt(file, format: format.datasetFormat)
+                try unknownTokens.enforce(
+                    UnknownTokenCheck(encryptor: encryptor, model: modelDirectory, file: file.path, unknown: s.unknownTokens, tokens: s.tokens))
+                try OutputFile.write(out, to: output)
+                stats = s
+            }
             let (records, tokens, unknown) = (stats.records, stats.tokens, stats.unknownTokens)
-            try unknownTokens.enforce(
-                UnknownTokenCheck(encryptor: encryptor, model: modelDirectory, file: file.path, unknown: unknown, tokens: tokens))
-            try OutputFile.write(out, to: output)
             let seconds = Double((clock.now - start).components.attoseconds) / 1e18 + Double((clock.now - start).components.seconds)
             if report.json {
                 print(

@@ -53,6 +53,8 @@ struct Inspect: ParsableCommand {
                 return
             }
             let archive = try openTensorArchive(path: weightsPath)
+            // --stats reads every byte anyway: check the zip records' CRC-32 too.
+            if stats { try checkRecordChecksums(archive) }
             var entries = archive.entries
             if let tensor {
                 guard let e = archive.entry(named: tensor) else {

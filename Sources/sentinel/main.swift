@@ -36,6 +36,8 @@ struct SentinelCommand: ParsableCommand {
 
 // A closed pipe must not kill a conversion half way: writes to it fail with EPIPE instead.
 signal(SIGPIPE, SIG_IGN)
+// Over `ulimit -f` a write must fail with EFBIG (reported, exit 74, partial output removed), not kill the process.
+signal(SIGXFSZ, SIG_IGN)
 PartialOutputs.installSignalHandlers()
 // Like ParsableCommand.main(), but with --json a usage error found while parsing is also reported as one
 // JSON document on stdout (errors found while running are printed by reportingErrors).

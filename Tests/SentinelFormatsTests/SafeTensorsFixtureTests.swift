@@ -138,13 +138,13 @@ final class SafeTensorsVectorTests: XCTestCase {
     func testConformanceVectors() throws {
         let dir = Fixtures.packageRoot + "/Formats/safetensors-vectors/"
         let cases = try XCTUnwrap(try JSONValue.read(file: dir + "expected.json")["cases"]?.arrayValue)
-        XCTAssertEqual(cases.count, 12)
+        XCTAssertEqual(cases.count, 18)
         for c in cases {
             let file = try XCTUnwrap(c["file"]?.stringValue), expected = try XCTUnwrap(c["expected"]?.stringValue)
             do {
                 let st = try SafeTensorsFile(path: dir + file)
                 XCTAssertEqual(expected, "valid", "\(file) was accepted")
-                XCTAssertEqual(st.tensors.count, 1)
+                XCTAssertEqual(st.tensors.count, 1, file)
             } catch let e as InputError {
                 XCTAssertEqual(e.code.rawValue, expected, "\(file): \(e)")
             }

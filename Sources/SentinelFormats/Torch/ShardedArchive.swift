@@ -40,6 +40,7 @@ public final class ShardedArchive: TensorArchive, @unchecked Sendable {
         }
         let dir: String = indexPath.contains("/") ? String(indexPath[...indexPath.lastIndex(of: "/")!]) : ""
         var names: [String] = []
+        var nameIndex: [String: Int] = [:]  // a hash lookup: a linear search made 100,000 shards quadratic
         var shardOf: [String: Int] = [:]
         var wanted: [[String]] = []
         for (tensor, v) in map {
@@ -52,10 +53,11 @@ public final class ShardedArchive: TensorArchive, @unchecked Sendable {
             guard shardOf[tensor] == nil else {
                 throw InputError(.duplicateTensor, file: indexPath, key: tensor, "weight_map names the tensor twice")
             }
-            var i = names.firstIndex(of: shard) ?? -1
+            var i = nameIndex[shard] ?? -1
             if i < 0 {
                 guard names.count < Self.maxShards else { throw InputError(.outOfRange, file: indexPath, "more than \(Self.maxShards) shards") }
                 i = names.count
+                nameIndex[shard] = i
                 names.append(shard)
                 wanted.append([])
             }

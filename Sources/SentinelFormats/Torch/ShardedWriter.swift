@@ -43,6 +43,7 @@ public enum ShardedWriter {
         _ items: [SafeTensorsWriter.Item], ties: [String: String] = [:], format: WeightsFormat,
         metadata: [(String, String)]? = [("format", "pt")], maxShardBytes: Int, directory: String
     ) throws -> [String] {
+        try SafeTensorsWriter.checkNames(items.lazy.map(\.entry), file: directory)
         var shards: [[Int]] = []
         var shardOf: [String: Int] = [:]
         var current = 0

@@ -37,7 +37,7 @@ public enum TensorFormat: String, Sendable {
         throw unknown(b, path: path)
     }
 
-    /// Refuses an empty file and a Git LFS pointer with a message that says what they are.
+    /// Refuses an empty file, a Git LFS pointer and an HTML page with a message that says what they are.
     static func refuseNonWeights(_ b: UnsafeRawBufferPointer, path: String) throws {
         guard b.count > 0 else {
             throw InputError(.fileTooSmall, file: path, offset: 0, "the file is empty (an interrupted download?)")
@@ -48,6 +48,12 @@ public enum TensorFormat: String, Sendable {
                 .gitLFSPointer, file: path, offset: 0,
                 "this is a Git LFS pointer file (\(b.count) bytes), not the weights: run `git lfs pull` "
                     + "(or download the file itself) and try again")
+        }
+        if looksHTML(b) {
+            throw InputError(
+                .unknownFormat, file: path, offset: 0,
+                "this is an HTML page (\(b.count) bytes), not weights: the download fetched a web page (an error, login or "
+                    + "redirect page) instead of the file; download the file itself")
         }
     }
 
@@ -60,16 +66,21 @@ public enum TensorFormat: String, Sendable {
         throw unknown(b, path: path)
     }
 
+    /// Whether the file begins (after whitespace) like an HTML page: a download that fetched an error or login page.
+    static func looksHTML(_ b: UnsafeRawBufferPointer) -> Bool {
+        guard
+            let first = b.prefix(64).first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D && $0 != 0xEF && $0 != 0xBB && $0 != 0xBF }),
+            first == UInt8(ascii: "<")
+        else { return false }
+        let head = String(decoding: b.prefix(256), as: UTF8.self).lowercased().drop { $0.isWhitespace || $0 == "\u{FEFF}" }
+        return head.hasPrefix("<!doctype html") || head.hasPrefix("<html") || (head.hasPrefix("<") && head.contains("<html"))
+    }
+
     private static func unknown(_ b: UnsafeRawBufferPointer, path: String) -> InputError {
         let head = b.prefix(16).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined(separator: " ")
-        let looksHTML =
-            b.prefix(64).contains(UInt8(ascii: "<"))
-            && (String(decoding: b.prefix(256), as: UTF8.self).lowercased().contains("<html")
-                || String(decoding: b.prefix(256), as: UTF8.self).lowercased().contains("<!doctype"))
         return InputError(
             .unknownFormat, file: path, offset: 0,
-            (looksHTML ? "this is an HTML page, not weights (a failed download?); " : "")
-                + "not a weights file Sentinel reads: neither a torch zip checkpoint (PK\\x03\\x04), a legacy torch "
+            "not a weights file Sentinel reads: neither a torch zip checkpoint (PK\\x03\\x04), a legacy torch "
                 + "checkpoint (a pickle, \\x80), a safetensors file nor a *.index.json; first bytes: \(head)")
     }
 }
@@ -97,4 +108,16 @@ public func openTensorArchive(path: String) throws -> TensorArchive {
     case .shardedIndex:
         return try ShardedArchive(indexPath: path, open: openTensorArchive(path:))
     }
+}
+
+/// Checks the CRC-32 of every zip record of a torch checkpoint, or of every torch shard of a sharded one,
+/// against its central directory (readers hand stored records out in place without it). safetensors and
+/// legacy torch files carry no checksum: 0 records. `inspect --stats` and `verify` call it.
+/// - Returns: the number of records checked.
+/// - Throws: ``InputError`` `.checksumMismatch` naming the file, the record and its data offset.
+@discardableResult
+public func checkRecordChecksums(_ archive: TensorArchive) throws -> Int {
+    if let torch = archive as? TorchCheckpoint { return try torch.checkRecordCRCs() }
+    if let sharded = archive as? ShardedArchive { return try sharded.shards.reduce(0) { try $0 + checkRecordChecksums($1) } }
+    return 0
 }

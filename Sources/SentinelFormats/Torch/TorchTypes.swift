@@ -96,7 +96,7 @@ public struct TorchStorage: Sendable, Equatable {
     /// The numel of the persistent id, in elements of ``elementType``.
     public var numelInPersistentID: Int
     /// Bytes the persistent id promises: `numelInPersistentID × elementType.byteWidth`.
-    public var byteCount: Int { numelInPersistentID * elementType.byteWidth }
+    public var byteCount: Int { numelInPersistentID * elementType.byteWidth }  // checked when the persistent id is read
 }
 
 /// A tensor as the pickle describes it: a strided view of a storage. Nothing is read from the
@@ -133,15 +133,19 @@ public final class TorchTensor: @unchecked Sendable {
         self.rebuildFunction = rebuildFunction
     }
 
-    /// Number of elements (1 for a 0-dim tensor).
-    public var elementCount: Int { shape.reduce(1, *) }
+    /// Number of elements (1 for a 0-dim tensor, 0 when a dimension is 0 however large the others).
+    public var elementCount: Int { Sentinel.elementCount(shape: shape) ?? 0 }
 
-    /// Whether the elements lie row-major and packed in the storage (dimensions of size 1 ignored).
+    /// Whether the elements lie row-major and packed in the storage (dimensions of size 1 ignored; a
+    /// tensor of no elements is contiguous whatever its strides).
     public var isContiguous: Bool {
+        if elementCount == 0 { return true }
         var expected = 1
         for (s, st) in zip(shape, strides).reversed() {
             if s != 1 && st != expected { return false }
-            expected *= s
+            let (m, o) = expected.multipliedReportingOverflow(by: s)
+            if o { return false }
+            expected = m
         }
         return true
     }

@@ -257,6 +257,7 @@ public enum TorchWriter {
     ) throws {
         // Like torch.save to a stream, standard output and devices get the record prefix `archive`.
         let prefix = recordPrefix ?? (OutputFile.isStream(path) ? "archive" : defaultPrefix(for: path))
+        try SafeTensorsWriter.checkNames(items.lazy.map(\.entry), file: path)
         try OutputFile.write(to: path) { out in try stream(items, ties: ties, recordPrefix: prefix, to: out) }
     }
 
@@ -275,6 +276,7 @@ public enum TorchWriter {
 
     /// The `data.pkl` bytes for `items` (storage keys `0…N-1` in item order, tied items sharing one).
     static func pickle(_ items: [SafeTensorsWriter.Item], ties: [String: String], file: String) throws -> (pickle: [UInt8], storageOf: [Int]) {
+        try SafeTensorsWriter.checkNames(items.lazy.map(\.entry), file: file)
         var p = PickleWriter()
         p.op(0x7D)  // EMPTY_DICT
         _ = p.put()
@@ -330,7 +332,10 @@ public enum TorchWriter {
                 var acc = 1
                 for d in stride(from: e.shape.count - 1, through: 0, by: -1) {
                     strides[d] = acc
-                    acc *= e.shape[d]
+                    // torch's contiguous strides multiply by max(size, 1). Only a tensor of no elements can overflow here
+                    // (torch.empty refuses such a shape; empty_strided makes one): its strides are never used, keep the last.
+                    let (m, o) = acc.multipliedReportingOverflow(by: max(e.shape[d], 1))
+                    if !o { acc = m }
                 }
                 p.intTuple(strides)
                 p.op(0x89)  // NEWFALSE
