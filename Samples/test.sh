@@ -9,6 +9,11 @@ cd "$root"
 Samples/install-deps.sh
 Samples/fetch-minilm.sh >/dev/null
 Samples/unpack-fixtures.sh >/dev/null
+# The Python venv of the HuggingFace interoperability check (InteropTests; Samples/interop). It is created once
+# (about 1 GB: CPU torch, transformers); without it (SENTINEL_INTEROP=0, or no PyPI) that test is skipped.
+if [ "${SENTINEL_INTEROP:-1}" != 0 ]; then
+  Samples/interop/setup.sh >/dev/null || echo "warning: Samples/interop/setup.sh failed: InteropTests will be skipped" >&2
+fi
 # The code is kept formatted (.swift-format); a difference fails the run after the tests.
 format_status=0
 Samples/check-format.sh || format_status=1
