@@ -188,3 +188,55 @@ final class TrainerTests: XCTestCase {
         XCTAssertTrue(svg.hasSuffix("</svg>\n"))
     }
 }
+
+/// The directory ``TaskModelOutput`` writes against what transformers' `save_pretrained` writes for
+/// BertForTokenClassification and BertForSequenceClassification (`Formats/hf-task-models/task-models.json`, made by
+/// transformers 5.24): the same tensor names, dtypes and shapes, the same config.json keys, id2label and label2id.
+final class TaskModelOutputTests: XCTestCase {
+    func testOutputHasTransformersNamesAndConfigKeys() throws {
+        let reference = try JSONValue.read(file: Fixtures.packageRoot + "/Formats/hf-task-models/task-models.json")
+        let tiny = try XCTUnwrap(reference["tiny_config"])
+        let config = BertConfig(
+            vocabSize: tiny["vocab_size"]!.intValue!, hiddenSize: tiny["hidden_size"]!.intValue!,
+            layerCount: tiny["num_hidden_layers"]!.intValue!, headCount: tiny["num_attention_heads"]!.intValue!,
+            intermediateSize: tiny["intermediate_size"]!.intValue!, maxPositions: tiny["max_position_embeddings"]!.intValue!)
+        for entry in try XCTUnwrap(reference["models"]?.arrayValue) where entry["family"]?.stringValue == "bert" {
+            let task: TrainingTask = entry["task"]?.stringValue == "ner" ? .tokenClassification : .sequenceClassification
+            let hfConfig = try XCTUnwrap(entry["config_json"])
+            let labels = try XCTUnwrap(hfConfig["id2label"]?.objectValue).map { $0.1.stringValue! }
+            // The input: the same config without the task keys (what a base checkpoint has).
+            let input = JSONValue.object(
+                try XCTUnwrap(hfConfig.objectValue).filter { !["architectures", "id2label", "label2id"].contains($0.0) })
+            let tmp = try Fixtures.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: tmp) }
+            try input.serialized(.pretty).write(toFile: tmp + "/config.json", atomically: true, encoding: .utf8)
+            let model = try BertModel(archive: MemoryArchive.randomBert(config, seed: 1), config: config)
+            let head = TrainingBenchmark.randomClassifier(labels: labels.count, hidden: config.hiddenSize)
+            let row = EncoderRow(ids: [1, 5, 2], types: [0, 0, 0])
+            let example = TrainingExample(row: row, labels: task == .tokenClassification ? [-100, 1, -100] : [1])
+            let trainer = try Trainer(
+                model: model, classifier: head, task: task, dropout: .none, train: [example], validation: [], labelNames: labels,
+                options: TrainerOptions())
+            let out = tmp + "/out"
+            try TaskModelOutput.write(
+                to: out, replace: false, weights: trainer.parameterArchive(rename: TaskModelOutput.taskModelName),
+                store: SafeTensorsStore(), config: TaskModelOutput.config(input, task: task, labelNames: labels), inputDirectory: tmp,
+                history: [], metric: "f1")
+            let file = try SafeTensorsFile(path: out + "/model.safetensors")
+            let got = file.entries.map { "\($0.name) \($0.dtype) \($0.shape)" }.sorted()
+            let expected = try XCTUnwrap(entry["tensors"]?.arrayValue).map { t in
+                "\(t["name"]!.stringValue!) \(t["dtype"]!.stringValue!) \(t["shape"]!.arrayValue!.map { $0.intValue! })"
+            }.sorted()
+            XCTAssertEqual(got, expected, entry["class"]?.stringValue ?? "")
+            let written = try JSONValue.read(file: out + "/config.json")
+            XCTAssertEqual(
+                Set(try XCTUnwrap(written.objectValue).map(\.0)), Set(try XCTUnwrap(entry["config_keys"]?.arrayValue).map { $0.stringValue! }))
+            XCTAssertEqual(written["architectures"], hfConfig["architectures"])
+            XCTAssertEqual(written["id2label"], hfConfig["id2label"])
+            // transformers sorts label2id by key; the mapping is what matters.
+            let sortedLabel2id = { (v: JSONValue?) in (v?.objectValue ?? []).sorted { $0.0 < $1.0 }.map { "\($0.0)=\($0.1.intValue ?? -1)" } }
+            XCTAssertEqual(sortedLabel2id(written["label2id"]), sortedLabel2id(hfConfig["label2id"]))
+            XCTAssertEqual(Set(try directoryEntries(out)), ["model.safetensors", "config.json", "metrics.jsonl", "curve.svg"])
+        }
+    }
+}
