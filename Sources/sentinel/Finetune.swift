@@ -10,10 +10,7 @@ import SentinelTokenizer
 
 /// Options shared by `finetune` and `evaluate`: the task and how dataset files are read.
 struct TaskDataOptions: ParsableArguments {
-    enum Task: String, ExpressibleByArgument, CaseIterable {
-        case ner, classification
-        var training: TrainingTask { self == .ner ? .tokenClassification : .sequenceClassification }
-    }
+    typealias Task = Predict.Task
 
     @Option(help: "ner (a label per word: CoNLL files or encrypted token records) or classification (GLUE TSV or encrypted JSON lines).")
     var task: Task
@@ -57,6 +54,10 @@ struct TaskDataOptions: ParsableArguments {
             }
         }
     }
+}
+
+extension Predict.Task {
+    var training: TrainingTask { self == .ner ? .tokenClassification : .sequenceClassification }
 }
 
 /// Refuses models the training session does not implement (RoBERTa position ids and its classification head).
