@@ -102,6 +102,15 @@ def main():
                 assert not any(entry["loading_info"][k] for k in ("missing_keys", "unexpected_keys")), entry["loading_info"]
             result["models"].append(entry)
             print(f"{cls.__name__}: {len(tensors)} tensors, config keys {len(entry['config_keys'])}")
+    # The label keys of config.json when the labels are transformers' defaults: none for two labels (LABEL_0, LABEL_1
+    # are the defaults of PretrainedConfig and save_pretrained writes only what differs), LABEL_i for other counts.
+    defaults = {}
+    for n in (2, 3):
+        with tempfile.TemporaryDirectory() as tmp:
+            transformers.BertForSequenceClassification(transformers.BertConfig(**TINY, num_labels=n)).save_pretrained(tmp)
+            written = json.loads((Path(tmp) / "config.json").read_text())
+            defaults[str(n)] = {k: written[k] for k in ("id2label", "label2id", "num_labels") if k in written}
+    result["default_label_keys_by_label_count"] = defaults
     OUT.write_text(json.dumps(result, indent=1) + "\n")
     print(OUT)
 
