@@ -76,3 +76,13 @@ public protocol MappedTensorArchive: TensorArchive {
     /// is absent or not stored contiguously.
     func mappedBytes(of name: String) -> UnsafeRawBufferPointer?
 }
+
+/// A tensor-file format that can write any ``TensorArchive`` and open what it wrote: how the trainer's checkpoints
+/// and outputs reach the disk without the encoder depending on the formats module (`SafeTensorsStore` in
+/// SentinelFormats is the one the CLI and the tests use).
+public protocol TensorFileStore: Sendable {
+    /// Writes every tensor of `archive`, values unchanged, to the file `path` (atomically).
+    func write(_ archive: TensorArchive, to path: String) throws
+    /// Opens a file written by ``write(_:to:)``.
+    func open(_ path: String) throws -> TensorArchive
+}

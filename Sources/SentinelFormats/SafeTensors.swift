@@ -418,3 +418,10 @@ public enum SafeTensorsWriter {
         }
     }
 }
+
+/// Safetensors as a ``TensorFileStore`` (``SafeTensorsWriter/write(_:metadata:to:)`` and ``SafeTensorsFile``).
+public struct SafeTensorsStore: TensorFileStore {
+    public init() {}
+    public func write(_ archive: TensorArchive, to path: String) throws { try SafeTensorsWriter.write(archive, to: path) }
+    public func open(_ path: String) throws -> TensorArchive { try SafeTensorsFile(path: path) }
+}

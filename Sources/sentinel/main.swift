@@ -30,6 +30,8 @@ struct SentinelCommand: ParsableCommand {
             Audit.self,
             Predict.self,
             BenchKDF.self,
+            Finetune.self,
+            Evaluate.self,
         ]
     )
 }
