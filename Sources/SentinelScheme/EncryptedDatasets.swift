@@ -61,7 +61,7 @@ public struct InputRecord: Sendable {
 
 extension InputEncoder {
     /// Reads every input of `file` for a token-labelling task (`tokens: true`, NER) or a sequence task.
-    /// - Parameter format: nil detects: JSON lines when the file starts with `{`, else text.
+    /// - Parameter format: nil detects: JSON lines when the first line is a JSON record (``JSONLinesDataset/looksLikeJSONLines(_:)``), else text.
     /// - Throws: ``InputError`` from the dataset readers, or (`unknown_format`) for a format the input kind
     ///   cannot be (a CoNLL or TSV file given as encrypted input: encrypt it with `sentinel encrypt` first).
     public func records(_ file: TextFile, format: InputFormat?, tokens: Bool, maxLength: Int) throws -> [InputRecord] {
@@ -161,6 +161,9 @@ extension Encryptor {
         public var tokens = 0
         /// Tokens that are `[UNK]` (the tokenizer's unknown id).
         public var unknownTokens = 0
+        /// Model positions each record needs: its pieces plus the special tokens of the template (`[CLS] A [SEP]`,
+        /// `<s> A </s></s> B </s>`), in record order. A record longer than the model's limit is truncated by `embed`/`predict`.
+        public var positions: [Int] = []
     }
 
     /// Encrypts a whole input file in `format`: the bytes to write and the counts.
@@ -178,6 +181,7 @@ extension Encryptor {
             var pieces = Pieces()
             // The tokenizer's own workspace (any family: SubwordTokenizer.append(_:word:to:scratch:)).
             var scratch: AnyObject?
+            var needed = 0, fields = 0
             file.forEachLine { line in
                 // TAB-separated fields (the two texts of a pair) are encrypted one by one and stay TAB-separated.
                 for (i, field) in line.bytes.split(separator: 0x09, omittingEmptySubsequences: false).enumerated() {
@@ -190,9 +194,14 @@ extension Encryptor {
                         if id == unk { stats.unknownTokens += 1 }
                     }
                     stats.tokens += pieces.count
+                    needed += pieces.count
+                    fields += 1
                 }
                 out.append(0x0A)
                 stats.records += 1
+                stats.positions.append(needed + tokenizer.template.addedCount(pair: fields > 1))
+                needed = 0
+                fields = 0
             }
         case .conll:
             for sentence in try NERCorpus.read(file) {
@@ -202,16 +211,20 @@ extension Encryptor {
                 out.append(contentsOf: record.json.serialized(.compact).utf8)
                 out.append(0x0A)
                 stats.records += 1
+                stats.positions.append(record.tokens.count + tokenizer.template.addedCount(pair: false))
             }
         case .tsv:
             let unknownText = tokenizer.token(of: unk) ?? ""
             for row in try GLUETSV.read(file) {
                 let encrypted = encrypt(row)
+                var needed = tokenizer.template.addedCount(pair: encrypted.pair != nil)
                 for text in [encrypted.text] + (encrypted.pair.map { [$0] } ?? []) {
                     let tokens = text.split(separator: " ")
                     stats.tokens += tokens.count
                     stats.unknownTokens += tokens.filter { $0 == unknownText }.count
+                    needed += tokens.count
                 }
+                stats.positions.append(needed)
                 out.append(contentsOf: JSONLinesDataset.json(encrypted).serialized(.compact).utf8)
                 out.append(0x0A)
                 stats.records += 1

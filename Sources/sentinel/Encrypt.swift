@@ -1,6 +1,7 @@
 import ArgumentParser
 import SentinelScheme
 import SentinelCore
+import SentinelEncoder
 import SentinelTokenizer
 #if canImport(Glibc)
     import Glibc
@@ -111,6 +112,11 @@ struct Encrypt: ParsableCommand {
             let (records, tokens, unknown) = (stats.records, stats.tokens, stats.unknownTokens)
             try unknownTokens.enforce(
                 UnknownTokenCheck(encryptor: encryptor, model: modelDirectory, file: file.path, unknown: unknown, tokens: tokens))
+            // Records over the model's length: the adapted model will truncate them (as embed and predict warn).
+            if isRegularFile(modelDirectory + "/config.json") {
+                let limit = min(try BertConfig.load(path: modelDirectory + "/config.json").maxSequenceLength, 512)
+                warnTruncation(stats.positions.filter { $0 > limit }.count, of: records, limit: limit, file: file.path, dropped: nil)
+            }
             try OutputFile.write(out, to: output)
             let seconds = Double((clock.now - start).components.attoseconds) / 1e18 + Double((clock.now - start).components.seconds)
             if report.json {
