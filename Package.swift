@@ -104,7 +104,7 @@ let package = Package(
         .testTarget(name: "SentinelUnigramTests", dependencies: ["SentinelTokenizer", "SentinelScheme", "SentinelFormats", "SentinelCore", "SentinelTestSupport"]),
         .testTarget(name: "SentinelEncoderTests", dependencies: ["SentinelEncoder", "SentinelFormats", "SentinelCore", "SentinelTestSupport"]),
         .testTarget(name: "SentinelSchemeTests", dependencies: ["SentinelScheme", "SentinelFormats", "SentinelTokenizer", "SentinelCore", "SentinelTestSupport", "CSentinelKernels"]),
-        .testTarget(name: "SentinelAuditTests", dependencies: ["SentinelAudit", "SentinelScheme", "SentinelTokenizer", "SentinelCore", "SentinelEncoder", "SentinelTestSupport"]),
+        .testTarget(name: "SentinelAuditTests", dependencies: ["SentinelAudit", "SentinelScheme", "SentinelTokenizer", "SentinelFormats", "SentinelCore", "SentinelEncoder", "SentinelTestSupport"]),
         // Runs the `sentinel` executable end to end (the only test target that depends on it).
         .testTarget(name: "SentinelCLITests", dependencies: ["sentinel", "SentinelFormats", "SentinelTokenizer", "SentinelScheme", "SentinelEncoder", "SentinelCore", "SentinelTestSupport"]),
     ],

@@ -23,4 +23,17 @@ public enum KeyCheck {
         "the key does not match this adapted model: \(hashedFound) of the \(hashed) hashed tokens of \(original) "
             + "have their digest in the vocabulary of \(adapted) (a wrong key, or the original is not the model it was adapted from)"
     }
+
+    /// Tokens nearly every vocabulary holds in one of its spellings (WordPiece `the`, byte-level `Ġthe`, SentencePiece
+    /// `▁the`), for checking a key without the original model (``probe(_:hasher:)``).
+    public static let commonTokens: [String] = {
+        let words = ["the", "a", "and", "of", "to", "in", "is", ",", ".", "s", "de", "la", "i", "\u{7684}"]
+        return words.flatMap { [$0, "\u{0120}" + $0, "\u{2581}" + $0] }
+    }()
+
+    /// How many of ``commonTokens`` have their digest (by `hasher`) in `adapted`: 0 when the key is not the model's.
+    /// (With the right key a WordPiece, byte-level BPE or SentencePiece vocabulary holds several of them.)
+    public static func probe(_ adapted: AdaptedVocabulary, hasher: TokenHasher) -> (probed: Int, found: Int) {
+        (commonTokens.count, commonTokens.filter { adapted.vocabulary.id(of: hasher.hexDigest($0)) != nil }.count)
+    }
 }

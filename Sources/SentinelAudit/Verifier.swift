@@ -25,6 +25,7 @@ public struct VerificationReport: Sendable {
 
 /// Checks that an adapted model is what the seed scheme promises for the original and the key
 /// (`../shared/docs/SCHEME.md`; `sentinel verify`):
+/// 0. `source`: the original is the model converted (``SourceModelCheck``);
 /// 1. `vocabulary`: every original token's keyed digest is in the adapted `vocab.txt` exactly once, the
 ///    specials stay in place, and the id mapping is the scheme's for this key (`sentinel.json` says whether
 ///    ids were shuffled);
@@ -61,15 +62,21 @@ public enum AdaptedModelVerifier {
         var checks: [VerificationCheck] = []
         let adaptedDir = try ModelDirectory(path: adapted), originalDir = try ModelDirectory(path: original)
 
+        // The original is the model converted (sentinel.json's source digests, else config.json's shape).
+        progress("checking that the original is the source model")
+        let source = try SourceModelCheck.check(adapted: adaptedDir, original: originalDir)
+
         // sentinel.json: which scheme and options.
         var shuffle = true, glideSteps = 2
         if adaptedDir.has("sentinel.json") {
             let path = adaptedDir.file("sentinel.json")
             let manifest = try JSONValue.read(file: path)
             if manifest["scheme"]?.stringValue == HardenedScheme.name {
-                return try verifyHardened(
+                var report = try verifyHardened(
                     adaptedDir: adaptedDir, originalDir: originalDir, manifest: HardenedManifest(json: manifest, path: path),
                     passkey: passkey, sentences: sentences, tolerance: tolerance, progress: progress)
+                report.checks.insert(source, at: min(1, report.checks.count))
+                return report
             }
             guard let s = manifest["shuffle"]?.boolValue else {
                 throw InputError(.invalidStructure, file: path, key: "shuffle", "must be true or false")
@@ -93,6 +100,8 @@ public enum AdaptedModelVerifier {
                     name: "manifest", passed: false,
                     detail: "the adapted directory has no sentinel.json (checked as seed, shuffled, 2 glide passes)", values: []))
         }
+
+        checks.append(source)
 
         // 1. Vocabulary.
         progress("checking the vocabulary")
@@ -307,16 +316,36 @@ public enum AdaptedModelVerifier {
         FloatCoding.double(b, i, dtype)
     }
 
-    /// The classifier of a task model (`classifier.weight` `[labels, hidden]`, `classifier.bias`), and whether it
-    /// reads `pooler_output` (`BertForSequenceClassification` in config.json's `architectures`) rather than
-    /// `last_hidden_state` (`BertForTokenClassification`); nil for a base model.
-    static func taskHead(_ dir: ModelDirectory, _ weights: TensorArchive, hiddenSize: Int) throws -> (head: ClassificationHead, pooled: Bool)? {
+    /// The classifier of a task model, for the `logits` check; nil for a base model.
+    struct TaskHead {
+        /// `"token"` or `"sequence"` classification.
+        var kind: String
+        var labelCount: Int
+        /// Whether the logits read `pooler_output` (BERT's sequence classifier), which both models then need.
+        var pooled: Bool
+        /// Logits `[rows, labels]` flattened, from the encoder's output.
+        var logits: (BertOutput) -> [Float]
+    }
+
+    /// The task head of `weights`, from config.json's `architectures` and the tensors present:
+    /// * `classifier.dense.*` + `classifier.out_proj.*` (`RobertaForSequenceClassification`, also XLM-R):
+    ///   ``RobertaClassificationHead`` on the `<s>` position of `last_hidden_state`;
+    /// * `classifier.weight` `[labels, hidden]`, `classifier.bias`: `BertForSequenceClassification` (on `pooler_output`,
+    ///   when `architectures` names a `…ForSequenceClassification`), else a token classifier on every position of
+    ///   `last_hidden_state` (`BertForTokenClassification`, `RobertaForTokenClassification`).
+    /// - Throws: ``InputError`` for a head with missing or mis-shaped tensors.
+    static func taskHead(_ dir: ModelDirectory, _ weights: TensorArchive, hiddenSize: Int) throws -> TaskHead? {
+        if RobertaClassificationHead.isPresent(in: weights) {
+            let head = try RobertaClassificationHead.load(from: weights, hiddenSize: hiddenSize)
+            return TaskHead(kind: "sequence", labelCount: head.labelCount, pooled: false) { head.logits($0.lastHiddenState).values }
+        }
         guard weights.entry(named: "classifier.weight") != nil else { return nil }
         let architectures = (try dir.config()["architectures"]?.arrayValue ?? []).compactMap(\.stringValue)
-        return (
-            try ClassificationHead.load(from: weights, hiddenSize: hiddenSize),
-            architectures.contains { $0.hasSuffix("ForSequenceClassification") }
-        )
+        let head = try ClassificationHead.load(from: weights, hiddenSize: hiddenSize)
+        if architectures.contains(where: { $0.hasSuffix("ForSequenceClassification") }) {
+            return TaskHead(kind: "sequence", labelCount: head.labelCount, pooled: true) { head.logits($0.poolerOutput!).values }
+        }
+        return TaskHead(kind: "token", labelCount: head.labelCount, pooled: false) { head.logits($0.lastHiddenState).values }
     }
 
     /// The `forward` check and, for a task model, the `logits` check: the classifier's logits on the adapted
@@ -335,14 +364,11 @@ public enum AdaptedModelVerifier {
         if let o = originalHead {
             if adaptedHead == nil {
                 headProblem = "the original is a task model but the adapted model has no classifier"
-            } else if adaptedHead!.head.labelCount != o.head.labelCount {
-                headProblem = "the classifiers have different label counts"
+            } else if adaptedHead!.labelCount != o.labelCount || adaptedHead!.kind != o.kind {
+                headProblem = "the classifiers differ in kind or label count"
             } else if o.pooled && (originalModel.pooler == nil || adaptedModel.pooler == nil) {
                 headProblem = "sequence classification needs the pooler, which a model lacks"
             }
-        }
-        func logits(_ h: (head: ClassificationHead, pooled: Bool), _ out: BertOutput) -> [Float] {
-            h.pooled ? h.head.logits(out.poolerOutput!).values : h.head.logits(out.lastHiddenState).values
         }
         let tokenizer = try Tokenizers.load(directory: originalDir.path)
         let encryptor = Encryptor(
@@ -374,7 +400,7 @@ public enum AdaptedModelVerifier {
             maxHidden = max(maxHidden, maxAbsDiff(x.lastHiddenState.values, y.lastHiddenState.values))
             if let p = x.poolerOutput, let q = y.poolerOutput { maxPooler = max(maxPooler, maxAbsDiff(p.values, q.values)) }
             if headProblem == nil, let o = originalHead, let a = adaptedHead {
-                let lx = logits(o, x), ly = logits(a, y), n = o.head.labelCount
+                let lx = o.logits(x), ly = a.logits(y), n = o.labelCount
                 maxLogits = max(maxLogits, maxAbsDiff(lx, ly))
                 logitValues += lx.count
                 for r in 0..<(lx.count / n) {
@@ -396,7 +422,7 @@ public enum AdaptedModelVerifier {
         let ok = digestsKnown && (!expectParity || (maxHidden <= tolerance && maxPooler <= tolerance))
         var checks: [VerificationCheck] = []
         if let o = originalHead {
-            let kind = o.pooled ? "sequence" : "token"
+            let kind = o.kind
             let logitsOK = headProblem == nil && ok && (!expectParity || maxLogits <= tolerance)
             checks.append(
                 VerificationCheck(
@@ -406,7 +432,7 @@ public enum AdaptedModelVerifier {
                             + "(tolerance \(tolerance)), \(argmaxDiffering) predicted labels differ"
                             + (ok ? "" : "; the encoder outputs differ (see forward)")),
                     values: [
-                        ("task", .string(kind + "_classification")), ("labels", .int(Int64(o.head.labelCount))),
+                        ("task", .string(kind + "_classification")), ("labels", .int(Int64(o.labelCount))),
                         ("logits", .int(Int64(logitValues))), ("max_abs_diff_logits", .double(Double(maxLogits), text: nil)),
                         ("predicted_labels_differing", .int(Int64(argmaxDiffering))),
                     ]))

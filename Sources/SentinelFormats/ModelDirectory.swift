@@ -10,7 +10,8 @@ import SentinelCore
 /// which files Sentinel does not know (reported, never silently dropped).
 ///
 /// Known files: `config.json`, `tokenizer.json`, `tokenizer_config.json`, `special_tokens_map.json`,
-/// `vocab.txt`, `vocab.json` + `merges.txt` (byte-level BPE), `sentinel.json`, and weights: `model.safetensors`, `model.safetensors.index.json`,
+/// `vocab.txt`, `vocab.json` + `merges.txt` (byte-level BPE), the SentencePiece models `sentencepiece.bpe.model`,
+/// `spiece.model`, `sentencepiece.model` (unigram; read, never copied into an adapted directory), `sentinel.json`, and weights: `model.safetensors`, `model.safetensors.index.json`,
 /// `pytorch_model.bin`, `pytorch_model.bin.index.json` and the shards an index names.
 public struct ModelDirectory: Sendable {
     /// Weights, in the order Sentinel prefers them when several are present.
@@ -19,7 +20,7 @@ public struct ModelDirectory: Sendable {
     ]
     public static let knownFileNames: Set<String> = [
         "config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "sentinel.json",
-        "vocab.json", "merges.txt",
+        "vocab.json", "merges.txt", "sentencepiece.bpe.model", "spiece.model", "sentencepiece.model",
     ]
 
     public let path: String

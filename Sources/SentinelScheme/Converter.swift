@@ -82,7 +82,10 @@ public enum SeedConverter {
         model: String, output: String, passkey: String, options: ConversionOptions,
         progress: (String) -> Void = { _ in }
     ) throws -> ConversionReport {
-        try convert(model: model, output: output, options: options, steps: seedSteps(passkey: passkey, options: options), progress: progress)
+        var report = try convert(
+            model: model, output: output, options: options, steps: seedSteps(passkey: passkey, options: options), progress: progress)
+        if !options.shuffle { report.warnings.insert(SeedScheme.unshuffledWarning, at: 0) }
+        return report
     }
 
     /// The conversion pipeline shared by every scheme; `steps` holds what the scheme decides.
@@ -92,6 +95,12 @@ public enum SeedConverter {
     ) throws -> ConversionReport {
         let start = monotonicSeconds()
         let dir = try ModelDirectory(path: model)
+        // An adapted model converted again would hash digests into digests of digests: no client could encrypt for it.
+        if dir.has("sentinel.json") {
+            throw InputError(
+                .invalidStructure, file: dir.file("sentinel.json"),
+                "the input is already an adapted model (it has a sentinel.json): convert the original model instead")
+        }
         let hasher = try steps.hasher()
 
         // Source digests for sentinel.json, on the second core while the rest runs.
@@ -99,7 +108,7 @@ public enum SeedConverter {
             ([dir.weightsFileName] + dir.shardFileNames + [
                 "config.json", "vocab.txt", "vocab.json", "merges.txt",
                 "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-            ]).filter(dir.has)
+            ] + UnigramTokenizer.modelFileNames).filter(dir.has)
         let digests = BackgroundTask {
             try sourceFiles.map { name in
                 let (sha, size) = try SHA256Stream.hex(file: dir.file(name))
@@ -111,12 +120,12 @@ public enum SeedConverter {
         defer { _ = try? digests.wait() }
 
         progress("reading vocabulary")
-        // vocab.txt (WordPiece; tokenizer.json's model.vocab when a transformers 5 directory has no vocab.txt) or
-        // vocab.json (byte-level BPE); the scheme is the same for both.
+        // vocab.txt (WordPiece; tokenizer.json's model.vocab when a transformers 5 directory has no vocab.txt),
+        // vocab.json (byte-level BPE) or the unigram pieces (XLM-R); the scheme is the same for all three.
         let source = try SourceVocabulary(directory: dir)
         let (vocab, vocabFile) = (source.vocabulary, source.path)
         let byteLevel = source.family == .byteLevelBPE
-        if !byteLevel { try vocab.checkForAdaptation(path: vocabFile) }
+        if source.family == .wordPiece { try vocab.checkForAdaptation(path: vocabFile) }
         let specialTokens = try SpecialTokensMap.read(directory: dir.path).all
         let specialIDs = Set(specialTokens.compactMap { vocab.id(of: $0).map(Int.init) })
         guard !specialIDs.isEmpty else {
@@ -129,18 +138,30 @@ public enum SeedConverter {
         if let type = config["model_type"]?.stringValue, !["bert", "roberta", "distilbert", "electra", "xlm-roberta"].contains(type) {
             warnings.append("config.json model_type is '\(type)'; the \(steps.name) scheme is defined for BERT-style models")
         }
-        if !dir.has("tokenizer.json") && !byteLevel {
+        if !dir.has("tokenizer.json") && source.family == .wordPiece {
             warnings.append("the input has no tokenizer.json, so none is written (vocab.txt carries the adapted vocabulary)")
         }
 
         progress("hashing \(vocab.count) tokens")
-        let hashed = hasher.hexDigests(of: vocab.tokens, keeping: specialIDs)
         let mapping = steps.mapping(vocab.count, specialIDs)
-        var adaptedTokensByID = [String](repeating: "", count: vocab.count)
-        for (old, new) in mapping.enumerated() { adaptedTokensByID[new] = hashed[old] }
-        let adaptedTokens = adaptedTokensByID
+        let adaptedTokens: [String]
+        // A unigram vocabulary: pieces checked (none empty or repeated), hashed and renumbered with its tokenizer files.
+        let unigram = try source.unigram.map { t in
+            try UnigramVocabularyAdaptation.adapt(
+                UnigramVocabularyAdaptation.Source(tokenizer: t, specialTokens: specialTokens), hasher: hasher, mapping: mapping,
+                file: vocabFile)
+        }
+        if let unigram {
+            adaptedTokens = unigram.tokens
+        } else {
+            let hashed = hasher.hexDigests(of: vocab.tokens, keeping: specialIDs)
+            var adaptedTokensByID = [String](repeating: "", count: vocab.count)
+            for (old, new) in mapping.enumerated() { adaptedTokensByID[new] = hashed[old] }
+            adaptedTokens = adaptedTokensByID
+        }
         // tokenizer.json (about 1.5 MB of JSON) is rewritten on the other core while the weights are written.
-        let tokenizerText = BackgroundTask { () -> String? in
+        let tokenizerText = BackgroundTask { [adaptedTokens] () -> String? in
+            if let unigram { return unigram.tokenizerJSON.serialized(.pretty) + "\n" }
             if byteLevel { return try adaptedByteLevelTokenizer(dir, vocab: vocab, adaptedTokens: adaptedTokens, specialTokens: specialTokens) }
             guard dir.has("tokenizer.json") else { return nil }
             let original = try JSONValue.read(file: dir.file("tokenizer.json"))
@@ -236,17 +257,18 @@ public enum SeedConverter {
         }
 
         progress("writing vocabulary and tokenizer files")
-        if byteLevel {
-            // vocab.json of digests; no merges.txt (it would list the plaintext vocabulary).
+        if byteLevel || unigram != nil {
+            // vocab.json of digests; no merges.txt or SentencePiece .model (they would list the plaintext vocabulary).
             try out.write("vocab.json", text: SourceVocabulary.vocabJSON(adaptedTokens))
             let config = dir.has("tokenizer_config.json") ? try JSONValue.read(file: dir.file("tokenizer_config.json")) : nil
-            try out.write("tokenizer_config.json", text: SourceVocabulary.adaptedTokenizerConfig(config))
+            let adaptedConfig = unigram.map { $0.tokenizerConfig(original: config).serialized(.pretty) + "\n" }
+            try out.write("tokenizer_config.json", text: adaptedConfig ?? SourceVocabulary.adaptedTokenizerConfig(config))
         } else {
             try out.write("vocab.txt", text: adaptedTokens.joined(separator: "\n"))
         }
         if let text = try tokenizerText.wait() { try out.write("tokenizer.json", text: text) }
         for name in ["config.json", "tokenizer_config.json", "special_tokens_map.json"]
-        where dir.has(name) && !(byteLevel && name == "tokenizer_config.json") {
+        where dir.has(name) && !((byteLevel || unigram != nil) && name == "tokenizer_config.json") {
             let f = try MappedFile(path: dir.file(name))
             try withExtendedLifetime(f) { try out.write(name) { try $0.write(f.bytes) } }
         }

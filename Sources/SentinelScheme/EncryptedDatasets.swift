@@ -61,7 +61,7 @@ public struct InputRecord: Sendable {
 
 extension InputEncoder {
     /// Reads every input of `file` for a token-labelling task (`tokens: true`, NER) or a sequence task.
-    /// - Parameter format: nil detects: JSON lines when the file starts with `{`, else text.
+    /// - Parameter format: nil detects: JSON lines when the first line is a JSON record (``JSONLinesDataset/looksLikeJSONLines(_:)``), else text.
     /// - Throws: ``InputError`` from the dataset readers, or (`unknown_format`) for a format the input kind
     ///   cannot be (a CoNLL or TSV file given as encrypted input: encrypt it with `sentinel encrypt` first).
     public func records(_ file: TextFile, format: InputFormat?, tokens: Bool, maxLength: Int) throws -> [InputRecord] {
@@ -161,7 +161,17 @@ extension Encryptor {
         public var tokens = 0
         /// Tokens that are `[UNK]` (the tokenizer's unknown id).
         public var unknownTokens = 0
-        public init() {}
+        /// Model positions (pieces plus the template's special tokens: `[CLS] A [SEP]`, `<s> A </s></s> B </s>`)
+        /// above which `embed`/`predict` truncate a record; ``recordsOverLimit`` counts the records that need more.
+        public var truncationLimit: Int
+        /// Records longer than ``truncationLimit`` positions.
+        public var recordsOverLimit = 0
+        public init(truncationLimit: Int = .max) { self.truncationLimit = truncationLimit }
+        /// Counts one record needing `positions` model positions.
+        public mutating func record(positions: Int) {
+            records += 1
+            if positions > truncationLimit { recordsOverLimit += 1 }
+        }
     }
 
     /// The tokenizer's workspace for ``appendEncrypted(line:to:stats:state:)``, reused from line to line.
@@ -176,8 +186,10 @@ extension Encryptor {
     /// TAB-separated. Counts the record, its tokens and its `[UNK]`s. The one rule for text, in memory and streamed.
     public func appendEncrypted(line: UnsafeRawBufferPointer, to out: inout [UInt8], stats: inout Statistics, state: inout TextLineEncryption) {
         let unk = tokenizer.unknownID
+        var positions = 0, fields = 0
         for (i, field) in line.split(separator: 0x09, omittingEmptySubsequences: false).enumerated() {
             if i > 0 { out.append(0x09) }
+            fields += 1
             state.pieces.removeAll()
             tokenizer.append(UnsafeRawBufferPointer(rebasing: field), word: nil, to: &state.pieces, scratch: &state.scratch)
             for (k, id) in state.pieces.ids.enumerated() {
@@ -186,9 +198,10 @@ extension Encryptor {
                 if id == unk { stats.unknownTokens += 1 }
             }
             stats.tokens += state.pieces.count
+            positions += state.pieces.count
         }
         out.append(0x0A)
-        stats.records += 1
+        stats.record(positions: positions + tokenizer.template.addedCount(pair: fields > 1))
     }
 
     /// Tokens read before anything is written by ``encryptText(_:to:check:)``: the `[UNK]` check runs on them first.
@@ -199,8 +212,10 @@ extension Encryptor {
     /// counts of the first ``heldBackTokens`` tokens (or of the whole input, if shorter); `check` runs again on the
     /// final counts before the last bytes are written (an atomic output is then discarded if it throws).
     /// - Throws: what `lines`, `out` and `check` throw.
-    public func encryptText(_ lines: LineReader, to out: FileWriter, check: (Statistics) throws -> Void) throws -> Statistics {
-        var stats = Statistics()
+    public func encryptText(
+        _ lines: LineReader, to out: FileWriter, truncationLimit: Int = .max, check: (Statistics) throws -> Void
+    ) throws -> Statistics {
+        var stats = Statistics(truncationLimit: truncationLimit)
         var state = TextLineEncryption()
         var buffer: [UInt8] = []
         buffer.reserveCapacity(2 << 20)
@@ -223,10 +238,10 @@ extension Encryptor {
 
     /// Encrypts a whole input file in `format`: the bytes to write and the counts.
     /// - Throws: ``InputError`` from the CoNLL and TSV readers.
-    public func encrypt(_ file: TextFile, format: PlainFormat) throws -> ([UInt8], Statistics) {
+    public func encrypt(_ file: TextFile, format: PlainFormat, truncationLimit: Int = .max) throws -> ([UInt8], Statistics) {
         var out: [UInt8] = []
         out.reserveCapacity(file.bytes.count * 4)
-        var stats = Statistics()
+        var stats = Statistics(truncationLimit: truncationLimit)
         let unk = tokenizer.unknownID
         func count(_ tokens: [String]) {
             stats.tokens += tokens.count
@@ -244,20 +259,22 @@ extension Encryptor {
                 count(record.tokens)
                 out.append(contentsOf: record.json.serialized(.compact).utf8)
                 out.append(0x0A)
-                stats.records += 1
+                stats.record(positions: record.tokens.count + tokenizer.template.addedCount(pair: false))
             }
         case .tsv:
             let unknownText = tokenizer.token(of: unk) ?? ""
             for row in try GLUETSV.read(file) {
                 let encrypted = encrypt(row)
+                var needed = tokenizer.template.addedCount(pair: encrypted.pair != nil)
                 for text in [encrypted.text] + (encrypted.pair.map { [$0] } ?? []) {
                     let tokens = text.split(separator: " ")
                     stats.tokens += tokens.count
                     stats.unknownTokens += tokens.filter { $0 == unknownText }.count
+                    needed += tokens.count
                 }
                 out.append(contentsOf: JSONLinesDataset.json(encrypted).serialized(.compact).utf8)
                 out.append(0x0A)
-                stats.records += 1
+                stats.record(positions: needed)
             }
         }
         return (out, stats)

@@ -9,4 +9,9 @@ extension SeedScheme {
     public static let recoverabilityWarning =
         "scheme seed: anyone holding the public original model recovers the id mapping by mean-centred row matching "
         + "(\(measuredRowMatchingRecovery)), and its 10,000-value seed is brute-forceable; use --scheme hardened"
+
+    /// The report warning of a seed conversion without `--shuffle`: the ids stay where they are.
+    public static let unshuffledWarning =
+        "no --shuffle: every token keeps its id (only the tokens are hashed and the rows glided), so the adapted model "
+        + "reads the original's plain ids unchanged; pass --shuffle to permute ids and rows as the reference's --shuffle does"
 }

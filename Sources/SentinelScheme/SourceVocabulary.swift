@@ -4,46 +4,65 @@ import SentinelTokenizer
 
 /// The vocabulary of the model being adapted, with the files it came from and the files the adapted model gets.
 ///
-/// Two families: BERT WordPiece (`vocab.txt`, one token per line) and GPT-2/RoBERTa byte-level BPE (`vocab.json`,
-/// token → id, with `merges.txt` or tokenizer.json `model.merges`). Tokens are stored spellings: `##ing`, `Ġthe`.
-/// The seed scheme treats both alike (`../shared/docs/SCHEME.md`): each non-special token's keyed digest of its
-/// stored spelling, the same id mapping. What differs is the adapted tokenizer (see ``adaptedTokenizerJSON(original:tokens:specials:unknown:cls:sep:)``).
+/// Three families: BERT WordPiece (`vocab.txt`, one token per line), GPT-2/RoBERTa byte-level BPE (`vocab.json`,
+/// token → id, with `merges.txt` or tokenizer.json `model.merges`) and SentencePiece unigram (XLM-R: a `Unigram`
+/// tokenizer.json or `sentencepiece.bpe.model`, fairseq ids). Tokens are stored spellings: `##ing`, `Ġthe`, `▁the`.
+/// The seed scheme treats all alike (`../shared/docs/SCHEME.md`): each non-special token's keyed digest of its
+/// stored spelling, the same id mapping. What differs is the adapted tokenizer (see
+/// ``adaptedTokenizerJSON(original:tokens:specials:unknown:cls:sep:)`` and ``UnigramVocabularyAdaptation``).
 public struct SourceVocabulary: Sendable {
     public enum Family: String, Sendable {
         case wordPiece = "wordpiece"
         case byteLevelBPE = "byte_level_bpe"
+        case unigram = "unigram"
     }
 
     public let family: Family
     /// Tokens by id.
     public let vocabulary: WordPieceVocabulary
-    /// The file the tokens were read from (`vocab.txt`, `vocab.json`, or tokenizer.json's `model.vocab`).
+    /// The file the tokens were read from (`vocab.txt`, `vocab.json`, tokenizer.json's `model.vocab`, or the `.model`).
     public let path: String
+    /// The loaded tokenizer of a ``Family/unigram`` vocabulary (its pieces are ``vocabulary``), else nil.
+    public let unigram: UnigramTokenizer?
 
     /// Reads the vocabulary of a model directory: WordPiece from `vocab.txt`, or from a `WordPiece` tokenizer.json
     /// when there is no vocab.txt (``WordPieceVocabulary/read(modelDirectory:)``); byte-level BPE from `vocab.json`
     /// (else tokenizer.json's `model.vocab` of a `BPE` model). A directory with vocab.txt is WordPiece. Byte-level
     /// tokens are checked here (ids `0..<n` once each, no empty token); the converter checks WordPiece tokens with
-    /// ``WordPieceVocabulary/checkForAdaptation(path:)``.
+    /// ``WordPieceVocabulary/checkForAdaptation(path:)``. Unigram: a directory with neither vocab.txt nor vocab.json
+    /// whose tokenizer.json model is `Unigram`, or that has a SentencePiece `.model` (``UnigramTokenizer/load(directory:)``);
+    /// the pieces in id order (XLM-R's fairseq ids, `<mask>` last).
     /// - Throws: ``InputError``: no vocabulary file (`missing`), ids that are not `0..<n` once each, an empty or
-    ///   repeated token, a byte-order mark (`invalid_structure`, naming the file and token or line).
+    ///   repeated token, a byte-order mark (`invalid_structure`, naming the file and token or line); the unigram
+    ///   loader's errors.
     public init(directory dir: ModelDirectory) throws {
         if !dir.has("vocab.txt") {
             if dir.has("vocab.json") {
+                unigram = nil
                 family = .byteLevelBPE
                 path = dir.file("vocab.json")
                 vocabulary = try Self.tokens(ofMap: try JSONValue.read(file: path), file: path, key: nil)
                 return
             }
-            if dir.has("tokenizer.json"), case let json = try JSONValue.read(file: dir.file("tokenizer.json")),
-                json["model"]?["type"]?.stringValue == "BPE", let map = json["model"]?["vocab"]
-            {
+            let json = dir.has("tokenizer.json") ? try JSONValue.read(file: dir.file("tokenizer.json")) : nil
+            if let json, json["model"]?["type"]?.stringValue == "BPE", let map = json["model"]?["vocab"] {
+                unigram = nil
                 family = .byteLevelBPE
                 path = dir.file("tokenizer.json")
                 vocabulary = try Self.tokens(ofMap: map, file: path, key: "model.vocab")
                 return
             }
+            let modelFile = UnigramTokenizer.modelFileNames.first(where: dir.has)
+            if json?["model"]?["type"]?.stringValue == "Unigram" || (json == nil && modelFile != nil) {
+                let t = try UnigramTokenizer.load(directory: dir.path)
+                family = .unigram
+                path = json != nil ? dir.file("tokenizer.json") : dir.file(modelFile!)
+                vocabulary = WordPieceVocabulary(tokens: t.model.pieces, continuingSubwordPrefix: "")
+                unigram = t
+                return
+            }
         }
+        unigram = nil
         family = .wordPiece
         (vocabulary, path) = try WordPieceVocabulary.read(modelDirectory: dir.path)
     }

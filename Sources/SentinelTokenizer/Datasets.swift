@@ -33,8 +33,8 @@ public enum NERCorpus {
     /// - Parameter columns: the required column count (4 for CoNLL-2003, 2 for WNUT); nil takes it from the
     ///   first data line (at least 2).
     /// - Throws: ``InputError``: `file_too_small` for an empty file, `not_text` for invalid UTF-8,
-    ///   `invalid_structure` for a line with the wrong column count (message names the line; offset is the
-    ///   line's first byte); ``OutputError`` when the file can't be read.
+    ///   `invalid_structure` for a line with the wrong column count or a word column holding spaces (a TSV of
+    ///   sentences; message names the line; offset is the line's first byte); ``OutputError`` when the file can't be read.
     public static func read(path: String, columns: Int? = nil) throws -> [NERSentence] {
         try read(TextFile(path: path), columns: columns)
     }
@@ -71,6 +71,13 @@ public enum NERCorpus {
                 throw InputError(
                     .invalidStructure, file: path, offset: line.offset,
                     "line \(line.number): expected \(expected ?? 0) columns, found \(fields.count)")
+            }
+            // A word never holds a space: a first column with spaces is a sentence per line (a GLUE TSV, plain text).
+            if fields[0].utf8.contains(0x20) {
+                throw InputError(
+                    .invalidStructure, file: path, offset: line.offset,
+                    "line \(line.number): the word column holds spaces, so this is not a word-per-line NER file (a TSV of sentences? use --format tsv)"
+                )
             }
             if current.words.isEmpty { current.line = line.number }
             current.words.append(fields[0])

@@ -15,6 +15,8 @@ public struct Encoding: Sendable, Equatable {
     public var wordIDs: [Int?] = []
     /// 0 or 1 for tokens of the first or second sequence; nil for special tokens and padding (HF `sequence_ids()`).
     public var sequenceIDs: [Int?] = []
+    /// Pieces dropped by truncation (both sequences), 0 when the input fit.
+    public var truncatedPieces = 0
 
     public init() {}
 

@@ -52,9 +52,20 @@ public enum JSONLinesDataset {
         }
     }
 
-    /// Whether `file` looks like JSON lines: its first non-blank byte is `{`.
+    /// Whether `file` is in this format, for commands that detect it: its first non-blank line parses as a JSON
+    /// object with a record's field (`tokens`, `sentence`, or `sentence1`). A text line that merely starts with `{`
+    /// (`{braces} in a sentence`) is text.
     public static func looksLikeJSONLines(_ file: TextFile) -> Bool {
-        file.bytes.first { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D } == 0x7B
+        guard file.bytes.first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) == 0x7B else { return false }
+        var found = false
+        var done = false
+        file.forEachLine { line in
+            guard !done, !line.isBlank else { return }
+            done = true
+            guard let v = try? JSONValue.parse(line.bytes), v.objectValue != nil else { return }
+            found = v["tokens"]?.arrayValue != nil || v["sentence"]?.stringValue != nil || v["sentence1"]?.stringValue != nil
+        }
+        return found
     }
 
     /// Whether the first record of `file` is a token-classification record (it has `tokens`), as `sentinel encrypt

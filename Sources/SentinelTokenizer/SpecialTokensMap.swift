@@ -11,9 +11,13 @@ public struct SpecialTokensMap: Sendable, Equatable {
     public private(set) var roles: [(String, String)] = []
     /// Every special token in the order the files list it (members of `additional_special_tokens`
     /// included): `special_tokens_map.json`'s values when it has any, else `tokenizer_config.json`'s
-    /// `*_token` keys, else BERT's five (`[UNK] [SEP] [PAD] [CLS] [MASK]`). These are the tokens the
+    /// `*_token` keys, else the tokenizer family's defaults (``robertaDefaults``, or BERT's five `[UNK] [SEP] [PAD] [CLS] [MASK]`). These are the tokens the
     /// encryption scheme never hashes and never moves (SCHEME.md, step 2).
     public private(set) var all: [String] = []
+
+    /// The special tokens of RoBERTa and XLM-R when the files name none (transformers' `all_special_tokens` of
+    /// `RobertaTokenizer`/`XLMRobertaTokenizer` with their default arguments).
+    public static let robertaDefaults = ["<s>", "</s>", "<unk>", "<pad>", "<mask>"]
 
     public static let roleKeys = ["unk_token", "sep_token", "pad_token", "cls_token", "mask_token", "bos_token", "eos_token"]
 
@@ -53,7 +57,14 @@ public struct SpecialTokensMap: Sendable, Equatable {
                 if let v = config[key] { collect(v, into: &result.all) }
             }
         }
-        if result.all.isEmpty { result.all = ["[UNK]", "[SEP]", "[PAD]", "[CLS]", "[MASK]"] }
+        if result.all.isEmpty {
+            // Nothing named: the defaults of the tokenizer class (RoBERTa's and XLM-R's `<s> </s> <unk> <pad> <mask>` for a
+            // byte-level `vocab.json`, a SentencePiece `.model` or a *Roberta* tokenizer_class), else BERT's.
+            let robertaStyle =
+                (config?["tokenizer_class"]?.stringValue?.contains("Roberta") ?? false) || isRegularFile(directory + "/vocab.json")
+                || UnigramTokenizer.modelFileNames.contains { isRegularFile(directory + "/" + $0) }
+            result.all = robertaStyle ? robertaDefaults : ["[UNK]", "[SEP]", "[PAD]", "[CLS]", "[MASK]"]
+        }
         return result
     }
 

@@ -93,6 +93,7 @@ public struct SpecialTokenTemplate: Sendable, Equatable {
         }
         let secondType: Int32 = style == .bert ? 1 : 0
         var e = Encoding()
+        e.truncatedPieces = a.count - keepA + (b?.count ?? 0) - keepB
         e.inputIDs.reserveCapacity(keepA + keepB + (addSpecialTokens ? addedCount(pair: b != nil) : 0))
         if addSpecialTokens { e.append(start, type: 0) }
         for i in 0..<keepA {
@@ -210,7 +211,7 @@ public enum Tokenizers {
         }
         if !wordPieceFiles {
             if isRegularFile(dir + "/vocab.json") && isRegularFile(dir + "/merges.txt") { return try ByteLevelBPETokenizer.load(directory: dir) }
-            for name in ["sentencepiece.bpe.model", "spiece.model", "sentencepiece.model"] where isRegularFile(dir + "/" + name) {
+            for name in UnigramTokenizer.modelFileNames where isRegularFile(dir + "/" + name) {
                 return try UnigramTokenizer.load(directory: dir)
             }
         }

@@ -2,6 +2,9 @@ import Foundation
 import SentinelCore
 
 extension UnigramTokenizer {
+    /// The SentencePiece model files a directory may hold, in the order they are looked for.
+    public static let modelFileNames = ["sentencepiece.bpe.model", "spiece.model", "sentencepiece.model"]
+
     /// Loads the tokenizer of an XLM-R-style model directory as transformers 5's `AutoTokenizer` does:
     /// `tokenizer.json` when present (``load(tokenizerJSON:specialTokens:)``), otherwise
     /// `sentencepiece.bpe.model` converted as `XLMRobertaTokenizer` converts it
@@ -26,7 +29,7 @@ extension UnigramTokenizer {
         if isRegularFile(dir + "/tokenizer.json") {
             return try load(tokenizerJSON: dir + "/tokenizer.json", specialTokens: special)
         }
-        for name in ["sentencepiece.bpe.model", "spiece.model", "sentencepiece.model"] where isRegularFile(dir + "/" + name) {
+        for name in modelFileNames where isRegularFile(dir + "/" + name) {
             return try load(sentencePieceModel: dir + "/" + name, specialTokens: special, addPrefixSpace: addPrefixSpace)
         }
         throw InputError(.missing, file: dir, "neither tokenizer.json nor sentencepiece.bpe.model is in the directory")

@@ -2,6 +2,7 @@ import ArgumentParser
 import SentinelScheme
 import SentinelAudit
 import SentinelCore
+import SentinelFormats
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -104,10 +105,11 @@ struct Audit: ParsableCommand {
 
 /// Options shared by `audit` and `verify --audit`.
 struct AuditOptions: ParsableArguments {
-    @Option(name: .customLong("max-recovered"), help: "Largest fraction of hidden ids an attack may recover (top-1) and pass.")
+    @Option(
+        name: .customLong("max-recovered"), parsing: .unconditional, help: "Largest fraction of hidden ids an attack may recover (top-1) and pass.")
     var maxRecovered: Double = IrreversibilityAudit.defaultMaxRecovered
 
-    @Option(help: "Cores the matchers and the brute force use.")
+    @Option(parsing: .unconditional, help: "Cores the matchers and the brute force use.")
     var threads = 2
 
     func validate() throws {
@@ -120,6 +122,12 @@ struct AuditOptions: ParsableArguments {
         adaptedDir: String, original: String, passkey: String, attacks: [AttackName], ciphertext: String?, corpus: String?,
         progress: @escaping (String) -> Void
     ) throws -> AuditReport {
+        // An audit against another model than the one converted scores nothing: refuse it as a failed check.
+        let source = try SourceModelCheck.check(adapted: ModelDirectory(path: adaptedDir), original: ModelDirectory(path: original))
+        guard source.passed else {
+            printError(source.detail)
+            throw Exit.checkFailed
+        }
         progress("loading both models")
         let input: AuditInput
         do {

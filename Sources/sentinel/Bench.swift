@@ -28,10 +28,10 @@ struct BenchEncoder: ParsableCommand {
     @Option(help: "MiniLM model directory (config.json, model.safetensors; default: Samples/.cache/all-MiniLM-L6-v2 of the package).")
     var model: String?
 
-    @Option(help: "Timed forward passes per shape (the median is reported).")
+    @Option(parsing: .unconditional, help: "Timed forward passes per shape (the median is reported).")
     var repeats = 5
 
-    @Option(help: "Threads for OpenBLAS and the encoder's vector work.")
+    @Option(parsing: .unconditional, help: "Threads for OpenBLAS and the encoder's vector work.")
     var threads = 2
 
     @Flag(help: "Skip the BERT-base geometry.")

@@ -17,10 +17,10 @@ struct BenchKDF: ParsableCommand {
             wall time and the median CPU time of this thread per derivation (Argon2id here uses one lane, one core).
             """)
 
-    @Option(help: "Derivations per setting.")
+    @Option(parsing: .unconditional, help: "Derivations per setting.")
     var repeats = 5
 
-    @Option(name: .customLong("kdf-ops"), help: "Passes of a custom setting (with --kdf-mem).")
+    @Option(name: .customLong("kdf-ops"), parsing: .unconditional, help: "Passes of a custom setting (with --kdf-mem).")
     var kdfOps: Int?
 
     @Option(name: .customLong("kdf-mem"), help: "Memory of a custom setting, e.g. 128MiB.")

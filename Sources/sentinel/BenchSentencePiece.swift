@@ -26,10 +26,10 @@ struct BenchSentencePiece: ParsableCommand {
     @Option(help: "A JSON-lines file with a \"text\" member per line.")
     var strings = "Samples/.cache/shared/fixtures/xlmr/real_spm_strings.jsonl"
 
-    @Option(help: "How many times the strings are repeated per run.")
+    @Option(parsing: .unconditional, help: "How many times the strings are repeated per run.")
     var stringRepeats = 200
 
-    @Option(help: "Repetitions; the best is reported.")
+    @Option(parsing: .unconditional, help: "Repetitions; the best is reported.")
     var repeats = 5
 
     @Option(parsing: .upToNextOption, help: "Thread counts to measure.")

@@ -30,7 +30,7 @@ struct BenchTokenize: ParsableCommand {
     )
     var data: String?
 
-    @Option(help: "Repetitions; the best is reported.")
+    @Option(parsing: .unconditional, help: "Repetitions; the best is reported.")
     var repeats = 5
 
     @Option(parsing: .upToNextOption, help: "Thread counts to measure.")

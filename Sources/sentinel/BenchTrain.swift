@@ -17,16 +17,16 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "MiniLM model directory (config.json, model.safetensors).")
     var model = "Samples/.cache/all-MiniLM-L6-v2"
 
-    @Option(help: "Timed training steps per configuration (the median is reported).")
+    @Option(parsing: .unconditional, help: "Timed training steps per configuration (the median is reported).")
     var repeats = 5
 
-    @Option(help: "Threads for OpenBLAS and the encoder's vector work.")
+    @Option(parsing: .unconditional, help: "Threads for OpenBLAS and the encoder's vector work.")
     var threads = 2
 
-    @Option(help: "Batch size.")
+    @Option(parsing: .unconditional, help: "Batch size.")
     var batch = 16
 
-    @Option(help: "Sequence length.")
+    @Option(parsing: .unconditional, help: "Sequence length.")
     var seq = 64
 
     @Flag(help: "Skip the BERT-base geometry.")

@@ -44,7 +44,7 @@ struct Convert: ParsableCommand {
     @Flag(help: "Shuffle vocabulary ids and embedding rows (the reference's --shuffle; hardened always permutes).")
     var shuffle = false
 
-    @Option(help: "Number of glide passes (the reference's --embedding_rescaling_factor; seed only). Default: 2.")
+    @Option(parsing: .unconditional, help: "Number of glide passes (the reference's --embedding_rescaling_factor; seed only). Default: 2.")
     var glideSteps: Int?
 
     @OptionGroup(title: "Scheme hardened") var hardened: HardenedOptions

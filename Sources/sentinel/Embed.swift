@@ -36,7 +36,7 @@ struct Embed: ParsableCommand {
     @Flag(help: "Replace an existing --output file.")
     var force = false
 
-    @Option(help: "Rows per forward pass.")
+    @Option(parsing: .unconditional, help: "Rows per forward pass.")
     var batchSize = 32
 
     @OptionGroup var report: ReportOptions

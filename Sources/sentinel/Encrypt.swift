@@ -1,6 +1,7 @@
 import ArgumentParser
 import SentinelScheme
 import SentinelCore
+import SentinelEncoder
 import SentinelTokenizer
 #if canImport(Glibc)
     import Glibc
@@ -104,13 +105,16 @@ struct Encrypt: ParsableCommand {
                 throw ValidationError(e.description)
             }
             progress.step("tokenizer loaded, vocabulary hashed (\(encryptor.tokenizer.vocabularySize) entries)")
+            let truncationLimit =
+                isRegularFile(modelDirectory + "/config.json")
+                ? min(try BertConfig.load(path: modelDirectory + "/config.json").maxSequenceLength, 512) : nil
             let stats: Encryptor.Statistics
             if format == .text {
                 // Streamed line by line in bounded memory; an empty input is zero texts (empty output).
                 let lines = try LineReader(path: input)
                 var counts = Encryptor.Statistics()
                 try OutputFile.write(to: output) { out in
-                    counts = try encryptor.encryptText(lines, to: out) { s in
+                    counts = try encryptor.encryptText(lines, to: out, truncationLimit: truncationLimit ?? .max) { s in
                         try unknownTokens.enforce(
                             UnknownTokenCheck(
                                 encryptor: encryptor, model: modelDirectory, file: lines.path, unknown: s.unknownTokens, tokens: s.tokens))
@@ -120,13 +124,17 @@ struct Encrypt: ParsableCommand {
             } else {
                 // CoNLL and TSV readers refuse an empty file (no sentence / no header), most likely the wrong file.
                 let file = try TextFile.read(input, allowEmpty: false)
-                let (out, s) = try encryptor.encrypt(file, format: format.datasetFormat)
+                let (out, s) = try encryptor.encrypt(file, format: format.datasetFormat, truncationLimit: truncationLimit ?? .max)
                 try unknownTokens.enforce(
                     UnknownTokenCheck(encryptor: encryptor, model: modelDirectory, file: file.path, unknown: s.unknownTokens, tokens: s.tokens))
                 try OutputFile.write(out, to: output)
                 stats = s
             }
             let (records, tokens, unknown) = (stats.records, stats.tokens, stats.unknownTokens)
+            // Records over the model's length: the adapted model will truncate them (as embed and predict warn).
+            if let limit = truncationLimit {
+                warnTruncation(stats.recordsOverLimit, of: records, limit: limit, file: input, dropped: nil)
+            }
             let seconds = Double((clock.now - start).components.attoseconds) / 1e18 + Double((clock.now - start).components.seconds)
             if report.json {
                 print(

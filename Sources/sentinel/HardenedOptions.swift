@@ -3,7 +3,9 @@ import SentinelScheme
 
 /// `convert --scheme hardened` options: Argon2id parameters and the embedding transform (HardenedScheme.swift).
 struct HardenedOptions: ParsableArguments {
-    @Option(name: .customLong("kdf-ops"), help: ArgumentHelp("Argon2id passes (libsodium opslimit). Default: 3 (MODERATE).", valueName: "n"))
+    @Option(
+        name: .customLong("kdf-ops"), parsing: .unconditional,
+        help: ArgumentHelp("Argon2id passes (libsodium opslimit). Default: 3 (MODERATE).", valueName: "n"))
     var kdfOps: Int?
 
     @Option(name: .customLong("kdf-mem"), help: ArgumentHelp("Argon2id memory (e.g. 64MiB, 256MiB). Default: 256MiB (MODERATE).", valueName: "size"))
@@ -15,30 +17,30 @@ struct HardenedOptions: ParsableArguments {
             "Argon2id salt, 32 hex characters. Default: 16 fresh random bytes. Give one only to reproduce a conversion.", valueName: "hex"))
     var kdfSalt: String?
 
-    @Option(help: ArgumentHelp("Multiply every word-embedding row by this factor. Default: 1.", valueName: "x"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Multiply every word-embedding row by this factor. Default: 1.", valueName: "x"))
     var scale: Double?
 
     @Option(
-        name: .customLong("dim-scale"),
+        name: .customLong("dim-scale"), parsing: .unconditional,
         help: ArgumentHelp(
             "Multiply each dimension by a key-derived factor, log-uniform in [1/x, x]. Default: 1 (off).", valueName: "x"))
     var dimScale: Double?
 
     @Option(
-        name: .customLong("noise-std"),
+        name: .customLong("noise-std"), parsing: .unconditional,
         help: ArgumentHelp(
             "Add key-derived Gaussian noise of this standard deviation (embedding units). Default: 0.", valueName: "x"))
     var noiseStd: Double?
 
     @Option(
-        name: .customLong("reinit-fraction"),
+        name: .customLong("reinit-fraction"), parsing: .unconditional,
         help: ArgumentHelp(
             "Replace this fraction of the non-special rows, chosen by the key, by N(0, reinit-std) values. Default: 0 "
                 + "when another transform option is given, else 1.", valueName: "f"))
     var reinitFraction: Double?
 
     @Option(
-        name: .customLong("reinit-std"),
+        name: .customLong("reinit-std"), parsing: .unconditional,
         help: ArgumentHelp(
             "Standard deviation of re-initialised rows. Default: config.json initializer_range (0.02 when absent).", valueName: "x"))
     var reinitStd: Double?

@@ -39,6 +39,16 @@ struct Predict: ParsableCommand {
             let progress = Progress(forced: report.progress)
             let dir = try ModelDirectory(path: modelDir)
             let config = try BertConfig(json: dir.config(), file: dir.file("config.json"))
+            // config.json's architectures name the head the checkpoint was fine-tuned with; --task must be that one.
+            let architectures = (try dir.config()["architectures"]?.arrayValue ?? []).compactMap(\.stringValue)
+            let expected: [Task: String] = [.ner: "ForTokenClassification", .classification: "ForSequenceClassification"]
+            if let other = Task.allCases.first(where: { t in t != task && architectures.contains { $0.hasSuffix(expected[t]!) } }),
+                !architectures.contains(where: { $0.hasSuffix(expected[task]!) })
+            {
+                throw ValidationError(
+                    "--task \(task.rawValue) does not fit \(dir.file("config.json")): its architectures are \(architectures.joined(separator: ", ")) "
+                        + "(use --task \(other.rawValue))")
+            }
             progress.step("loading \(dir.weightsPath)")
             let archive = try openTensorArchive(path: dir.weightsPath)
             let model = try BertModel(archive: archive, config: config)

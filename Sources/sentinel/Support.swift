@@ -159,6 +159,7 @@ func refuseExistingOutput(_ output: String, force: Bool) throws {
 /// accepted before the command stops (``UnknownTokenCheck``).
 struct UnknownTokenOptions: ParsableArguments {
     @Option(
+        parsing: .unconditional,
         help: ArgumentHelp(
             "Largest accepted fraction of [UNK] among the tokens of the input (0 to 1).",
             discussion:

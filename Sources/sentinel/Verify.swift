@@ -33,7 +33,7 @@ struct Verify: ParsableCommand {
     @Option(help: "Text file with one sentence per line, or - for standard input (default: built-in English sentences).")
     var sentences: String?
 
-    @Option(help: "Largest accepted max |Δ| of last_hidden_state and pooler_output (float32).")
+    @Option(parsing: .unconditional, help: "Largest accepted max |Δ| of last_hidden_state and pooler_output (float32).")
     var tolerance: Float = 1e-4
 
     @Flag(help: "Also run the irreversibility audit and fail when an attack recovers more than --max-recovered.")

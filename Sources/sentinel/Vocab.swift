@@ -27,13 +27,13 @@ struct Vocab: ParsableCommand {
     @Option(help: "The original model directory (needed, with the key, to link tokens to digests).")
     var original: String?
 
-    @Option(help: "Look up one token (needs the key; --original adds its original id).")
+    @Option(parsing: .unconditional, help: "Look up one token (needs the key; --original adds its original id).")
     var token: String?
 
-    @Option(help: "Look up one id (original with --original and key, else adapted).")
+    @Option(parsing: .unconditional, help: "Look up one id (original with --original and key, else adapted).")
     var id: Int?
 
-    @Option(help: "Look up one digest (32 hex characters, either case) or special token such as [CLS] or <s>.")
+    @Option(parsing: .unconditional, help: "Look up one digest (32 hex characters, either case) or special token such as [CLS] or <s>.")
     var digest: String?
 
     @Flag(help: "List every entry.")
@@ -143,12 +143,31 @@ struct Vocab: ParsableCommand {
                 entries = mapping.allEntries()
             }
 
+            // A --token whose digest the adapted vocabulary lacks is a failed lookup (exit 1): a wrong key (no common
+            // token is found either: KeyCheck.probe) or a token the original vocabulary does not hold.
+            var failure: (code: String, message: String)? = nil
+            if let token, let hasher, entries.first?.adaptedID == nil {
+                let probe = KeyCheck.probe(mapping.adapted, hasher: hasher)
+                failure =
+                    probe.found == 0 && encryptor == nil
+                    ? (
+                        "key_mismatch",
+                        "the key does not match \(adaptedDirectory): neither \(quoted(token)) nor any of \(probe.probed) common tokens "
+                            + "(the, Ġthe, ▁the, ',', …) has its digest in its vocabulary"
+                    )
+                    : ("not_found", entries.first?.note ?? "the digest of \(quoted(token)) is not in the adapted vocabulary")
+            }
             if report.json {
                 var doc: [(String, JSONValue)] = [("summary", .object(summary))]
                 if !entries.isEmpty || token != nil || id != nil || digest != nil || all {
                     doc.append(("entries", .array(entries.map(\.json))))
                 }
+                if let failure { doc.append(("error", .object([("code", .string(failure.code)), ("message", .string(failure.message))]))) }
                 print(JSONValue.object(doc).serialized(.pretty))
+                if let failure {
+                    printError(failure.message)
+                    throw Exit.checkFailed
+                }
                 return
             }
             if entries.isEmpty {
@@ -161,6 +180,10 @@ struct Vocab: ParsableCommand {
                 for e in entries { text += e.line + "\n" }
                 for e in entries { if let note = e.note { text += "note: " + note + "\n" } }
                 try OutputFile.write(Array(text.utf8), to: "-")
+            }
+            if let failure {
+                printError(failure.message)
+                throw Exit.checkFailed
             }
         }
     }

@@ -83,7 +83,7 @@ final class ByteLevelVocabCommandTests: XCTestCase {
         let verified = try Fixtures.sentinel(["verify", dir + "/adapted", "--original", model, "--json"], environment: key)
         XCTAssertEqual(verified.status, 0, verified.stdout + verified.stderr)
         let checks = try XCTUnwrap(try JSONValue.parse(verified.stdout)["checks"]?.arrayValue)
-        XCTAssertEqual(checks.compactMap { $0["name"]?.stringValue }, ["manifest", "vocabulary", "tensors", "embeddings", "forward"])
+        XCTAssertEqual(checks.compactMap { $0["name"]?.stringValue }, ["manifest", "source", "vocabulary", "tensors", "embeddings", "forward"])
         XCTAssertTrue(checks.allSatisfy { $0["passed"]?.boolValue == true })
         let refused = try Fixtures.sentinel(["verify", dir + "/adapted", "--original", model], environment: ["SENTINEL_KEY": "wrong"])
         XCTAssertEqual(refused.status, 1)

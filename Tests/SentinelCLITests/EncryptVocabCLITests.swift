@@ -160,21 +160,29 @@ final class EncryptCLITests: XCTestCase {
     func testVocabTokenNotInTheAdaptedVocabularySaysSo() throws {
         let digest = try Encryptor(tokenizer: try miniLMTokenizer.get(), key: "wrong")
             .encryptedToken(id: try XCTUnwrap(try miniLMTokenizer.get().vocabulary.id(of: "hello")))
+        // A wrong key without --original: the lookup fails (exit 1), and no common token is found either, so the key is named.
         let json = try run(["vocab", fixture, "--token", "hello", "--json"], key: "wrong")
-        XCTAssertEqual(json.status, 0, json.stderr)
+        XCTAssertEqual(json.status, 1, json.stderr)
+        XCTAssertEqual(try JSONValue.parse(json.stdout)["error"]?["code"]?.stringValue, "key_mismatch")
+        XCTAssertTrue(json.stderr.contains("the key does not match"), json.stderr)
         let entry = try XCTUnwrap(try JSONValue.parse(json.stdout)["entries"]?.arrayValue?.first)
         XCTAssertEqual(entry["digest"]?.stringValue, digest)
         XCTAssertEqual(entry["adapted_id"], .null)
         XCTAssertTrue(entry["note"]?.stringValue?.contains("is not in the adapted vocabulary") == true, "\(entry)")
         let text = try run(["vocab", fixture, "--token", "hello"], key: "wrong")
-        XCTAssertEqual(text.status, 0, text.stderr)
+        XCTAssertEqual(text.status, 1, text.stderr)
         XCTAssertEqual(text.stdout.split(separator: "\n").dropFirst().first, "\"hello\"\t\(digest)\t?\tnone")
         XCTAssertTrue(text.stdout.contains("note: the digest of \"hello\" is not in the adapted vocabulary"), text.stdout)
         // With the right key the token is found and no note is added.
         let found = try run(["vocab", fixture, "--token", "hello", "--json"])
+        XCTAssertEqual(found.status, 0, found.stderr)
         let foundEntry = try XCTUnwrap(try JSONValue.parse(found.stdout)["entries"]?.arrayValue?.first)
         XCTAssertNotEqual(foundEntry["adapted_id"], .null)
         XCTAssertNil(foundEntry["note"])
+        // The right key and a token the vocabulary lacks: also a failed lookup, but not called a key mismatch.
+        let absent = try run(["vocab", fixture, "--token", "zzzqqqxxj", "--json"])
+        XCTAssertEqual(absent.status, 1, absent.stderr)
+        XCTAssertEqual(try JSONValue.parse(absent.stdout)["error"]?["code"]?.stringValue, "not_found")
     }
 
     func testVocabDigestMustBeADigestOrSpecialToken() throws {

@@ -197,7 +197,7 @@ final class HardenedCLITests: XCTestCase {
         // Function-preserving: every check, forward parity included.
         let (s1, c1) = try checks(tmp + "/id")
         XCTAssertEqual(s1, 0)
-        XCTAssertEqual(Set(c1.keys), ["manifest", "vocabulary", "tensors", "embeddings", "forward"])
+        XCTAssertEqual(Set(c1.keys), ["manifest", "source", "vocabulary", "tensors", "embeddings", "forward"])
         XCTAssertTrue(c1.values.allSatisfy { $0["passed"]?.boolValue == true })
         XCTAssertEqual(c1["forward"]?["parity_expected"]?.boolValue, true)
         XCTAssertLessThanOrEqual(c1["forward"]?["max_abs_diff_last_hidden_state"]?.doubleValue ?? 1, 1e-4)

@@ -125,7 +125,7 @@ final class InputChecksCLITests: XCTestCase {
         let ok = try Fixtures.sentinel(["verify", adapted, "--original", original, "--json"], environment: env)
         XCTAssertEqual(ok.status, 0, ok.stdout + ok.stderr)
         let result = try checks(ok)
-        XCTAssertEqual(Set(result.keys), ["manifest", "vocabulary", "tensors", "embeddings", "forward", "logits"])
+        XCTAssertEqual(Set(result.keys), ["manifest", "source", "vocabulary", "tensors", "embeddings", "forward", "logits"])
         XCTAssertTrue(result.values.allSatisfy { $0["passed"]?.boolValue == true }, ok.stdout)
         // MiniLM's tensors (104 in the safetensors fixture's listing) minus the pooler's 2, plus the classifier's 2,
         // all byte-identical but the word embeddings.

@@ -12,33 +12,8 @@ final class RobertaPredictCommandTests: XCTestCase {
     static let model = Fixtures.fixture("roberta/model")
     let h = 128, labels = 3
 
-    /// A deterministic head: values from a 64-bit LCG, scaled to ±0.1 (not a reference value, only inputs).
-    func seeded(_ n: Int, _ seed: UInt64) -> [Float] {
-        var s = seed
-        return (0..<n).map { _ in
-            s = s &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return Float(Int64(bitPattern: s >> 11) % 2001 - 1000) / 10_000
-        }
-    }
-
-    /// The fixture's encoder under `roberta.` (without the pooler, as `RobertaForSequenceClassification` has none)
-    /// plus `extra` tensors.
     func archive(sequence: Bool) throws -> MemoryArchive {
-        let base = try SafeTensorsFile(path: Self.model + "/model.safetensors")
-        let a = MemoryArchive(path: "roberta-task")
-        for e in base.entries where !(sequence && e.name.hasPrefix("pooler.")) {
-            try base.withBytes(of: e.name) { a.add(TensorEntry(name: "roberta." + e.name, dtype: e.dtype, shape: e.shape), bytes: Array($0)) }
-        }
-        if sequence {
-            a.add("classifier.dense.weight", shape: [h, h], values: seeded(h * h, 1))
-            a.add("classifier.dense.bias", shape: [h], values: seeded(h, 2))
-            a.add("classifier.out_proj.weight", shape: [labels, h], values: seeded(labels * h, 3))
-            a.add("classifier.out_proj.bias", shape: [labels], values: seeded(labels, 4))
-        } else {
-            a.add("classifier.weight", shape: [labels, h], values: seeded(labels * h, 5))
-            a.add("classifier.bias", shape: [labels], values: seeded(labels, 6))
-        }
-        return a
+        try robertaTaskArchive(base: Self.model, sequence: sequence, hidden: h, labels: labels)
     }
 
     /// `sentinel predict --task classification` on a RobertaForSequenceClassification directory.

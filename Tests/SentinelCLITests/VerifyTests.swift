@@ -25,7 +25,7 @@ final class VerifyTests: XCTestCase {
         let ok = try Fixtures.sentinel(["verify", adapted, "--original", model, "--json"], environment: env)
         XCTAssertEqual(ok.status, 0, ok.stderr)
         var result = try checks(ok)
-        XCTAssertEqual(result.count, 5)
+        XCTAssertEqual(result.count, 6)  // manifest, source, vocabulary, tensors, embeddings, forward
         XCTAssertTrue(result.values.allSatisfy { $0["passed"]?.boolValue == true })
         XCTAssertEqual(result["tensors"]?["identical"]?.intValue, 103)
         XCTAssertEqual(result["vocabulary"]?["hashed_tokens_found"]?.intValue, 30517)

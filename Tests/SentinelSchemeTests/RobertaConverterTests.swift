@@ -48,16 +48,7 @@ final class RobertaConverterTests: XCTestCase {
         }
 
         // Every tensor's dtype, shape and sha256 (tensors.json).
-        let tensors = try XCTUnwrap(try Fixtures.json(Self.golden + "/tensors.json").objectValue)
-        let file = try SafeTensorsFile(path: out + "/model.safetensors")
-        XCTAssertEqual(file.tensors.count, tensors.count)
-        XCTAssertEqual(tensors.count, 39)
-        for (name, expected) in tensors {
-            let t = try XCTUnwrap(file.tensor(named: name), name)
-            XCTAssertEqual(t.shape, expected["shape"]?.arrayValue?.compactMap(\.intValue), name)
-            XCTAssertEqual(t.dtype == .F64 ? "float64" : t.dtype == .F32 ? "float32" : "\(t.dtype)", expected["dtype"]?.stringValue, name)
-            XCTAssertEqual(SHA256Stream.hex(file.bytes(of: t)), expected["sha256"]?.stringValue, name)
-        }
+        try assertTensorsMatch(out + "/model.safetensors", golden: Self.golden + "/tensors.json", count: 39)
     }
 
     /// No plaintext: no merges.txt, no merge list, no byte-level token in any file; the tokenizer maps digests.
