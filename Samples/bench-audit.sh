@@ -14,7 +14,7 @@ model=$(Samples/fetch-minilm.sh)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export SENTINEL_KEY=${SENTINEL_KEY:-llm123}
-"$bin" convert "$model" --output "$tmp/adapted" --shuffle >/dev/null
+"$bin" convert "$model" --output "$tmp/adapted" --scheme seed --shuffle >/dev/null
 for i in $(seq "$runs"); do
   echo "run $i (load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores)"
   set +e

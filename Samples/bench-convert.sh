@@ -11,7 +11,7 @@ cd "$root"
 runs=${1:-7}
 shift || true
 opts=("$@")
-[ ${#opts[@]} -eq 0 ] && opts=(--shuffle)
+[ ${#opts[@]} -eq 0 ] && opts=(--scheme seed --shuffle)
 swift build -c release --product sentinel >&2
 bin=$(swift build -c release --show-bin-path)/sentinel
 model=$(Samples/fetch-minilm.sh)

@@ -20,7 +20,7 @@ echo "== 1. the original model on plain text (byte-level BPE pieces, RoBERTa pos
 "$bin" embed "$model" --input "$out/plain.txt" --output "$out/plain.safetensors" --force
 
 echo "== 2. convert: digests of the byte-level spellings (Ġthe), seed id mapping, glide transform"
-"$bin" convert "$model" --output "$out/adapted" --shuffle --glide-steps 2 --embedding-dtype F64 --force
+"$bin" convert "$model" --output "$out/adapted" --scheme seed --shuffle --glide-steps 2 --embedding-dtype F64 --force
 ls "$out/adapted"    # vocab.json of digests, a WordLevel tokenizer.json; no merges.txt
 
 echo "== 3. the client encrypts with the ORIGINAL tokenizer: one digest per piece"

@@ -13,6 +13,6 @@ model=$(Samples/fetch-minilm.sh)
 out=${1:-Samples/.cache/minilm-adapted}
 export SENTINEL_KEY=${SENTINEL_KEY:-llm123}
 bin=$(swift build -c release --show-bin-path)/sentinel
-"$bin" convert "$model" --output "$out" --shuffle --glide-steps 2 --force
+"$bin" convert "$model" --output "$out" --scheme seed --shuffle --glide-steps 2 --force
 "$bin" inspect "$out" --tensor embeddings.word_embeddings.weight
 "$bin" verify "$out" --original "$model"

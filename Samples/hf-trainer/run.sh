@@ -28,7 +28,7 @@ first_sentences "$data/train.txt" "$n" > "$out/train.txt"
 first_sentences "$data/valid.txt" "${VALID_SENTENCES:-1000000}" > "$out/valid.txt"
 
 echo "== 1. convert (model owner): seed scheme, shuffled ids" >&2
-"$bin" convert "$minilm" --output "$out/adapted" --shuffle --force
+"$bin" convert "$minilm" --output "$out/adapted" --scheme seed --shuffle --force
 # The model owner checks the conversion before handing it out (vocabulary, unchanged tensors, forward parity).
 "$bin" verify "$out/adapted" --original "$minilm"
 echo "== 2. encrypt (client, ORIGINAL tokenizer): CoNLL -> JSON lines of digests" >&2

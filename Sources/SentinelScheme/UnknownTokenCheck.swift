@@ -110,7 +110,8 @@ public struct UnknownTokenCheck: Sendable {
                 + "give the adapted model, or drop --encrypted for plain text"
         case (.encryptedText, true):
             return "the digests are not in the vocabulary of \(model): the text was encrypted with another key or for another "
-                + "model, or the lines are not digests (plain text given with --encrypted?)"
+                + "model, or without --manifest for a hardened model (`sentinel encrypt ORIGINAL --manifest ADAPTED_DIR`), or the lines are "
+                + "not digests (plain text given with --encrypted?)"
         case (.encryption, true):
             return "\(model) is an adapted model (its vocabulary holds digests): `encrypt` needs the ORIGINAL model's directory"
         case (.encryption, false):

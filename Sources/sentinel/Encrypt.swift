@@ -109,9 +109,11 @@ struct Encrypt: ParsableCommand {
                 isRegularFile(modelDirectory + "/config.json")
                 ? min(try BertConfig.load(path: modelDirectory + "/config.json").maxSequenceLength, 512) : nil
             let stats: Encryptor.Statistics
+            var source = input  // the name errors use (<stdin> for -)
             if format == .text {
                 // Streamed line by line in bounded memory; an empty input is zero texts (empty output).
                 let lines = try LineReader(path: input)
+                source = lines.path
                 var counts = Encryptor.Statistics()
                 try OutputFile.write(to: output) { out in
                     counts = try encryptor.encryptText(lines, to: out, truncationLimit: truncationLimit ?? .max) { s in
@@ -124,6 +126,7 @@ struct Encrypt: ParsableCommand {
             } else {
                 // CoNLL and TSV readers refuse an empty file (no sentence / no header), most likely the wrong file.
                 let file = try TextFile.read(input, allowEmpty: false)
+                source = file.path
                 let (out, s) = try encryptor.encrypt(file, format: format.datasetFormat, truncationLimit: truncationLimit ?? .max)
                 try unknownTokens.enforce(
                     UnknownTokenCheck(encryptor: encryptor, model: modelDirectory, file: file.path, unknown: s.unknownTokens, tokens: s.tokens))
@@ -133,7 +136,7 @@ struct Encrypt: ParsableCommand {
             let (records, tokens, unknown) = (stats.records, stats.tokens, stats.unknownTokens)
             // Records over the model's length: the adapted model will truncate them (as embed and predict warn).
             if let limit = truncationLimit {
-                warnTruncation(stats.recordsOverLimit, of: records, limit: limit, file: input, dropped: nil)
+                warnTruncation(stats.recordsOverLimit, of: records, limit: limit, file: source, dropped: nil)
             }
             let seconds = Double((clock.now - start).components.attoseconds) / 1e18 + Double((clock.now - start).components.seconds)
             if report.json {

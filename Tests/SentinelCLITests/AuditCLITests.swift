@@ -39,7 +39,7 @@ final class AuditCLITests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         for glide in ["2", "3"] {
             let c = try Fixtures.sentinel(
-                ["convert", model, "--output", tmp + "/f" + glide, "--shuffle", "--glide-steps", glide],
+                ["convert", "--scheme", "seed", model, "--output", tmp + "/f" + glide, "--shuffle", "--glide-steps", glide],
                 environment: env)
             XCTAssertEqual(c.status, 0, c.stderr)
         }

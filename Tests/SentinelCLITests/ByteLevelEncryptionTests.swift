@@ -62,7 +62,7 @@ final class ByteLevelVocabCommandTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let key: [String: String?] = ["SENTINEL_KEY": "llm123"]
         let model = Fixtures.fixture("roberta/model")
-        let c = try Fixtures.sentinel(["convert", model, "--output", dir + "/adapted", "--shuffle"], environment: key)
+        let c = try Fixtures.sentinel(["convert", "--scheme", "seed", model, "--output", dir + "/adapted", "--shuffle"], environment: key)
         XCTAssertEqual(c.status, 0, c.stderr)
         let reference = try XCTUnwrap(Fixtures.json("roberta/seed-converter-llm123/vocab.json").objectValue)
         let referenceID = Dictionary(uniqueKeysWithValues: reference.map { ($0.0, $0.1.intValue!) })

@@ -29,11 +29,11 @@ final class ConvertCLITests: XCTestCase {
         try (Self.key + "\n").write(toFile: keyFile, atomically: true, encoding: .utf8)
 
         let a = try Fixtures.sentinel(
-            ["convert", model, "--output", tmp + "/a", "--shuffle", "--json"],
+            ["convert", "--scheme", "seed", model, "--output", tmp + "/a", "--shuffle", "--json"],
             environment: ["SENTINEL_KEY": Self.key])
         XCTAssertEqual(a.status, 0, a.stderr)
         let b = try Fixtures.sentinel(
-            ["convert", model, "--output", tmp + "/b", "--shuffle", "--key-file", keyFile, "--json"],
+            ["convert", "--scheme", "seed", model, "--output", tmp + "/b", "--shuffle", "--key-file", keyFile, "--json"],
             environment: ["SENTINEL_KEY": nil])
         XCTAssertEqual(b.status, 0, b.stderr)
         let report = try JSONValue.parse(a.stdout)
@@ -61,7 +61,8 @@ final class ConvertCLITests: XCTestCase {
         XCTAssertFalse(a.stdout.contains(Self.key) || a.stderr.contains(Self.key) || b.stdout.contains(Self.key))
 
         // A different key gives a different vocabulary.
-        let c = try Fixtures.sentinel(["convert", model, "--output", tmp + "/c", "--shuffle"], environment: ["SENTINEL_KEY": "other"])
+        let c = try Fixtures.sentinel(
+            ["convert", "--scheme", "seed", model, "--output", tmp + "/c", "--shuffle"], environment: ["SENTINEL_KEY": "other"])
         XCTAssertEqual(c.status, 0, c.stderr)
         XCTAssertNotEqual(try files(in: tmp + "/c")["vocab.txt"], filesA["vocab.txt"])
     }
@@ -70,26 +71,28 @@ final class ConvertCLITests: XCTestCase {
         let model = try Fixtures.miniLM()
         let tmp = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: tmp) }
-        let noKey = try Fixtures.sentinel(["convert", model, "--output", tmp + "/x"], environment: ["SENTINEL_KEY": nil])
+        let noKey = try Fixtures.sentinel(["convert", "--scheme", "seed", model, "--output", tmp + "/x"], environment: ["SENTINEL_KEY": nil])
         XCTAssertEqual(noKey.status, 64)
         XCTAssertTrue(noKey.stderr.contains("SENTINEL_KEY"), noKey.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: tmp + "/x"))
 
         let longKey = String(repeating: "k", count: 65)
-        let tooLong = try Fixtures.sentinel(["convert", model, "--output", tmp + "/x"], environment: ["SENTINEL_KEY": longKey])
+        let tooLong = try Fixtures.sentinel(["convert", "--scheme", "seed", model, "--output", tmp + "/x"], environment: ["SENTINEL_KEY": longKey])
         XCTAssertEqual(tooLong.status, 64)
         XCTAssertFalse(tooLong.stderr.contains(longKey))
 
         try FileManager.default.createDirectory(atPath: tmp + "/exists", withIntermediateDirectories: false)
-        let exists = try Fixtures.sentinel(["convert", model, "--output", tmp + "/exists"], environment: ["SENTINEL_KEY": "k"])
+        let exists = try Fixtures.sentinel(["convert", "--scheme", "seed", model, "--output", tmp + "/exists"], environment: ["SENTINEL_KEY": "k"])
         XCTAssertEqual(exists.status, 74)
         XCTAssertTrue(exists.stderr.contains("--force"), exists.stderr)
-        let forced = try Fixtures.sentinel(["convert", model, "--output", tmp + "/exists", "--force"], environment: ["SENTINEL_KEY": "k"])
+        let forced = try Fixtures.sentinel(
+            ["convert", "--scheme", "seed", model, "--output", tmp + "/exists", "--force"], environment: ["SENTINEL_KEY": "k"])
         XCTAssertEqual(forced.status, 0, forced.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: tmp + "/exists/model.safetensors"))
 
         try FileManager.default.createDirectory(atPath: tmp + "/empty", withIntermediateDirectories: false)
-        let notModel = try Fixtures.sentinel(["convert", tmp + "/empty", "--output", tmp + "/y"], environment: ["SENTINEL_KEY": "k"])
+        let notModel = try Fixtures.sentinel(
+            ["convert", "--scheme", "seed", tmp + "/empty", "--output", tmp + "/y"], environment: ["SENTINEL_KEY": "k"])
         XCTAssertEqual(notModel.status, 65, notModel.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: tmp + "/y"))
     }
@@ -150,7 +153,7 @@ final class ConvertCLITests: XCTestCase {
             let out = tmp + "/out"
             let p = Process()
             p.executableURL = URL(fileURLWithPath: Fixtures.sentinelBinary)
-            p.arguments = ["convert", model, "--output", out, "--shuffle"]
+            p.arguments = ["convert", "--scheme", "seed", model, "--output", out, "--shuffle"]
             p.environment = ["SENTINEL_KEY": "k"]
             p.standardError = FileHandle.nullDevice
             p.standardOutput = FileHandle.nullDevice
@@ -168,7 +171,7 @@ final class ConvertCLITests: XCTestCase {
                 XCTAssertFalse(FileManager.default.fileExists(atPath: partial), "signal \(signal) left \(partial)")
             } else {
                 // A killed process cannot clean up; the next run removes its leftovers.
-                let again = try Fixtures.sentinel(["convert", model, "--output", out], environment: ["SENTINEL_KEY": "k"])
+                let again = try Fixtures.sentinel(["convert", "--scheme", "seed", model, "--output", out], environment: ["SENTINEL_KEY": "k"])
                 XCTAssertEqual(again.status, 0, again.stderr)
                 XCTAssertFalse(FileManager.default.fileExists(atPath: partial))
                 XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp).sorted(), ["out"])

@@ -42,7 +42,7 @@ final class ConvertFormatsTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: shardDir + "/model.safetensors.index.json"))
 
         for (input, out) in [(model, "ref"), (torchDir, "from-torch"), (shardDir, "from-shards")] {
-            let r = try Fixtures.sentinel(["convert", input, "--output", tmp + "/" + out, "--shuffle"], environment: env)
+            let r = try Fixtures.sentinel(["convert", "--scheme", "seed", input, "--output", tmp + "/" + out, "--shuffle"], environment: env)
             XCTAssertEqual(r.status, 0, r.stderr)
         }
         let reference = try tensorDigests(tmp + "/ref/model.safetensors")
@@ -57,7 +57,8 @@ final class ConvertFormatsTests: XCTestCase {
         }
 
         // Writing pytorch_model.bin: the same tensors, readable back.
-        let r = try Fixtures.sentinel(["convert", model, "--output", tmp + "/as-torch", "--shuffle", "--format", "pytorch"], environment: env)
+        let r = try Fixtures.sentinel(
+            ["convert", "--scheme", "seed", model, "--output", tmp + "/as-torch", "--shuffle", "--format", "pytorch"], environment: env)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(try TensorFormat.detect(path: tmp + "/as-torch/pytorch_model.bin"), .pytorchZip)
         XCTAssertEqual(try tensorDigests(tmp + "/as-torch/pytorch_model.bin"), reference)

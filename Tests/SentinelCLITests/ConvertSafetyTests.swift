@@ -19,7 +19,8 @@ final class ConvertSafetyTests: XCTestCase {
         try "keep me".write(toFile: tmp + "/anc/thesis.txt", atomically: true, encoding: .utf8)
         let before = try Fixtures.sha256(file: tmp + "/anc/model/model.safetensors")
         for out in [tmp + "/anc/model", tmp + "/anc", tmp + "/anc/model/sub", tmp + "/anc/model/../model"] {
-            let r = try Fixtures.sentinel(["convert", tmp + "/anc/model", "--output", out, "--force", "--json"], environment: env)
+            let r = try Fixtures.sentinel(
+                ["convert", "--scheme", "seed", tmp + "/anc/model", "--output", out, "--force", "--json"], environment: env)
             XCTAssertEqual(r.status, 64, "\(out): \(r.stderr)")
             XCTAssertEqual(try JSONValue.parse(r.stdout)["error"]?["code"]?.stringValue, "usage")
         }
@@ -28,7 +29,7 @@ final class ConvertSafetyTests: XCTestCase {
         // --force replaces only a directory sentinel wrote.
         try FileManager.default.createDirectory(atPath: tmp + "/other", withIntermediateDirectories: false)
         try "data".write(toFile: tmp + "/other/notes.txt", atomically: true, encoding: .utf8)
-        let r = try Fixtures.sentinel(["convert", model, "--output", tmp + "/other", "--force"], environment: env)
+        let r = try Fixtures.sentinel(["convert", "--scheme", "seed", model, "--output", tmp + "/other", "--force"], environment: env)
         XCTAssertEqual(r.status, 64, r.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: tmp + "/other/notes.txt"))
         // export refuses to write over its input.
@@ -50,7 +51,7 @@ final class ConvertSafetyTests: XCTestCase {
         try Data(String(decoding: lf, as: UTF8.self).replacingOccurrences(of: "\n", with: "\r\n").utf8)
             .write(to: URL(fileURLWithPath: tmp + "/crlf/vocab.txt"))
         for (input, out) in [(model, "lf-out"), (tmp + "/crlf", "crlf-out")] {
-            let r = try Fixtures.sentinel(["convert", input, "--output", tmp + "/" + out, "--shuffle"], environment: env)
+            let r = try Fixtures.sentinel(["convert", "--scheme", "seed", input, "--output", tmp + "/" + out, "--shuffle"], environment: env)
             XCTAssertEqual(r.status, 0, r.stderr)
         }
         XCTAssertEqual(try Fixtures.sha256(file: tmp + "/crlf-out/vocab.txt"), try Fixtures.sha256(file: tmp + "/lf-out/vocab.txt"))
@@ -61,7 +62,7 @@ final class ConvertSafetyTests: XCTestCase {
         var lines = String(decoding: lf, as: UTF8.self).components(separatedBy: "\n")
         lines[2000] = lines[1999]
         try lines.joined(separator: "\n").write(toFile: tmp + "/dup/vocab.txt", atomically: true, encoding: .utf8)
-        let dup = try Fixtures.sentinel(["convert", tmp + "/dup", "--output", tmp + "/dup-out", "--json"], environment: env)
+        let dup = try Fixtures.sentinel(["convert", "--scheme", "seed", tmp + "/dup", "--output", tmp + "/dup-out", "--json"], environment: env)
         XCTAssertEqual(dup.status, 65, dup.stderr)
         XCTAssertEqual(try JSONValue.parse(dup.stdout)["error"]?["key"]?.stringValue, "line 2001")
 
@@ -69,11 +70,11 @@ final class ConvertSafetyTests: XCTestCase {
         let config = try String(contentsOfFile: model + "/config.json", encoding: .utf8)
         try config.replacingOccurrences(of: "\"vocab_size\": 30522", with: "\"vocab_size\": 30000")
             .write(toFile: tmp + "/cfg/config.json", atomically: true, encoding: .utf8)
-        let cfg = try Fixtures.sentinel(["convert", tmp + "/cfg", "--output", tmp + "/cfg-out", "--json"], environment: env)
+        let cfg = try Fixtures.sentinel(["convert", "--scheme", "seed", tmp + "/cfg", "--output", tmp + "/cfg-out", "--json"], environment: env)
         XCTAssertEqual(cfg.status, 65, cfg.stderr)
         XCTAssertEqual(try JSONValue.parse(cfg.stdout)["error"]?["key"]?.stringValue, "vocab_size")
         try "{\"model_type\": \"bert\", ".write(toFile: tmp + "/cfg/config.json", atomically: true, encoding: .utf8)
-        let broken = try Fixtures.sentinel(["convert", tmp + "/cfg", "--output", tmp + "/cfg-out"], environment: env)
+        let broken = try Fixtures.sentinel(["convert", "--scheme", "seed", tmp + "/cfg", "--output", tmp + "/cfg-out"], environment: env)
         XCTAssertEqual(broken.status, 65, broken.stderr)
         XCTAssertTrue(broken.stderr.contains("config.json"), broken.stderr)
         for out in ["dup-out", "cfg-out"] { XCTAssertFalse(FileManager.default.fileExists(atPath: tmp + "/" + out)) }
@@ -85,17 +86,17 @@ final class ConvertSafetyTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         // A key from a pipe (the safe way to pass a secret) equals the same key from the environment.
         let piped = try Fixtures.sentinel(
-            ["convert", model, "--output", tmp + "/piped", "--key-file", "/dev/stdin"],
+            ["convert", "--scheme", "seed", model, "--output", tmp + "/piped", "--key-file", "/dev/stdin"],
             environment: ["SENTINEL_KEY": nil], stdin: Data("llm123\n".utf8))
         XCTAssertEqual(piped.status, 0, piped.stderr)
-        let plain = try Fixtures.sentinel(["convert", model, "--output", tmp + "/plain"], environment: env)
+        let plain = try Fixtures.sentinel(["convert", "--scheme", "seed", model, "--output", tmp + "/plain"], environment: env)
         XCTAssertEqual(plain.status, 0, plain.stderr)
         XCTAssertEqual(try Fixtures.sha256(file: tmp + "/piped/vocab.txt"), try Fixtures.sha256(file: tmp + "/plain/vocab.txt"))
         // Invalid UTF-8 is refused, not replaced by U+FFFD (two different byte strings would give one model).
         try Data([0xFF, 0xFE, 0x0A]).write(to: URL(fileURLWithPath: tmp + "/bad.key"))
-        let bad = try Fixtures.sentinel(["convert", model, "--output", tmp + "/bad", "--key-file", tmp + "/bad.key"])
+        let bad = try Fixtures.sentinel(["convert", "--scheme", "seed", model, "--output", tmp + "/bad", "--key-file", tmp + "/bad.key"])
         XCTAssertEqual(bad.status, 64, bad.stderr)
-        let missing = try Fixtures.sentinel(["convert", model, "--output", tmp + "/m", "--key-file", tmp + "/none"])
+        let missing = try Fixtures.sentinel(["convert", "--scheme", "seed", model, "--output", tmp + "/m", "--key-file", tmp + "/none"])
         XCTAssertEqual(missing.status, 74, missing.stderr)
         // A FIFO as input is refused at once rather than waited on.
         XCTAssertEqual(mkfifo(tmp + "/fifo", 0o600), 0)

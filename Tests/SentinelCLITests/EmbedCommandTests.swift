@@ -117,7 +117,7 @@ final class EmbedCommandTests: XCTestCase {
         let text = try f01Text()
         try text.write(toFile: dir + "/plain.txt", atomically: true, encoding: .utf8)
         let key: [String: String?] = ["SENTINEL_KEY": "embed test key"]
-        let convert = try Fixtures.sentinel(["convert", model, "--output", dir + "/adapted", "--shuffle"], environment: key)
+        let convert = try Fixtures.sentinel(["convert", "--scheme", "seed", model, "--output", dir + "/adapted", "--shuffle"], environment: key)
         XCTAssertEqual(convert.status, 0, convert.stderr)
         let encrypt = try Fixtures.sentinel(
             ["encrypt", model, "--input", dir + "/plain.txt", "--output", dir + "/encrypted.txt"],

@@ -124,7 +124,7 @@ final class EncryptStreamingCLITests: XCTestCase {
         try "the of\n".write(toFile: tmp + "/in.txt", atomically: true, encoding: .utf8)
         let e = try Fixtures.sentinel(["encrypt", dir, "--input", tmp + "/in.txt", "--output", tmp + "/out.txt", "--json"], environment: env)
         XCTAssertEqual(e.status, 65, e.stderr)
-        let c = try Fixtures.sentinel(["convert", dir, "--output", tmp + "/adapted", "--json"], environment: env)
+        let c = try Fixtures.sentinel(["convert", "--scheme", "seed", dir, "--output", tmp + "/adapted", "--json"], environment: env)
         XCTAssertEqual(c.status, 65, c.stderr)
         for r in [e, c] {
             let error = try JSONValue.parse(r.stdout)["error"]

@@ -21,7 +21,7 @@ final class InputChecksCLITests: XCTestCase {
         let tmp = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         let adapted = tmp + "/adapted"
-        let c = try Fixtures.sentinel(["convert", model, "--output", adapted, "--shuffle"], environment: env)
+        let c = try Fixtures.sentinel(["convert", "--scheme", "seed", model, "--output", adapted, "--shuffle"], environment: env)
         XCTAssertEqual(c.status, 0, c.stderr)
         let text = Data("The quick brown fox jumps over the lazy dog.\n".utf8)  // 10 wordpieces, none [UNK]
         let encrypted = try Fixtures.sentinel(["encrypt", model], environment: env, stdin: text)
@@ -110,7 +110,7 @@ final class InputChecksCLITests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         let original = try tokenClassificationModel(in: tmp)
         let adapted = tmp + "/ner-adapted"
-        let c = try Fixtures.sentinel(["convert", original, "--output", adapted, "--shuffle", "--json"], environment: env)
+        let c = try Fixtures.sentinel(["convert", "--scheme", "seed", original, "--output", adapted, "--shuffle", "--json"], environment: env)
         XCTAssertEqual(c.status, 0, c.stderr)
         XCTAssertEqual(try JSONValue.parse(c.stdout)["changed_tensors"], .array([.string("bert.embeddings.word_embeddings.weight")]))
 
@@ -157,9 +157,9 @@ final class InputChecksCLITests: XCTestCase {
             try FileManager.default.copyItem(atPath: model + "/" + f, toPath: t5 + "/" + f)
         }
         try FileManager.default.createSymbolicLink(atPath: t5 + "/model.safetensors", withDestinationPath: model + "/model.safetensors")
-        let a = try Fixtures.sentinel(["convert", t5, "--output", tmp + "/from-json", "--shuffle"], environment: env)
+        let a = try Fixtures.sentinel(["convert", "--scheme", "seed", t5, "--output", tmp + "/from-json", "--shuffle"], environment: env)
         XCTAssertEqual(a.status, 0, a.stderr)
-        let b = try Fixtures.sentinel(["convert", model, "--output", tmp + "/from-txt", "--shuffle"], environment: env)
+        let b = try Fixtures.sentinel(["convert", "--scheme", "seed", model, "--output", tmp + "/from-txt", "--shuffle"], environment: env)
         XCTAssertEqual(b.status, 0, b.stderr)
         for f in ["vocab.txt", "tokenizer.json", "model.safetensors"] {
             XCTAssertEqual(try Fixtures.sha256(file: tmp + "/from-json/" + f), try Fixtures.sha256(file: tmp + "/from-txt/" + f), f)
@@ -189,7 +189,7 @@ final class InputChecksCLITests: XCTestCase {
         for format in ["safetensors", "pytorch"] {
             let out = tmp + "/sharded-" + format
             let c = try Fixtures.sentinel(
-                ["convert", model, "--output", out, "--shuffle", "--format", format, "--max-shard-size", "30MB"],
+                ["convert", "--scheme", "seed", model, "--output", out, "--shuffle", "--format", format, "--max-shard-size", "30MB"],
                 environment: env)
             XCTAssertEqual(c.status, 0, c.stderr)
             let index = format == "safetensors" ? "model.safetensors.index.json" : "pytorch_model.bin.index.json"

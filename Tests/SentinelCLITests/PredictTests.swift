@@ -67,7 +67,7 @@ final class PredictTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         let dir = try modelWithHead("f03_sequence_classification", labels: ["NEGATIVE", "POSITIVE"], in: tmp)
         let env: [String: String?] = ["SENTINEL_KEY": "client passkey"]
-        let convert = try Fixtures.sentinel(["convert", dir, "--output", tmp + "/adapted", "--shuffle"], environment: env)
+        let convert = try Fixtures.sentinel(["convert", "--scheme", "seed", dir, "--output", tmp + "/adapted", "--shuffle"], environment: env)
         XCTAssertEqual(convert.status, 0, convert.stderr)
         let text = "This movie was absolutely wonderful, I loved every minute.\nIs the package delivered?\tYes, it arrived yesterday morning.\n"
         let encrypted = try Fixtures.sentinel(["encrypt", dir, "--format", "text"], environment: env, stdin: Data(text.utf8))
@@ -137,7 +137,8 @@ final class PredictTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         let dir = try modelWithHead("f03_sequence_classification", labels: ["NEGATIVE", "POSITIVE"], in: tmp)
         let env: [String: String?] = ["SENTINEL_KEY": "llm123"]
-        XCTAssertEqual(try Fixtures.sentinel(["convert", dir, "--output", tmp + "/adapted", "--shuffle"], environment: env).status, 0)
+        XCTAssertEqual(
+            try Fixtures.sentinel(["convert", "--scheme", "seed", dir, "--output", tmp + "/adapted", "--shuffle"], environment: env).status, 0)
         let dev = shared("data/glue/SST-2/dev.tsv")
         let enc = try Fixtures.sentinel(["encrypt", dir, "--format", "tsv", "--input", dev, "--output", tmp + "/dev.jsonl"], environment: env)
         XCTAssertEqual(enc.status, 0, enc.stderr)
@@ -166,7 +167,8 @@ final class PredictTests: XCTestCase {
         let labels = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
         let dir = try modelWithHead("f02_token_classification", labels: labels, in: tmp)
         let env: [String: String?] = ["SENTINEL_KEY": "llm123"]
-        XCTAssertEqual(try Fixtures.sentinel(["convert", dir, "--output", tmp + "/adapted", "--shuffle"], environment: env).status, 0)
+        XCTAssertEqual(
+            try Fixtures.sentinel(["convert", "--scheme", "seed", dir, "--output", tmp + "/adapted", "--shuffle"], environment: env).status, 0)
         // The first 200 sentences of the CoNLL-2003 validation set.
         let full = try String(contentsOfFile: shared("data/conll2003/valid.txt"), encoding: .utf8)
         var blocks = full.components(separatedBy: "\n\n").filter { !$0.hasPrefix("-DOCSTART-") && !$0.isEmpty }

@@ -12,7 +12,8 @@ final class QADefectsCLITests: XCTestCase {
     static let files = ["config.json", "tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt"]
 
     func convert(_ out: String, shuffle: Bool = true) throws -> RunResult {
-        let r = try Fixtures.sentinel(["convert", Self.model, "--output", out] + (shuffle ? ["--shuffle"] : []), environment: Self.key)
+        let r = try Fixtures.sentinel(
+            ["convert", "--scheme", "seed", Self.model, "--output", out] + (shuffle ? ["--shuffle"] : []), environment: Self.key)
         XCTAssertEqual(r.status, 0, r.stderr)
         return r
     }
@@ -22,7 +23,8 @@ final class QADefectsCLITests: XCTestCase {
         let dir = try Fixtures.temporaryDirectory("qa-twice")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         _ = try convert(dir + "/adapted")
-        let r = try Fixtures.sentinel(["convert", dir + "/adapted", "--output", dir + "/twice", "--shuffle"], environment: Self.key)
+        let r = try Fixtures.sentinel(
+            ["convert", "--scheme", "seed", dir + "/adapted", "--output", dir + "/twice", "--shuffle"], environment: Self.key)
         XCTAssertEqual(r.status, 65, r.stderr)
         XCTAssertTrue(r.stderr.contains("already an adapted model"), r.stderr)
         XCTAssertTrue(r.stderr.contains(dir + "/adapted/sentinel.json"), r.stderr)
@@ -132,7 +134,8 @@ final class QADefectsCLITests: XCTestCase {
         let id = try Fixtures.sentinel(["vocab", dir + "/adapted", "--id", "-1"])
         XCTAssertEqual(id.status, 64, id.stderr)
         XCTAssertTrue(id.stderr.contains("--id -1 is outside 0..<8000"), id.stderr)
-        let glide = try Fixtures.sentinel(["convert", Self.model, "--output", dir + "/g", "--glide-steps", "-2"], environment: Self.key)
+        let glide = try Fixtures.sentinel(
+            ["convert", "--scheme", "seed", Self.model, "--output", dir + "/g", "--glide-steps", "-2"], environment: Self.key)
         XCTAssertEqual(glide.status, 64, glide.stderr)
         XCTAssertTrue(glide.stderr.contains("--glide-steps must be between"), glide.stderr)
         let unknown = try Fixtures.sentinel(["embed", Self.model, "--max-unknown", "-0.5"], stdin: Data("x\n".utf8))

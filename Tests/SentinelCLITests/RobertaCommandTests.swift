@@ -63,7 +63,7 @@ final class RobertaCommandTests: XCTestCase {
         let key: [String: String?] = ["SENTINEL_KEY": "llm123"]
         let convert = try Fixtures.sentinel(
             [
-                "convert", Self.model, "--output", dir + "/adapted", "--shuffle", "--glide-steps", "2",
+                "convert", "--scheme", "seed", Self.model, "--output", dir + "/adapted", "--shuffle", "--glide-steps", "2",
                 "--embedding-dtype", "F64",
             ], environment: key)
         XCTAssertEqual(convert.status, 0, convert.stderr)

@@ -51,7 +51,7 @@ final class RobustnessTests: XCTestCase {
         let model = try Fixtures.miniLM()
         let tmp = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: tmp) }
-        let c = try Fixtures.sentinel(["convert", model, "--output", tmp + "/ad", "--shuffle"], environment: env)
+        let c = try Fixtures.sentinel(["convert", "--scheme", "seed", model, "--output", tmp + "/ad", "--shuffle"], environment: env)
         XCTAssertEqual(c.status, 0, c.stderr)
         // A sentence of 600 words (over max_position_embeddings) is cut the same way on both sides.
         try (String(repeating: "word ", count: 600) + "\nA short one.\n").write(toFile: tmp + "/long.txt", atomically: true, encoding: .utf8)

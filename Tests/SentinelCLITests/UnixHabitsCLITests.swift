@@ -28,7 +28,8 @@ final class UnixHabitsCLITests: XCTestCase {
     func testVocabListingIntoAClosedPipeExitsQuietly() throws {
         let tmp = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: tmp) }
-        let c = try Fixtures.sentinel(["convert", try Fixtures.miniLM(), "--output", tmp + "/adapted", "--shuffle"], environment: env)
+        let c = try Fixtures.sentinel(
+            ["convert", "--scheme", "seed", try Fixtures.miniLM(), "--output", tmp + "/adapted", "--shuffle"], environment: env)
         XCTAssertEqual(c.status, 0, c.stderr)
         // 30,522 lines (over 1.5 MB) into `head -1`, which exits after the first: sentinel gets EPIPE.
         let r = try bash("\"$S\" vocab \"$T\" --all | head -1", environment: ["T": tmp + "/adapted"])

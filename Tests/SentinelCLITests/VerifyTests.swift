@@ -19,7 +19,7 @@ final class VerifyTests: XCTestCase {
         let tmp = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         let adapted = tmp + "/adapted"
-        let c = try Fixtures.sentinel(["convert", model, "--output", adapted, "--shuffle"], environment: env)
+        let c = try Fixtures.sentinel(["convert", "--scheme", "seed", model, "--output", adapted, "--shuffle"], environment: env)
         XCTAssertEqual(c.status, 0, c.stderr)
 
         let ok = try Fixtures.sentinel(["verify", adapted, "--original", model, "--json"], environment: env)

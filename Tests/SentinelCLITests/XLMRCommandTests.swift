@@ -15,7 +15,7 @@ final class XLMRCommandTests: XCTestCase {
 
     func convert(_ model: String, _ out: String, _ extra: [String] = []) throws {
         let r = try Fixtures.sentinel(
-            ["convert", model, "--output", out, "--shuffle", "--glide-steps", "2", "--embedding-dtype", "F64"] + extra,
+            ["convert", "--scheme", "seed", model, "--output", out, "--shuffle", "--glide-steps", "2", "--embedding-dtype", "F64"] + extra,
             environment: Self.key)
         XCTAssertEqual(r.status, 0, r.stderr)
     }
