@@ -111,7 +111,7 @@ struct Encrypt: ParsableCommand {
             let (records, tokens, unknown) = (stats.records, stats.tokens, stats.unknownTokens)
             try unknownTokens.enforce(
                 UnknownTokenCheck(encryptor: encryptor, model: modelDirectory, file: file.path, unknown: unknown, tokens: tokens))
-            try OutputFile.write(out, to: output)
+            try OutputFile.write(out, to: output, replace: force)
             let seconds = Double((clock.now - start).components.attoseconds) / 1e18 + Double((clock.now - start).components.seconds)
             if report.json {
                 print(

@@ -82,7 +82,7 @@ final class ConvertCLITests: XCTestCase {
 
         try FileManager.default.createDirectory(atPath: tmp + "/exists", withIntermediateDirectories: false)
         let exists = try Fixtures.sentinel(["convert", model, "--output", tmp + "/exists"], environment: ["SENTINEL_KEY": "k"])
-        XCTAssertEqual(exists.status, 74)
+        XCTAssertEqual(exists.status, 64)  // usage error: an output that exists without --force
         XCTAssertTrue(exists.stderr.contains("--force"), exists.stderr)
         let forced = try Fixtures.sentinel(["convert", model, "--output", tmp + "/exists", "--force"], environment: ["SENTINEL_KEY": "k"])
         XCTAssertEqual(forced.status, 0, forced.stderr)
