@@ -95,11 +95,26 @@ final class ZipReader {
 
     func entry(named name: String) -> Entry? { byName[name].map { entries[$0] } }
 
+    /// Deflate's largest expansion: 258 bytes from one 2-bit code, 1032 : 1 (zlib's technical notes); an entry
+    /// claiming more than this from its compressed size cannot be honest (a zip bomb's header).
+    static let maxDeflateRatio = 1032
+
     /// Calls `body` with the entry's uncompressed bytes: a view into the mapping for checked stored
     /// entries, otherwise a buffer filled by `zip_fread` (CRC-checked by libzip).
+    /// - Throws: ``InputError`` `.outOfRange` when the entry's claimed size is more than its compressed bytes in
+    ///   the file can hold (stored: more than its compressed size; compressed: over 1032 : 1), before any
+    ///   allocation; `.invalidStructure`, `.truncated` for a record libzip cannot read in full.
     func withBytes<R>(of e: Entry, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         if let off = e.dataOffset {
             return try body(UnsafeRawBufferPointer(rebasing: file.bytes[off..<(off + e.size)]))
+        }
+        // Never trust a claimed uncompressed size: what the file can back is the bound.
+        let (cap, overflow) = e.compressedSize.multipliedReportingOverflow(by: e.method == 0 ? 1 : Self.maxDeflateRatio)
+        guard e.compressedSize <= file.bytes.count, overflow || e.size <= cap else {
+            throw InputError(
+                .outOfRange, file: path, key: e.name,
+                "zip record claims \(e.size) bytes from \(e.compressedSize) \(e.method == 0 ? "stored" : "compressed") bytes "
+                    + "(the file has \(file.bytes.count)): more than they can hold (a zip bomb or a damaged header)")
         }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(e.size, 1), alignment: 64)
         defer { buffer.deallocate() }
