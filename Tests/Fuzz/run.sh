@@ -34,8 +34,9 @@ if [ "$name" = build ]; then build; exit 0; fi
 case " $harnesses " in *" $name "*) ;; *) echo "unknown harness $name (one of: $harnesses)" >&2; exit 64 ;; esac
 seconds=${2:?usage: run.sh NAME SECONDS}
 shift 2
-build --product "$name" >&2
 built=$(cd "$here" && swift build "${flags[@]}" --show-bin-path)/$name
+# FUZZ_SKIP_BUILD=1 runs the binary built last (while sources are being edited for a fix).
+if [ -z "${FUZZ_SKIP_BUILD:-}" ] && [ ! -f "$here/.skip-build" ] || [ ! -x "$built" ]; then build --product "$name" >&2; fi
 # Run a copy, so that a rebuild (a fix being tested) does not swap the binary under a running fuzzer.
 mkdir -p "$here/.bin"
 bin="$here/.bin/$name.$$"

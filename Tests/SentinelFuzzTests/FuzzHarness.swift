@@ -113,6 +113,7 @@ public enum Harness {
         expectingTypedErrors {
             let f = try SafeTensorsFile(path: path)
             exercise(f)
+            rewrite(f)
         }
         // What `inspect` and `convert` call: recognise the format, then open.
         expectingTypedErrors { exercise(try openTensorArchive(path: path)) }
@@ -138,8 +139,28 @@ public enum Harness {
         expectingTypedErrors {
             let c = try TorchCheckpoint(path: path)
             _ = c.describe().serialized()
-            _ = c.ties
+            _ = c.describeText()
             exercise(c)
+            // What was read is written again (export): both formats, and the copy reads back the same entries.
+            rewrite(c)
+        }
+    }
+
+    /// Writes `archive` as a torch checkpoint and as safetensors (`export`), and checks that each copy
+    /// reads back with the same entries. A typed error is fine (a dtype torch cannot store, a reserved name).
+    static func rewrite(_ archive: TensorArchive) {
+        let torchCopy = FuzzInput.directory + "/copy.bin", safetensorsCopy = FuzzInput.directory + "/copy.safetensors"
+        expectingTypedErrors {
+            try TorchWriter.write(archive: archive, to: torchCopy)
+            let back = try TorchCheckpoint(path: torchCopy)
+            precondition(back.entries == archive.entries, "the torch copy reads back other entries")
+        }
+        expectingTypedErrors {
+            try SafeTensorsWriter.write(archive, to: safetensorsCopy)
+            let back = try SafeTensorsFile(path: safetensorsCopy)
+            // safetensors orders its header by name (the reference's layout).
+            let byName = { (e: [TensorEntry]) in e.sorted { $0.name < $1.name } }
+            precondition(byName(back.entries) == byName(archive.entries), "the safetensors copy reads back other entries")
         }
     }
 

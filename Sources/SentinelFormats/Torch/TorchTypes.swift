@@ -136,12 +136,16 @@ public final class TorchTensor: @unchecked Sendable {
     /// Number of elements (1 for a 0-dim tensor).
     public var elementCount: Int { shape.reduce(1, *) }
 
-    /// Whether the elements lie row-major and packed in the storage (dimensions of size 1 ignored).
+    /// Whether the elements lie row-major and packed in the storage (dimensions of size 1 ignored; a
+    /// tensor of no elements is contiguous whatever its strides).
     public var isContiguous: Bool {
+        if elementCount == 0 { return true }
         var expected = 1
         for (s, st) in zip(shape, strides).reversed() {
             if s != 1 && st != expected { return false }
-            expected *= s
+            let (m, o) = expected.multipliedReportingOverflow(by: s)
+            if o { return false }
+            expected = m
         }
         return true
     }

@@ -330,7 +330,10 @@ public enum TorchWriter {
                 var acc = 1
                 for d in stride(from: e.shape.count - 1, through: 0, by: -1) {
                     strides[d] = acc
-                    acc *= e.shape[d]
+                    // torch's contiguous strides multiply by max(size, 1). Only a tensor of no elements can overflow here
+                    // (torch.empty refuses such a shape; empty_strided makes one): its strides are never used, keep the last.
+                    let (m, o) = acc.multipliedReportingOverflow(by: max(e.shape[d], 1))
+                    if !o { acc = m }
                 }
                 p.intTuple(strides)
                 p.op(0x89)  // NEWFALSE
