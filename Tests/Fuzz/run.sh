@@ -55,6 +55,7 @@ dict=()
 regressions=()
 [ -d "$here/Regressions/$name" ] && regressions=("$here/Regressions/$name")
 # -timeout: an input taking over 10 s is a finding (slow input); -rss_limit_mb: one over 2.5 GB is one too.
-ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} \
+# SWIFT_BACKTRACE=enable=no: a Swift trap is reported by libFuzzer (the runtime's backtracer trips AddressSanitizer).
+SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} \
   nice -n 10 "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2560 -max_len=65536 -print_final_stats=1 \
   -artifact_prefix="$here/.artifacts/$name/" "${dict[@]}" "$@" "$corpus" "$seeds/$name" "${regressions[@]}" 2>&1 | tee "$here/.logs/$name.log"

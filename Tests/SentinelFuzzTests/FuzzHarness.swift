@@ -102,6 +102,7 @@ public enum Harness {
             try body()
         } catch is InputError {
         } catch is OutputError {
+        } catch is JSONValue.ParseError {
         } catch {
             preconditionFailure("untyped error \(type(of: error)): \(error)")
         }
