@@ -105,6 +105,9 @@ let package = Package(
         .testTarget(name: "SentinelEncoderTests", dependencies: ["SentinelEncoder", "SentinelFormats", "SentinelCore", "SentinelTestSupport"]),
         .testTarget(name: "SentinelSchemeTests", dependencies: ["SentinelScheme", "SentinelFormats", "SentinelTokenizer", "SentinelCore", "SentinelTestSupport", "CSentinelKernels"]),
         .testTarget(name: "SentinelAuditTests", dependencies: ["SentinelAudit", "SentinelScheme", "SentinelTokenizer", "SentinelFormats", "SentinelCore", "SentinelEncoder", "SentinelTestSupport"]),
+        // Replays the fuzz harnesses' committed regression inputs (Tests/Fuzz: the libFuzzer package runs the same
+        // harness code, FuzzHarness.swift, linked from there).
+        .testTarget(name: "SentinelFuzzTests", dependencies: ["SentinelFormats", "SentinelTokenizer", "SentinelEncoder", "SentinelCore", "SentinelTestSupport"]),
         // Runs the `sentinel` executable end to end (the only test target that depends on it).
         .testTarget(name: "SentinelCLITests", dependencies: ["sentinel", "SentinelFormats", "SentinelTokenizer", "SentinelScheme", "SentinelEncoder", "SentinelCore", "SentinelTestSupport"]),
     ],

@@ -74,7 +74,8 @@ public final class FileWriter {
 ///
 /// ``installSignalHandlers()`` makes SIGINT, SIGTERM and SIGHUP remove them before exiting, so an
 /// interrupted run leaves nothing half-written. A process killed with SIGKILL cannot clean up: its
-/// temporary paths carry the PID and are removed by the next run (``removeStale(besides:)``).
+/// temporary paths carry the PID (`.NAME.sentinel-partial.PID`) and the next run writing NAME removes those
+/// of processes that no longer run (``removeStale(besides:)``).
 public enum PartialOutputs {
     nonisolated(unsafe) private static var paths: [String] = []
     private static let lock = NSLockLite()
@@ -84,14 +85,32 @@ public enum PartialOutputs {
     static func unregister(_ path: String) { lock.locked { paths.removeAll { $0 == path } } }
 
     /// Removes every registered partial output now.
+    ///
+    /// Called from a signal handler while the writing thread still runs: each path is first renamed to a
+    /// name no writer uses (`….removing`), so that the writer can add no file to a directory being removed
+    /// (its next `open` fails), then removed; a second pass catches a file the writer created in between.
     public static func removeAll() {
-        let list = lock.locked { paths }
-        for p in list { removeTree(p) }
+        for _ in 0..<3 {
+            let list = lock.locked { paths }
+            var found = false
+            for p in list {
+                var st = stat()
+                guard lstat(p, &st) == 0 else { continue }
+                found = true
+                let doomed = p + ".removing"
+                if rename(p, doomed) == 0 { removeTree(doomed) } else { removeTree(p) }
+            }
+            if !found { break }
+            usleep(2_000)
+        }
     }
 
     /// Installs handlers for SIGINT, SIGTERM and SIGHUP that remove partial outputs and exit with
-    /// 128 + signal number. Call once, early, from the executable.
+    /// 128 + signal number, and ignores SIGXFSZ, so that a write over the file size limit (`ulimit -f`) fails
+    /// with `EFBIG` (an ``OutputError``, exit 74, the partial output removed) instead of killing the process
+    /// without a word. Call once, early, from the executable.
     public static func installSignalHandlers() {
+        signal(SIGXFSZ, SIG_IGN)
         for sig in [SIGINT, SIGTERM, SIGHUP] {
             signal(sig, SIG_IGN)
             let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
@@ -104,20 +123,128 @@ public enum PartialOutputs {
         }
     }
 
+    /// The infix of temporary names: `.NAME` + this + PID (+ a suffix).
+    static let infix = ".sentinel-partial."
+
     /// Temporary name used for an output at `path`: a hidden sibling carrying the PID.
     static func temporaryName(for path: String) -> String {
         let (dir, base) = splitPath(path)
-        return dir + "/." + base + ".sentinel-partial." + String(getpid())
+        return dir + "/." + base + infix + String(getpid())
     }
 
-    /// Removes partial outputs for `path` left by processes that no longer run.
+    /// Removes partial outputs for `path` left by processes that no longer run: `.NAME.sentinel-partial.PID`
+    /// and its suffixed forms (`….removing`, `….old`) whose PID is not a running process.
     public static func removeStale(besides path: String) {
         let (dir, base) = splitPath(path)
-        let prefix = "." + base + ".sentinel-partial."
+        let prefix = "." + base + infix
         for name in (try? directoryEntries(dir)) ?? [] {
-            guard name.hasPrefix(prefix), let pid = Int32(name.dropFirst(prefix.count)) else { continue }
+            guard name.hasPrefix(prefix) else { continue }
+            let rest = name.dropFirst(prefix.count)
+            let digits = rest.prefix { $0.isASCII && $0.isNumber }
+            guard !digits.isEmpty, digits.count == rest.count || rest.dropFirst(digits.count).hasPrefix("."),
+                let pid = Int32(digits)
+            else { continue }
             if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH { removeTree(dir + "/" + name) }
         }
+    }
+}
+
+/// An output exists (or appeared while this run was writing it) and replacing it needs `--force`.
+/// A usage error: the CLI exits with 64, like its other conflicts between the arguments and the file system.
+public struct OutputExistsError: Error, CustomStringConvertible, Equatable, Sendable {
+    public var path: String
+    /// True when the path did not exist at the start and another process created it meanwhile.
+    public var appearedMeanwhile: Bool
+
+    public init(path: String, appearedMeanwhile: Bool = false) {
+        self.path = path
+        self.appearedMeanwhile = appearedMeanwhile
+    }
+
+    public var description: String {
+        appearedMeanwhile
+            ? "\(path) appeared while this run was writing it (another run writing the same output?); it was left as it is: use --force to replace it"
+            : "\(path) exists: use --force to replace it"
+    }
+}
+
+/// Renames that never replace by accident (`renameat2(2)`, through the CSentinelLinux shim).
+enum AtomicRename {
+    /// Renames `from` to `to`, failing with ``OutputExistsError`` when `to` exists (atomically:
+    /// `RENAME_NOREPLACE`). Where the file system lacks the flag, a file is linked then unlinked (`link(2)`
+    /// also never replaces) and a directory is renamed after a check (not atomic there).
+    static func noReplace(_ from: String, _ to: String, isDirectory: Bool) throws {
+        if CSentinelLinux_rename_noreplace(from, to) == 0 { return }
+        var e = errno
+        if e == EINVAL || e == ENOSYS || e == EOPNOTSUPP {
+            if !isDirectory {
+                if link(from, to) == 0 {
+                    unlink(from)
+                    return
+                }
+                e = errno
+                if e == EPERM || e == EOPNOTSUPP || e == EXDEV { e = plainRename(from, to) }
+            } else {
+                e = plainRename(from, to)
+            }
+            if e == 0 { return }
+        }
+        if e == EEXIST || e == ENOTEMPTY { throw OutputExistsError(path: to, appearedMeanwhile: true) }
+        throw OutputError(path: to, operation: "rename", errno: e)
+    }
+
+    private static func plainRename(_ from: String, _ to: String) -> Int32 {
+        var st = stat()
+        if lstat(to, &st) == 0 { return EEXIST }
+        return rename(from, to) == 0 ? 0 : errno
+    }
+
+    /// Puts `from` at `to`, replacing what is there in one step: `to`, if present, is swapped with `from`
+    /// (`RENAME_EXCHANGE`), so that `from` then holds the old content, which the caller removes. At no moment
+    /// is `to` missing or partial. Returns whether an old `to` now sits at `from`.
+    static func replacing(_ from: String, _ to: String, isDirectory: Bool) throws -> Bool {
+        var st = stat()
+        if lstat(to, &st) == 0 {
+            if CSentinelLinux_rename_exchange(from, to) == 0 { return true }
+            let e = errno
+            if e != EINVAL && e != ENOSYS && e != EOPNOTSUPP && e != ENOENT {
+                throw OutputError(path: to, operation: "rename (exchange)", errno: e)
+            }
+            if e != ENOENT {
+                // No exchange on this file system: a file is renamed over; a directory is moved aside first.
+                if !isDirectory {
+                    guard rename(from, to) == 0 else { throw OutputError(path: to, operation: "rename", errno: errno) }
+                    return false
+                }
+                let aside = from + ".old"
+                guard rename(to, aside) == 0 else { throw OutputError(path: to, operation: "move old output aside", errno: errno) }
+                guard rename(from, to) == 0 else {
+                    let e = errno
+                    rename(aside, to)
+                    throw OutputError(path: to, operation: "rename", errno: e)
+                }
+                guard rename(aside, from) == 0 else {
+                    removeTree(aside)
+                    return false
+                }
+                return true
+            }
+        }
+        // Nothing to replace (or it went away meanwhile).
+        if CSentinelLinux_rename_noreplace(from, to) == 0 { return false }
+        let e = errno
+        if e == EEXIST { return try replacing(from, to, isDirectory: isDirectory) }
+        guard rename(from, to) == 0 else { throw OutputError(path: to, operation: "rename", errno: errno) }
+        _ = e
+        return false
+    }
+
+    /// `fsync(2)` of the directory holding `path`, so that a rename into it survives a crash (best effort).
+    static func syncParent(of path: String) {
+        let fd = open(splitPath(path).dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
     }
 }
 
@@ -176,16 +303,22 @@ func removeTree(_ path: String) {
     }
 }
 
-/// Writes one file atomically: to a hidden temporary sibling first, then `rename(2)` over the target.
+/// Writes one file atomically: to a hidden temporary sibling first, then renamed to the target.
 public enum AtomicFile {
     /// Calls `body` with a writer on a temporary file and renames it to `path` when `body` returns.
     /// On any error the temporary file is removed and `path` is untouched.
-    public static func write(to path: String, mode: mode_t = 0o644, _ body: (FileWriter) throws -> Void) throws {
+    /// - Parameter replace: whether an existing `path` is replaced (in one step). When false, a `path` that
+    ///   exists, or appears while `body` runs (another process), is left as it is and
+    ///   ``OutputExistsError`` is thrown.
+    /// - Throws: ``OutputError`` (`ENOSPC`, `EFBIG` over `ulimit -f`, …), ``OutputExistsError``, what `body` throws.
+    public static func write(to path: String, mode: mode_t = 0o644, replace: Bool = true, _ body: (FileWriter) throws -> Void) throws {
         // Only a regular file is ever replaced: renaming over /dev/null, a FIFO or a symlink would destroy it.
         var existing = stat()
-        if lstat(path, &existing) == 0 && (existing.st_mode & S_IFMT) != S_IFREG {
+        let exists = lstat(path, &existing) == 0
+        if exists && (existing.st_mode & S_IFMT) != S_IFREG {
             throw OutputError(path: path, operation: "replace (it exists and is not a regular file)", errno: EEXIST)
         }
+        if exists && !replace { throw OutputExistsError(path: path) }
         PartialOutputs.removeStale(besides: path)
         let tmp = PartialOutputs.temporaryName(for: path)
         PartialOutputs.register(tmp)
@@ -201,43 +334,54 @@ public enum AtomicFile {
             unlink(tmp)
             throw error
         }
-        guard rename(tmp, path) == 0 else {
-            let e = errno
+        do {
+            if replace {
+                if try AtomicRename.replacing(tmp, path, isDirectory: false) { unlink(tmp) }
+            } else {
+                try AtomicRename.noReplace(tmp, path, isDirectory: false)
+            }
+        } catch {
             unlink(tmp)
-            throw OutputError(path: path, operation: "rename", errno: e)
+            throw error
         }
+        AtomicRename.syncParent(of: path)
     }
 }
 
 /// Builds an output directory atomically: files are written into a hidden temporary sibling, which is
-/// renamed to the target when ``commit(replacing:)`` is called. Until then the target does not exist
-/// (or keeps its old content); an error or a signal removes the temporary directory.
+/// renamed to the target when ``commit()`` is called. Until then the target does not exist (or keeps its
+/// old content); an error or a signal removes the temporary directory, and a SIGKILL leaves it under a name
+/// carrying the PID, which the next run removes (``PartialOutputs/removeStale(besides:)``).
 public final class AtomicDirectory {
     /// Final path.
     public let path: String
     /// Temporary directory the files go to.
     public let temporaryPath: String
+    /// Whether an existing ``path`` may be replaced (`--force`).
+    public let replace: Bool
     private var committed = false
 
     /// Creates the temporary directory.
-    /// - Throws: ``OutputError``: `path` exists and `replace` is false (operation "create (exists; use --force)"),
-    ///   or the parent directory is not writable.
+    /// - Throws: ``OutputExistsError`` when `path` exists and `replace` is false; ``OutputError`` when `path`
+    ///   is not a directory, or the parent directory is not writable.
     public init(path: String, replace: Bool) throws {
         self.path = path
+        self.replace = replace
         var st = stat()
-        if lstat(path, &st) == 0 && !replace {
-            throw OutputError(path: path, operation: "create (it exists; use --force to replace it)", errno: EEXIST)
-        }
+        if lstat(path, &st) == 0 && !replace { throw OutputExistsError(path: path) }
         if lstat(path, &st) == 0 && (st.st_mode & S_IFMT) != S_IFDIR {
             throw OutputError(path: path, operation: "replace (it exists and is not a directory)", errno: EEXIST)
         }
         PartialOutputs.removeStale(besides: path)
         temporaryPath = PartialOutputs.temporaryName(for: path)
         removeTree(temporaryPath)
-        guard mkdir(temporaryPath, 0o755) == 0 else {
-            throw OutputError(path: path, operation: "create directory", errno: errno)
-        }
+        // Registered before it exists: a signal right after mkdir still removes it.
         PartialOutputs.register(temporaryPath)
+        guard mkdir(temporaryPath, 0o755) == 0 else {
+            let e = errno
+            PartialOutputs.unregister(temporaryPath)
+            throw OutputError(path: path, operation: "create directory", errno: e)
+        }
     }
 
     /// Path of `name` inside the temporary directory.
@@ -258,23 +402,24 @@ public final class AtomicDirectory {
         try write(name) { try $0.write(text) }
     }
 
-    /// Renames the temporary directory to ``path``; an existing target is replaced (it was checked at init).
+    /// Renames the temporary directory to ``path`` in one step. With ``replace``, an existing target is
+    /// swapped out atomically (`RENAME_EXCHANGE`) and then removed: a kill at any moment leaves the old
+    /// directory or the new one at ``path``. Without it, a target that appeared since `init` (another run)
+    /// is left alone and ``OutputExistsError`` is thrown (`RENAME_NOREPLACE`).
     public func commit() throws {
-        var st = stat()
-        var old: String? = nil
-        if lstat(path, &st) == 0 {
-            let aside = temporaryPath + ".old"
-            guard rename(path, aside) == 0 else { throw OutputError(path: path, operation: "move old output aside", errno: errno) }
-            old = aside
+        if replace {
+            let hasOld = try AtomicRename.replacing(temporaryPath, path, isDirectory: true)
+            committed = true
+            AtomicRename.syncParent(of: path)
+            // The old directory now sits at the temporary path, still registered: remove it, then forget it.
+            if hasOld { removeTree(temporaryPath) }
+            PartialOutputs.unregister(temporaryPath)
+        } else {
+            try AtomicRename.noReplace(temporaryPath, path, isDirectory: true)
+            committed = true
+            PartialOutputs.unregister(temporaryPath)
+            AtomicRename.syncParent(of: path)
         }
-        guard rename(temporaryPath, path) == 0 else {
-            let e = errno
-            if let old { rename(old, path) }
-            throw OutputError(path: path, operation: "rename", errno: e)
-        }
-        committed = true
-        PartialOutputs.unregister(temporaryPath)
-        if let old { removeTree(old) }
     }
 
     deinit {

@@ -25,22 +25,24 @@ public enum OutputFile {
     }
 
     /// Calls `body` with a writer on `path` (see the type's rules).
+    /// - Parameter replace: whether an existing regular file is replaced (`--force`); when false a file that
+    ///   exists or appears meanwhile is left alone (``AtomicFile/write(to:mode:replace:_:)``).
     /// - Throws: ``OutputError`` for I/O (`EPIPE` when the reader of standard output or a FIFO went away),
-    ///   and whatever `body` throws; an atomic output is then left untouched.
-    public static func write(to path: String, mode: mode_t = 0o644, _ body: (FileWriter) throws -> Void) throws {
+    ///   ``OutputExistsError``, and whatever `body` throws; an atomic output is then left untouched.
+    public static func write(to path: String, mode: mode_t = 0o644, replace: Bool = true, _ body: (FileWriter) throws -> Void) throws {
         if path == standardOutput {
             try body(FileWriter(path: standardOutputName, fd: 1))
             return
         }
-        guard isStream(path) else { return try AtomicFile.write(to: path, mode: mode, body) }
+        guard isStream(path) else { return try AtomicFile.write(to: path, mode: mode, replace: replace, body) }
         let fd = open(path, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { throw OutputError(path: path, operation: "open", errno: errno) }
         defer { close(fd) }
         try body(FileWriter(path: path, fd: fd))
     }
 
-    /// Writes `bytes` to `path` (see ``write(to:mode:_:)``).
-    public static func write(_ bytes: [UInt8], to path: String) throws {
-        try write(to: path) { writer in try bytes.withUnsafeBytes { try writer.write($0) } }
+    /// Writes `bytes` to `path` (see ``write(to:mode:replace:_:)``).
+    public static func write(_ bytes: [UInt8], to path: String, replace: Bool = true) throws {
+        try write(to: path, replace: replace) { writer in try bytes.withUnsafeBytes { try writer.write($0) } }
     }
 }

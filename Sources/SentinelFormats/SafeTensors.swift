@@ -385,15 +385,18 @@ public enum SafeTensorsWriter {
     }
 
     /// Writes `items` to `path` atomically (`-` and `/dev/null` are written in place: ``OutputFile``).
+    /// - Parameter replace: whether an existing file is replaced (`--force`; else ``OutputExistsError``).
     /// - Throws: ``OutputError`` for I/O failures; ``InputError`` if an item produces the wrong byte count.
-    public static func write(_ items: [Item], metadata: [(String, String)]? = [("format", "pt")], to path: String) throws {
+    public static func write(_ items: [Item], metadata: [(String, String)]? = [("format", "pt")], to path: String, replace: Bool = true) throws {
         try checkNames(items.lazy.map(\.entry), file: path)
-        try OutputFile.write(to: path) { out in try stream(items, metadata: metadata, to: out) }
+        try OutputFile.write(to: path, replace: replace) { out in try stream(items, metadata: metadata, to: out) }
     }
 
     /// Writes every tensor of `archive` to `path` atomically, values unchanged.
-    public static func write(_ archive: TensorArchive, metadata: [(String, String)]? = [("format", "pt")], to path: String) throws {
-        try write(archive.entries.map { Item.copy($0, from: archive) }, metadata: metadata, to: path)
+    public static func write(_ archive: TensorArchive, metadata: [(String, String)]? = [("format", "pt")], to path: String, replace: Bool = true)
+        throws
+    {
+        try write(archive.entries.map { Item.copy($0, from: archive) }, metadata: metadata, to: path, replace: replace)
     }
 
     /// Streams the file into an open writer (used by ``write(_:metadata:to:)`` and by directory outputs).

@@ -84,7 +84,8 @@ struct Embed: ParsableCommand {
                 progress.step("rows \(done + 1)–\(min(done + batchSize, all)) of \(all)")
             }
             if let output {
-                try SafeTensorsWriter.write(outputs.archive(), metadata: [("format", "pt"), ("producer", "sentinel embed")], to: output)
+                try SafeTensorsWriter.write(
+                    outputs.archive(), metadata: [("format", "pt"), ("producer", "sentinel embed")], to: output, replace: force)
             }
             let seconds = monotonicSeconds() - started
             if output != OutputFile.standardOutput { printSummary(outputs, json: report.json, output: output, seconds: seconds) }

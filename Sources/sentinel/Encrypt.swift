@@ -115,7 +115,7 @@ struct Encrypt: ParsableCommand {
                 let lines = try LineReader(path: input)
                 source = lines.path
                 var counts = Encryptor.Statistics()
-                try OutputFile.write(to: output) { out in
+                try OutputFile.write(to: output, replace: force) { out in
                     counts = try encryptor.encryptText(lines, to: out, truncationLimit: truncationLimit ?? .max) { s in
                         try unknownTokens.enforce(
                             UnknownTokenCheck(
@@ -130,7 +130,7 @@ struct Encrypt: ParsableCommand {
                 let (out, s) = try encryptor.encrypt(file, format: format.datasetFormat, truncationLimit: truncationLimit ?? .max)
                 try unknownTokens.enforce(
                     UnknownTokenCheck(encryptor: encryptor, model: modelDirectory, file: file.path, unknown: s.unknownTokens, tokens: s.tokens))
-                try OutputFile.write(out, to: output)
+                try OutputFile.write(out, to: output, replace: force)
                 stats = s
             }
             let (records, tokens, unknown) = (stats.records, stats.tokens, stats.unknownTokens)

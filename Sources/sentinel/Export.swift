@@ -80,7 +80,7 @@ struct Export: ParsableCommand {
                 try directory.commit()
             } else {
                 progress.step("writing \(output)")
-                try format.write(items, ties: ties, metadata: metadata, to: output)
+                try format.write(items, ties: ties, metadata: metadata, to: output, replace: force)
                 files = [output]
             }
             let bytes = archive.entries.reduce(0) { $0 + $1.byteCount }

@@ -148,7 +148,7 @@ struct Finetune: ParsableCommand {
             let exists = lstat(output, &st) == 0
             let resumable = isRegularFile(checkpointDir + "/trainer_state.json") && !complete
             if exists && !force && !resumable {
-                throw OutputError(path: output, operation: "create (it exists; use --force to replace it)", errno: EEXIST)
+                throw OutputExistsError(path: output)
             }
 
             let dir = try ModelDirectory(path: modelDir)

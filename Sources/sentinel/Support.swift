@@ -37,6 +37,16 @@ func reportingErrors(json: Bool = false, _ body: () throws -> Void) throws {
             print(JSONValue.object([("error", .object([("code", .string("usage")), ("message", .string(e.message))]))]).serialized(.pretty))
         }
         throw ExitCode.validationFailure
+    } catch let e as OutputExistsError {
+        // An output that exists without --force (or appeared meanwhile): a usage error, exit 64.
+        printError(e.description)
+        if json {
+            print(
+                JSONValue.object([
+                    ("error", .object([("code", .string("output_exists")), ("file", .string(e.path)), ("message", .string(e.description))]))
+                ]).serialized(.pretty))
+        }
+        throw ExitCode.validationFailure
     } catch let e as UnknownTokenError {
         // Mostly-[UNK] input: a failed check (exit 1), not a bad file.
         let message = e.description + "; pass --allow-unknown to run anyway"
@@ -105,23 +115,56 @@ struct Progress {
 }
 
 /// Options shared by commands that need the passkey.
+///
+/// Sources, in this order of precedence (README "The passkey"): `--key` (accepted with a warning: the
+/// command line is visible to other users), `--key-file`, then `SENTINEL_KEY`. When more than one is given,
+/// a note on stderr says which one is used and which are ignored. A key file that the group or others may
+/// read or write (mode wider than 0600) gets a warning. The key itself is never printed.
 struct KeyOptions: ParsableArguments {
     @Option(
         name: .customLong("key-file"),
         help: ArgumentHelp(
-            "Read the passkey from the first line of this file (trailing newline stripped).",
-            discussion: "Without it the passkey comes from the SENTINEL_KEY environment variable. It is never printed.",
+            "Read the passkey from the first line of this file (trailing newline stripped; mode 0600 recommended).",
+            discussion:
+                "Without it the passkey comes from the SENTINEL_KEY environment variable. Precedence: --key, --key-file, SENTINEL_KEY; it is never printed.",
             valueName: "path"))
     var keyFile: String?
 
-    /// Whether a passkey was given: `--key-file`, or `SENTINEL_KEY` set (even empty, which ``passkey()`` then
-    /// refuses, rather than a command silently running without the key).
-    var isGiven: Bool { keyFile != nil || getenv("SENTINEL_KEY") != nil }
+    @Option(
+        name: .customLong("key"),
+        help: ArgumentHelp(
+            "The passkey itself (discouraged: other users see command lines; prefer SENTINEL_KEY or --key-file).",
+            valueName: "passkey"))
+    var keyArgument: String?
 
-    /// The passkey from `--key-file` or `SENTINEL_KEY`.
-    /// - Throws: `ValidationError` (exit 64) when neither gives one; ``OutputError`` when the file can't be read.
+    /// Whether a passkey was given: `--key`, `--key-file`, or `SENTINEL_KEY` set (even empty, which
+    /// ``passkey()`` then refuses, rather than a command silently running without the key).
+    var isGiven: Bool { keyArgument != nil || keyFile != nil || getenv("SENTINEL_KEY") != nil }
+
+    /// The sources given, in precedence order.
+    var givenSources: [String] {
+        (keyArgument != nil ? ["--key"] : []) + (keyFile != nil ? ["--key-file"] : []) + (getenv("SENTINEL_KEY") != nil ? ["SENTINEL_KEY"] : [])
+    }
+
+    /// The passkey from `--key`, `--key-file` or `SENTINEL_KEY` (that precedence), with the warnings above on
+    /// stderr.
+    /// - Throws: `ValidationError` (exit 64) when none gives one; ``OutputError`` when the file can't be read.
     func passkey() throws -> String {
+        let sources = givenSources
+        if sources.count > 1 {
+            FileHandleStderr.write(
+                "note: the passkey is taken from \(sources[0]); \(sources.dropFirst().joined(separator: " and ")) "
+                    + (sources.count > 2 ? "are" : "is") + " also given and ignored\n")
+        }
+        if let keyArgument {
+            FileHandleStderr.write(
+                "warning: a passkey given with --key is visible to other users of this machine (ps, /proc/PID/cmdline) "
+                    + "and stays in the shell history: prefer SENTINEL_KEY or --key-file\n")
+            guard !keyArgument.isEmpty else { throw ValidationError("--key is empty: give a passkey") }
+            return keyArgument
+        }
         if let keyFile {
+            warnAboutPermissions(of: keyFile)
             let bytes = try FileIO.readSmallFile(keyFile, limit: 64 * 1024, firstLineOnly: true)
             var line = bytes.prefix { $0 != 0x0A }
             if line.last == 0x0D { line = line.dropLast() }
@@ -141,6 +184,15 @@ struct KeyOptions: ParsableArguments {
         }
         throw ValidationError("no passkey: set SENTINEL_KEY or pass --key-file PATH")
     }
+
+    /// Warns on stderr when the regular file `path` may be read or written by its group or others (mode & 077).
+    private func warnAboutPermissions(of path: String) {
+        var st = stat()
+        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_mode & 0o077 != 0 else { return }
+        let mode = String(st.st_mode & 0o777, radix: 8)
+        FileHandleStderr.write(
+            "warning: the key file \(path) has mode 0\(mode): other users may read it; run chmod 600 \(path)\n")
+    }
 }
 
 /// The name under which standard output appears in ``OutputError``s.
@@ -148,11 +200,18 @@ let standardOutputName = OutputFile.standardOutputName
 
 /// Refuses to replace an existing `output` without `--force`. Standard output (`-`) and an existing character
 /// device (`/dev/null`) are written in place, never replaced, so they need no `--force`.
-/// - Throws: ``OutputError`` (`EEXIST`, exit 74).
+/// - Throws: ``OutputExistsError`` (a usage error, exit 64, as every conflict between the arguments and what
+///   exists: README "Exit codes").
+///   A FIFO, socket or symbolic link is never replaced, even with `--force`: ``OutputError`` (exit 74).
 func refuseExistingOutput(_ output: String, force: Bool) throws {
     var st = stat()
-    guard !force, !OutputFile.isStream(output), lstat(output, &st) == 0 else { return }
-    throw OutputError(path: output, operation: "create (it exists; use --force to replace it)", errno: EEXIST)
+    guard !OutputFile.isStream(output), lstat(output, &st) == 0 else { return }
+    let type = st.st_mode & S_IFMT
+    if type != S_IFREG && type != S_IFDIR {
+        throw OutputError(path: output, operation: "replace (it exists and is not a regular file)", errno: EEXIST)
+    }
+    guard !force else { return }
+    throw OutputExistsError(path: output)
 }
 
 /// Options shared by commands that turn text into ids (`embed`, `predict`, `encrypt`): how much `[UNK]` is

@@ -11,8 +11,10 @@ struct SentinelCommand: ParsableCommand {
         commandName: "sentinel",
         abstract: "Adapt HuggingFace BERT models to encrypted input (SentinelLMs) and run them on a CPU.",
         discussion: """
-            The passkey is read from SENTINEL_KEY or --key-file, never from the command line, and is never printed.
-            Exit codes: 0 success, 1 check failed, 64 usage error, 65 bad or unsafe input file, 74 I/O error.
+            The passkey is read from SENTINEL_KEY or --key-file (--key on the command line only with a warning: others \
+            can see it; precedence --key, --key-file, SENTINEL_KEY) and is never printed.
+            Exit codes: 0 success, 1 check failed, 64 usage error (including an output that exists without --force), \
+            65 bad or unsafe input file, 74 I/O error (a full disk, a file over ulimit -f).
             """,
         version: sentinelVersion,
         subcommands: [

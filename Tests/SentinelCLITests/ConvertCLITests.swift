@@ -83,7 +83,7 @@ final class ConvertCLITests: XCTestCase {
 
         try FileManager.default.createDirectory(atPath: tmp + "/exists", withIntermediateDirectories: false)
         let exists = try Fixtures.sentinel(["convert", "--scheme", "seed", model, "--output", tmp + "/exists"], environment: ["SENTINEL_KEY": "k"])
-        XCTAssertEqual(exists.status, 74)
+        XCTAssertEqual(exists.status, 64)  // usage error: an output that exists without --force
         XCTAssertTrue(exists.stderr.contains("--force"), exists.stderr)
         let forced = try Fixtures.sentinel(
             ["convert", "--scheme", "seed", model, "--output", tmp + "/exists", "--force"], environment: ["SENTINEL_KEY": "k"])

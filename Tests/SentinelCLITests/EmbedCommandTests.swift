@@ -158,7 +158,7 @@ final class EmbedCommandTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try "keep".write(toFile: dir + "/out.safetensors", atomically: true, encoding: .utf8)
         let exists = try sentinel(["embed", model, "--ids", "--output", dir + "/out.safetensors"], stdin: "101 102\n")
-        XCTAssertEqual(exists.status, 74, exists.stderr)
+        XCTAssertEqual(exists.status, 64, exists.stderr)
         XCTAssertEqual(try String(contentsOfFile: dir + "/out.safetensors", encoding: .utf8), "keep")
         let forced = try sentinel(["embed", model, "--ids", "--force", "--output", dir + "/out.safetensors"], stdin: "101 102\n")
         XCTAssertEqual(forced.status, 0, forced.stderr)

@@ -108,7 +108,7 @@ final class FinetuneCLITests: XCTestCase {
 
         // An existing complete output is not replaced without --force.
         let again = try finetune(model, tmp + "/train.txt", tmp + "/valid.txt", out)
-        XCTAssertEqual(again.status, 74, again.stderr)
+        XCTAssertEqual(again.status, 64, again.stderr)  // usage error, as every existing output without --force
     }
 
     /// A run stopped after 5 steps (as a kill would) and run again with the same command ends with the same

@@ -15,14 +15,15 @@ public enum WeightsFormat: String, CaseIterable, Sendable {
 
     /// Writes one file of this format atomically. `ties` are kept by the pytorch format (one object);
     /// safetensors stores every name with its own copy of the bytes. `metadata` is the safetensors
-    /// `__metadata__` (ignored by the pytorch format).
+    /// `__metadata__` (ignored by the pytorch format). Without `replace` an existing `path` is left alone
+    /// (``OutputExistsError``).
     public func write(
         _ items: [SafeTensorsWriter.Item], ties: [String: String] = [:],
-        metadata: [(String, String)]? = [("format", "pt")], to path: String
+        metadata: [(String, String)]? = [("format", "pt")], to path: String, replace: Bool = true
     ) throws {
         switch self {
-        case .safetensors: try SafeTensorsWriter.write(items, metadata: metadata, to: path)
-        case .pytorch: try TorchWriter.write(items, ties: ties, to: path)
+        case .safetensors: try SafeTensorsWriter.write(items, metadata: metadata, to: path, replace: replace)
+        case .pytorch: try TorchWriter.write(items, ties: ties, to: path, replace: replace)
         }
     }
 }

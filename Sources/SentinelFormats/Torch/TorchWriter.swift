@@ -253,12 +253,12 @@ public enum TorchWriter {
     ///   `.invalidStructure` for a tie between tensors of different dtype or shape; ``OutputError`` for I/O.
     public static func write(
         _ items: [SafeTensorsWriter.Item], ties: [String: String] = [:], to path: String,
-        recordPrefix: String? = nil
+        recordPrefix: String? = nil, replace: Bool = true
     ) throws {
         // Like torch.save to a stream, standard output and devices get the record prefix `archive`.
         let prefix = recordPrefix ?? (OutputFile.isStream(path) ? "archive" : defaultPrefix(for: path))
         try SafeTensorsWriter.checkNames(items.lazy.map(\.entry), file: path)
-        try OutputFile.write(to: path) { out in try stream(items, ties: ties, recordPrefix: prefix, to: out) }
+        try OutputFile.write(to: path, replace: replace) { out in try stream(items, ties: ties, recordPrefix: prefix, to: out) }
     }
 
     /// Copies every tensor of `archive` into a torch checkpoint at `path`, keeping ties of a torch source.

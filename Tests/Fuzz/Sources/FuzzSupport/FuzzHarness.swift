@@ -1,0 +1,1 @@
+../../../SentinelFuzzTests/FuzzHarness.swift
