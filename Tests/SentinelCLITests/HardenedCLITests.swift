@@ -122,13 +122,13 @@ final class HardenedCLITests: XCTestCase {
         // No --scheme is hardened (the safe default: permutation, every non-special row re-initialised, no seed warning);
         // seed-only options without --scheme seed are refused with a hint.
         let implicit = try Fixtures.sentinel(
-            ["convert", "--scheme", "seed", model, "--output", tmp + "/implicit", "--kdf-ops", "1", "--kdf-mem", "8MiB"], environment: env)
+            ["convert", model, "--output", tmp + "/implicit", "--kdf-ops", "1", "--kdf-mem", "8MiB"], environment: env)
         XCTAssertEqual(implicit.status, 0, implicit.stderr)
         XCTAssertFalse(implicit.stderr.contains("warning: scheme seed"), implicit.stderr)
         let implicitManifest = try JSONValue.read(file: tmp + "/implicit/sentinel.json")
         XCTAssertEqual(implicitManifest["scheme"]?.stringValue, "hardened")
         XCTAssertEqual(implicitManifest["embedding_transform"]?["reinit_fraction"]?.doubleValue, 1)
-        let glide = try Fixtures.sentinel(["convert", "--scheme", "seed", model, "--output", tmp + "/glide", "--glide-steps", "2"], environment: env)
+        let glide = try Fixtures.sentinel(["convert", model, "--output", tmp + "/glide", "--glide-steps", "2"], environment: env)
         XCTAssertEqual(glide.status, 64, glide.stderr)
         XCTAssertTrue(glide.stderr.contains("--scheme seed"), glide.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: tmp + "/glide"))
@@ -162,7 +162,7 @@ final class HardenedCLITests: XCTestCase {
             ["--scheme", "rot13"],
         ]
         for args in cases {
-            let r = try Fixtures.sentinel(["convert", "--scheme", "seed", model, "--output", tmp + "/bad"] + args, environment: env)
+            let r = try Fixtures.sentinel(["convert", model, "--output", tmp + "/bad"] + args, environment: env)
             XCTAssertEqual(r.status, 64, "\(args): \(r.stderr)")
             XCTAssertFalse(FileManager.default.fileExists(atPath: tmp + "/bad"), "\(args)")
         }
