@@ -98,6 +98,17 @@ for name in $settings; do
         "$bin" encrypt "$model" "${manifest[@]}" --format conll --input "$out/$part.conll" --output "$dir/$part.jsonl" --force
     done
     train="$dir/train-$train_n.jsonl" valid="$dir/valid-$val_n.jsonl" encrypted="--encrypted"
+    # Frequency analysis of the encrypted validation text against the plain training text's wordpiece counts:
+    # digests are deterministic per token under every scheme, so no embedding setting changes this figure.
+    if ! reusable "$dir/frequency-$train_n-$val_n.json"; then
+      set +e
+      "$bin" audit "$adapted" --original "$model" --attacks ciphertext_frequency --ciphertext "$valid" \
+        --corpus "$out/train-$train_n.conll" --json > "$dir/frequency.json.tmp"
+      status=$?
+      set -e
+      [ "$status" -le 1 ] || { echo "frequency audit failed with exit $status" >&2; exit "$status"; }
+      mv "$dir/frequency.json.tmp" "$dir/frequency-$train_n-$val_n.json"
+    fi
   fi
   [ "${STEPS:-all}" = audit ] && continue
   reusable "$dir/finetune-$train_n-$epochs.json" && continue
@@ -109,9 +120,9 @@ for name in $settings; do
 done
 [ "${STEPS:-all}" = audit ] && exit 0
 
-python3 - "$out" "$settings" "$train_n" "$epochs" <<'PY'
+python3 - "$out" "$settings" "$train_n" "$epochs" "$val_n" <<'PY'
 import json, os, sys
-out, settings, train_n, epochs = sys.argv[1], sys.argv[2].split(), sys.argv[3], sys.argv[4]
+out, settings, train_n, epochs, val_n = sys.argv[1], sys.argv[2].split(), sys.argv[3], sys.argv[4], sys.argv[5]
 def f1_of(doc):
     # finetune --json: the final validation metrics (entity F1 as a fraction)
     for key in ("validation", "metrics", "eval"):
@@ -126,22 +137,26 @@ for name in settings:
     ft = json.load(open(os.path.join(d, f"finetune-{train_n}-{epochs}.json")))
     wall, rss = open(os.path.join(d, f"finetune-{train_n}-{epochs}.time")).read().split()[-2:]
     attacks = {a["name"]: a["recovered_top1"] for a in audit["attacks"]}
+    freq_path = os.path.join(d, f"frequency-{train_n}-{val_n}.json")
+    frequency = json.load(open(freq_path))["attacks"][0] if os.path.exists(freq_path) else None
     rows.append(dict(setting=name, f1=f1_of(ft), best_attack=max(attacks.values()) if attacks else None,
                      best_attack_name=max(attacks, key=attacks.get) if attacks else None, attacks=attacks,
-                     passed=audit.get("passed"), finetune_seconds=float(wall), finetune_peak_rss_kib=int(rss)))
+                     passed=audit.get("passed"), ciphertext_decoded=frequency["recovered_top1"] if frequency else None, finetune_seconds=float(wall), finetune_peak_rss_kib=int(rss)))
 json.dump(dict(train_sentences=train_n, epochs=epochs, rows=rows), open(os.path.join(out, "report.json"), "w"), indent=1)
 names = sorted({k for r in rows for k in r["attacks"]})
 with open(os.path.join(out, "report.md"), "w") as f:
     f.write(f"Fine-tuning: MiniLM, CoNLL-2003 first {train_n} training sentences, {epochs} epochs, batch 16, lr 5e-5, "
             "max length 128, seed 42; validation entity F1 (seqeval). Audit: top-1 fraction of the hidden ids recovered "
-            "by an attacker holding the public model (threshold 1 %).\n\n")
-    f.write("| setting | val F1 | worst attack | recovered | audit | " + " | ".join(names) + " |\n")
-    f.write("|---" * (5 + len(names)) + "|\n")
+            "by an attacker holding the public model (threshold 1 %); ciphertext decoded: fraction of the encrypted validation "
+            "tokens that frequency analysis (ranked against the plain training text's wordpiece counts) decodes.\n\n")
+    f.write("| setting | val F1 | worst attack | recovered | audit | ciphertext decoded | " + " | ".join(names) + " |\n")
+    f.write("|---" * (6 + len(names)) + "|\n")
     for r in rows:
         rec = "–" if r["best_attack"] is None else f'{100 * r["best_attack"]:.2f} %'
         verdict = "–" if r["passed"] is None else ("pass" if r["passed"] else "FAIL")
         cells = [f'{100 * r["attacks"][n]:.2f}' if n in r["attacks"] else "" for n in names]
-        f.write(f'| {r["setting"]} | {100 * r["f1"]:.1f} | {r["best_attack_name"] or "–"} | {rec} | {verdict} | ' + " | ".join(cells) + " |\n")
+        dec = "–" if r["ciphertext_decoded"] is None else f'{100 * r["ciphertext_decoded"]:.1f} %'
+        f.write(f'| {r["setting"]} | {100 * r["f1"]:.1f} | {r["best_attack_name"] or "–"} | {rec} | {verdict} | {dec} | ' + " | ".join(cells) + " |\n")
 # SVG: recovered fraction (log x) against F1 (y), one labelled point per setting.
 import math
 W, H, L, B = 640, 420, 70, 50
