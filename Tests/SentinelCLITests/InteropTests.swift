@@ -29,7 +29,7 @@ final class InteropTests: XCTestCase {
             environment: ["SENTINEL_KEY": nil])
         let report = try XCTUnwrap(try? JSONValue.parse(r.stdout), "check.py (status \(r.status)) printed no report: \(r.stderr)")
         let models = try XCTUnwrap(report["models"], r.stderr)
-        for name in ["minilm", "roberta"] {
+        for name in ["minilm", "roberta", "xlmr"] {
             let checks = try XCTUnwrap(models[name]?["checks"]?.arrayValue, name)
             XCTAssertEqual(checks.count, 13, "\(name): \(checks.map { $0["check"]?.stringValue ?? "" })")
             for c in checks {
@@ -37,13 +37,6 @@ final class InteropTests: XCTestCase {
             }
             let forward = try XCTUnwrap(checks.first { $0["check"]?.stringValue?.hasPrefix("forward") == true }?["detail"]?["max_abs_diff"])
             XCTAssertLessThanOrEqual(try XCTUnwrap(forward["last_hidden_state"]?.doubleValue), 1e-4, name)
-        }
-        // XLM-R: every check must pass once `convert` accepts the family (today it stops at the Unigram tokenizer.json).
-        let xlmr = try XCTUnwrap(models["xlmr"]?["checks"]?.arrayValue)
-        if xlmr.first?["ok"]?.boolValue == true {
-            for c in xlmr { XCTAssertEqual(c["ok"]?.boolValue, true, "xlmr: \(c["check"]?.stringValue ?? ""): \(c["detail"]?.serialized() ?? "")") }
-        } else {
-            print("InteropTests: xlmr not checked: convert failed: \(xlmr.first?["detail"]?.serialized() ?? "")")
         }
     }
 }
